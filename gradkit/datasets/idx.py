@@ -91,9 +91,15 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     return _read_idx_with_digest(path)[0]
 
 
-def _read_idx_with_digest(path: str | os.PathLike) -> tuple[np.ndarray, str]:
-    """Like :func:`read_idx` but also return the SHA-256 of the decompressed bytes."""
-    name = os.fspath(path)
+def _read_idx_with_digest(
+    path: str | os.PathLike, display_name: str | None = None
+) -> tuple[np.ndarray, str]:
+    """Like :func:`read_idx` but also return the SHA-256 of the decompressed bytes.
+
+    ``display_name`` replaces the path in error messages (e.g. the URL a
+    temporary download file came from).
+    """
+    name = display_name if display_name is not None else os.fspath(path)
     digest = hashlib.sha256()
     with open(path, "rb") as raw:
         compressed = raw.read(2) == _GZIP_MAGIC
