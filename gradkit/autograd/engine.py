@@ -1,0 +1,157 @@
+"""The one backward pass behind ``Tensor.backward``, ``GradientTape`` and ``grad``.
+
+Iterative throughout (no recursion: a chain of 100,000 ops is fine): a
+depth-first walk orders the graph, then gradients flow from the root back
+through each node's ``Function.backward`` in reverse topological order.
+"""
+
+from __future__ import annotations
+
+from gradkit.autograd import function as F
+from gradkit.backend import get_array_module
+from gradkit.tensor import Tensor
+
+
+def _topo_order(root):
+    """Tensors reachable from ``root`` that require grad, inputs before outputs."""
+    order, seen = [], {id(root)}
+    stack = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        stack.append((t, True))
+        ctx = t._ctx
+        if ctx is not None:
+            for p in ctx.parents:
+                if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
+                    seen.add(id(p))
+                    stack.append((p, False))
+    return order
+
+
+def _check_node(t, ctx):
+    if ctx.released:
+        raise RuntimeError(
+            f"backward through the graph a second time: the saved values of "
+            f"'{ctx.name}' were freed after the first backward pass. Pass "
+            "retain_graph=True to the first backward (or use a persistent GradientTape) "
+            "to differentiate the same graph again.")
+    for p, v in zip(ctx.parents, ctx.versions):
+        if isinstance(p, Tensor) and p._version != v:
+            who = f"'{p.name}'" if p.name else f"of shape {p.shape}"
+            raise RuntimeError(
+                f"a tensor {who} that '{ctx.name}' needs for its gradient was changed in "
+                f"place (version {v} -> {p._version}) after the forward pass; the gradient "
+                "would be wrong. Change it after backward(), or compute on a copy.")
+
+
+def _seed(root, gradient, create_graph):
+    if gradient is None:
+        if root._data.size != 1:
+            raise RuntimeError(
+                f"backward() on a tensor of shape {root.shape} needs an upstream gradient "
+                "of the same shape: pass gradient=..., or reduce to a scalar first "
+                "(e.g. loss.sum() or loss.mean()).")
+        xp = get_array_module(root._data)
+        g = xp.ones_like(root._data)
+    else:
+        g = gradient._data if isinstance(gradient, Tensor) else gradient
+        xp = get_array_module(root._data)
+        g = xp.array(g, dtype=root.dtype)  # a copy: the caller keeps theirs
+        if g.shape != root.shape:
+            raise ValueError(
+                f"backward(): gradient of shape {g.shape} does not match the tensor's "
+                f"shape {root.shape}")
+    return Tensor._make(g, False, None) if create_graph else g
+
+
+def run_backward(root, gradient=None, sources=None, retain_graph=False, create_graph=False):
+    """Differentiate ``root``.
+
+    With ``sources=None`` gradients are accumulated into ``.grad`` of the
+    leaves that require grad (PyTorch style); otherwise a list with the
+    gradient of each source (``None`` where unconnected) is returned and no
+    ``.grad`` is touched (tape style).
+    """
+    if not isinstance(root, Tensor):
+        raise TypeError(f"backward() needs a gradkit Tensor, got {type(root).__name__}")
+    if root._data.dtype.kind != "f":
+        raise TypeError(f"cannot differentiate a tensor of dtype {root.dtype}: "
+                        "only floating-point tensors carry gradients")
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() on a tensor that does not require grad: nothing it was computed from "
+            "requires grad (set requires_grad=True on the inputs, use a Variable, or watch "
+            "them on a GradientTape), or it was computed under no_grad().")
+    grads = {id(root): _seed(root, gradient, create_graph)}
+    wanted = None if sources is None else {id(s): i for i, s in enumerate(sources)}
+    found = [None] * (0 if sources is None else len(sources))
+    order = _topo_order(root)
+    given = set()
+    M = None
+    with F._GradMode(create_graph):
+        for t in reversed(order):
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if wanted is not None and id(t) in wanted:
+                found[wanted[id(t)]] = g
+            ctx = t._ctx
+            if ctx is None:
+                if sources is None:
+                    _accumulate_leaf(t, g, create_graph, given)
+                continue
+            _check_node(t, ctx)
+            if create_graph:
+                if not ctx.higher_order:
+                    raise NotImplementedError(
+                        f"'{ctx.name}' has no differentiable gradient yet: "
+                        "create_graph=True (higher-order gradients) is not supported through it")
+                import gradkit.ops as M
+                out = t
+                xs = ctx.parents
+            else:
+                if M is None:
+                    M = F.array_math(get_array_module(t._data))
+                out = t._data
+                xs = [p._data if isinstance(p, Tensor) else p for p in ctx.parents]
+            in_grads = ctx.backward(M, g, out, *xs)
+            for p, need, gp in zip(ctx.parents, ctx.needs, in_grads):
+                if not need or gp is None:
+                    continue
+                if gp.shape != p.shape:
+                    raise RuntimeError(
+                        f"internal error in '{ctx.name}' backward: gradient of shape "
+                        f"{gp.shape} for an input of shape {p.shape}")
+                if gp.dtype != p.dtype:
+                    gp = gp.astype(p.dtype)
+                prev = grads.get(id(p))
+                grads[id(p)] = gp if prev is None else prev + gp
+            if not retain_graph:
+                ctx.release()
+    if wanted is not None:
+        if not create_graph:
+            found = [None if g is None else Tensor._make(g, False, None) for g in found]
+        return found
+    return None
+
+
+def _accumulate_leaf(t, g, create_graph, given):
+    if create_graph:
+        g = g if isinstance(g, Tensor) else Tensor._make(g, False, None)
+        t.grad = g if t.grad is None else t.grad + g
+    elif t.grad is None:
+        # Own the buffer: a pass-through gradient may be a view, or shared by two leaves.
+        if g.base is not None or id(g) in given:
+            g = g.copy()
+        given.add(id(g))
+        t.grad = Tensor._make(g, False, None)
+    else:
+        t.grad._data = t.grad._data + g
+
+
+def backward(root, gradient=None, retain_graph=False, create_graph=False):
+    """``Tensor.backward``: accumulate gradients into the leaves' ``.grad``."""
+    run_backward(root, gradient, None, retain_graph, create_graph)

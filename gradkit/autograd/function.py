@@ -1,0 +1,236 @@
+"""``Function``: the base of every differentiable primitive, and the grad mode.
+
+A primitive is a small class with two methods side by side:
+
+* ``forward(self, *arrays, **kwargs) -> array`` computes the output from raw
+  arrays and keeps on ``self`` only what its backward needs;
+* ``backward(self, M, g, out, *xs) -> tuple`` returns one gradient per
+  positional input (``None`` where no gradient is needed), each shaped like
+  that input.
+
+``M`` is the math namespace the backward is written against. For an ordinary
+backward pass it is an :class:`ArrayMath` over NumPy (or CuPy) and ``g``,
+``out`` and ``xs`` are raw arrays. For ``create_graph=True`` the engine passes
+``gradkit.ops`` instead and ``g``, ``out``, ``xs`` are Tensors, so the very
+same backward code records a differentiable graph of the gradient. That is
+how higher-order gradients come at no extra code per op.
+"""
+
+from __future__ import annotations
+
+import numpy as _numpy
+
+_ndarray = _numpy.ndarray
+
+# ----------------------------------------------------------------- grad mode
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """True while operations on tensors that require grad are recorded."""
+    return _grad_enabled
+
+
+class _GradMode:
+    """Context manager and decorator that sets whether ops are recorded."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def __enter__(self):
+        global _grad_enabled
+        self.prev = _grad_enabled
+        _grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        global _grad_enabled
+        _grad_enabled = self.prev
+        return False
+
+    def __call__(self, fn):
+        import functools
+
+        enabled = self.enabled
+
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            with _GradMode(enabled):
+                return fn(*a, **k)
+
+        return wrapper
+
+
+def no_grad():
+    """Don't record operations (inference, weight updates).
+
+    Example::
+
+        with gradkit.no_grad():
+            y = model(x)          # no graph is kept
+    """
+    return _GradMode(False)
+
+
+def enable_grad():
+    """Record operations again inside a ``no_grad`` block."""
+    return _GradMode(True)
+
+
+# ------------------------------------------------------------- array math
+def _erf(xp, x):
+    # Chebyshev fit of erfc (fractional error < 1.2e-7 everywhere); NumPy has no erf.
+    z = xp.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
+            -0.82215223 + t * 0.17087277))))))))
+    erfc = t * xp.exp(poly)
+    return xp.where(x >= 0, 1.0 - erfc, erfc - 1.0).astype(x.dtype, copy=False)
+
+
+class ArrayMath:
+    """The array namespace a backward pass computes with: ``xp`` plus a few helpers.
+
+    Attribute lookups fall through to the array module (``M.exp`` is
+    ``numpy.exp``); the helpers below are the functions NumPy lacks, written
+    once so that ``gradkit.ops`` can offer differentiable twins of the same
+    names.
+    """
+
+    graph = False  # True only for the gradkit.ops namespace (create_graph)
+
+    def __init__(self, xp):
+        self.xp = xp
+
+    def __getattr__(self, name):
+        value = getattr(self.xp, name)
+        setattr(self, name, value)  # cache: later lookups skip __getattr__
+        return value
+
+    def sigmoid(self, x):
+        xp = self.xp
+        # exp of a non-positive number only: no overflow for large |x|
+        e = xp.exp(-xp.abs(x))
+        return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+
+    def softmax(self, x, axis=-1):
+        e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
+        e /= e.sum(axis=axis, keepdims=True)
+        return e
+
+    def log_softmax(self, x, axis=-1):
+        s = x - x.max(axis=axis, keepdims=True)
+        return s - self.xp.log(self.xp.exp(s).sum(axis=axis, keepdims=True))
+
+    def erf(self, x):
+        return _erf(self.xp, x)
+
+    def scatter_add(self, shape, index, g):
+        """Zeros of ``shape`` with ``g`` added at ``index`` (repeats accumulate)."""
+        out = self.xp.zeros(shape, dtype=g.dtype)
+        self.xp.add.at(out, index, g)
+        return out
+
+
+_maths: dict = {}
+
+
+def array_math(xp) -> ArrayMath:
+    """The cached :class:`ArrayMath` of array module ``xp``."""
+    m = _maths.get(xp)
+    if m is None:
+        m = _maths[xp] = ArrayMath(xp)
+    return m
+
+
+def unbroadcast(g, shape):
+    """Sum ``g`` down to ``shape``: the gradient side of NumPy broadcasting.
+
+    Works on arrays and on Tensors alike (it only uses ``.sum``/``.reshape``).
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        i + lead for i, n in enumerate(shape) if n == 1 and g.shape[i + lead] != 1)
+    if axes:
+        g = g.sum(axis=axes, keepdims=True)
+    return g.reshape(shape)
+
+
+# ---------------------------------------------------------------- Function
+class OpError(ValueError):
+    """A ValueError raised by an op about its inputs; the message names the op."""
+
+
+class Function:
+    """Base class of differentiable primitives; see the module docstring.
+
+    ``Op.apply(*args, **kwargs)`` runs ``forward`` on the arrays inside the
+    Tensor arguments (other arguments pass through as constants) and, when
+    grad mode is on and an input requires grad, links the output into the
+    graph. During ``forward``, ``self.needs`` tells which inputs need a
+    gradient, so work and memory for the others can be skipped.
+    """
+
+    #: set False on ops whose backward is not written with ``M`` (no create_graph)
+    higher_order = True
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        ctx = cls.__new__(cls)
+        arrays = []
+        needs = []
+        record = False
+        for a in args:
+            if isinstance(a, Tensor):
+                arrays.append(a._data)
+                rg = a.requires_grad
+                needs.append(rg)
+                record = record or rg
+            else:
+                arrays.append(a)
+                needs.append(False)
+        record = record and _grad_enabled
+        ctx.needs = needs if record else None
+        try:
+            out = ctx.forward(*arrays, **kwargs)
+        except OpError:
+            raise
+        except ValueError as e:  # NumPy's own words, with the op and shapes added
+            shapes = " and ".join(str(getattr(a, "shape", "scalar")) for a in arrays)
+            raise OpError(f"{cls.__name__.lower()}: invalid input shapes {shapes}: {e}") from e
+        if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
+            out = _numpy.asarray(out)  # NumPy reductions return scalars, not 0-d arrays
+        if not record:
+            return Tensor._make(out, False, None)
+        ctx.parents = args
+        ctx.versions = [a._version if isinstance(a, Tensor) else 0 for a in args]
+        ctx.released = False
+        return Tensor._make(out, True, ctx)
+
+    def forward(self, *xs, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def backward(self, M, g, out, *xs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__.lower()
+
+    def release(self):
+        """Drop what forward saved; a later backward through here is an error."""
+        keep = ("needs", "parents", "versions")
+        for k in [k for k in self.__dict__ if k not in keep]:
+            del self.__dict__[k]
+        self.released = True
+
+
+def float_like(x) -> bool:
+    """True for floating-point (or complex) dtypes: those that carry gradients."""
+    return x.dtype.kind in "fc"
+
+
+from gradkit.tensor import Tensor  # noqa: E402  (Tensor needs this module first)

@@ -1,0 +1,137 @@
+"""``GradientTape``: TensorFlow's way of asking for gradients, on the same engine.
+
+Operations are recorded by the engine whenever an input requires grad;
+the tape decides which tensors count as sources (trainable Variables always,
+anything else once ``watch``-ed) and asks the engine for their gradients.
+"""
+
+from __future__ import annotations
+
+from gradkit.autograd import engine
+from gradkit.tensor import Tensor
+
+_active: list = []  # tapes whose ``with`` block is open, innermost last
+
+
+def _flatten(sources):
+    """Sources as a flat list plus a function that rebuilds their structure."""
+    if isinstance(sources, dict):
+        keys = list(sources)
+        return [sources[k] for k in keys], lambda vals: dict(zip(keys, vals))
+    if isinstance(sources, (list, tuple)):
+        kind = type(sources)
+        return list(sources), (lambda vals: kind(vals)) if kind in (list, tuple) else list
+    return [sources], lambda vals: vals[0]
+
+
+class GradientTape:
+    """Record operations, then compute gradients of a target with respect to sources.
+
+    Args:
+        persistent: allow several ``gradient`` calls (the graph is kept).
+        watch_accessed_variables: accepted for TensorFlow compatibility; trainable
+            Variables always record, so any of them can be a source.
+
+    Example::
+
+        w = gradkit.Variable(np.ones((2, 1)))
+        with gradkit.GradientTape() as tape:
+            loss = gradkit.reduce_mean((x @ w - y) ** 2)
+        dw = tape.gradient(loss, w)          # same structure as the sources: one Tensor
+    """
+
+    def __init__(self, persistent=False, watch_accessed_variables=True):
+        self.persistent = persistent
+        self.watch_accessed_variables = watch_accessed_variables
+        self._watched = []        # tensors whose requires_grad we switched on
+        self._used = False
+        self._recording = False
+
+    def __enter__(self):
+        self._recording = True
+        _active.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        self._recording = False
+        if self in _active:
+            _active.remove(self)
+        for t, prev in self._watched:
+            t.requires_grad = prev  # the graph already recorded keeps its links
+        return False
+
+    def watch(self, tensor):
+        """Record operations on ``tensor`` (or each tensor in a list/tuple/dict) from now on."""
+        items, _ = _flatten(tensor)
+        for t in items:
+            if not isinstance(t, Tensor):
+                raise TypeError(f"GradientTape.watch expects gradkit Tensors, got "
+                                f"{type(t).__name__}; convert with gradkit.Tensor(x)")
+            if t.dtype.kind != "f":
+                raise TypeError(f"GradientTape.watch: cannot watch a tensor of dtype {t.dtype}; "
+                                "only floating-point tensors carry gradients")
+            if not t.requires_grad:
+                self._watched.append((t, False))
+                t.requires_grad = True
+
+    def gradient(self, target, sources, output_gradients=None,
+                 unconnected_gradients="none"):
+        """Gradients of ``target`` with respect to ``sources``.
+
+        Args:
+            target: a Tensor (a non-scalar target is summed, as in TensorFlow).
+            sources: a Tensor, or a list/tuple/dict of them.
+            output_gradients: optional upstream gradient shaped like ``target``.
+            unconnected_gradients: ``"none"`` (``None`` for an unconnected
+                source) or ``"zero"``.
+
+        Returns:
+            Gradients in the structure of ``sources``.
+        """
+        if self._used and not self.persistent:
+            raise RuntimeError("a non-persistent GradientTape can compute gradients only once; "
+                               "create it with GradientTape(persistent=True) to call "
+                               "gradient() several times")
+        self._used = True
+        flat, rebuild = _flatten(sources)
+        for s in flat:
+            if not isinstance(s, Tensor):
+                raise TypeError(f"GradientTape.gradient: sources must be Tensors/Variables, got "
+                                f"{type(s).__name__}")
+            if s.dtype.kind != "f":
+                raise TypeError(f"GradientTape.gradient: cannot differentiate with respect to "
+                                f"a tensor of dtype {s.dtype}; only floating-point tensors "
+                                "have gradients")
+        if not isinstance(target, Tensor) or not target.requires_grad:
+            grads = [None] * len(flat)
+        else:
+            seed = output_gradients
+            if seed is None and target.size != 1:
+                seed = engine.get_array_module(target._data).ones_like(target._data)
+            # Differentiable gradients when an enclosing tape records this computation.
+            outer = any(t is not self and t._recording for t in _active)
+            grads = engine.run_backward(target, seed, flat, retain_graph=self.persistent or outer,
+                                        create_graph=outer)
+        if unconnected_gradients == "zero":
+            from gradkit.ops import zeros_like
+
+            grads = [zeros_like(s) if g is None else g for s, g in zip(flat, grads)]
+        return rebuild(grads)
+
+    def jacobian(self, target, source):
+        """Full Jacobian d target / d source, shape ``target.shape + source.shape``."""
+        import numpy as np
+
+        rows = []
+        n = target.size
+        for i in range(n):
+            seed = np.zeros(n, dtype=target.dtype)
+            seed[i] = 1
+            g = engine.run_backward(target, seed.reshape(target.shape), [source],
+                                    retain_graph=True)[0]
+            rows.append(np.zeros(source.shape, source.dtype) if g is None else g.numpy())
+        return Tensor(np.stack(rows).reshape(target.shape + source.shape))
+
+    @property
+    def variables_watched(self):
+        return [t for t, _ in self._watched]

@@ -1,0 +1,52 @@
+"""The array-module seam: the one place gradkit decides between NumPy and CuPy.
+
+Every op takes its array module from its inputs (``xp = get_array_module(x)``)
+and calls ``xp.exp``, ``xp.matmul``, ... on it, never ``numpy`` directly, so the
+same op code runs on a GPU once CuPy arrays flow in. CuPy is imported here and
+nowhere else, lazily, and only if it is installed.
+"""
+
+from __future__ import annotations
+
+import numpy
+
+_cupy = None          # the cupy module once imported, else None
+_cupy_tried = False
+
+
+def cupy_module():
+    """Return the ``cupy`` module, or None when CuPy is not installed."""
+    global _cupy, _cupy_tried
+    if not _cupy_tried:
+        _cupy_tried = True
+        try:  # pragma: no cover - exercised only where CuPy exists
+            import cupy  # noqa: PLC0415
+
+            _cupy = cupy
+        except Exception:  # ImportError, or a CUDA runtime failing to load
+            _cupy = None
+    return _cupy
+
+
+def get_array_module(*xs):
+    """Return ``numpy`` or ``cupy``: the module that owns the given arrays.
+
+    Cheap on the hot path: while CuPy has not been imported, it is NumPy.
+    """
+    if _cupy is not None:  # pragma: no cover
+        for x in xs:
+            if isinstance(x, _cupy.ndarray):
+                return _cupy
+    return numpy
+
+
+def to_numpy(a):
+    """Copy ``a`` to host memory as a NumPy array (a no-op for NumPy arrays)."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):  # pragma: no cover
+        return _cupy.asnumpy(a)
+    return numpy.asarray(a)
+
+
+def is_array(a) -> bool:
+    """True for an array of a supported backend."""
+    return isinstance(a, numpy.ndarray) or (_cupy is not None and isinstance(a, _cupy.ndarray))

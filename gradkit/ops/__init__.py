@@ -1,0 +1,363 @@
+"""gradkit's differentiable operations, NumPy-like names.
+
+Every function takes Tensors, arrays or Python scalars and returns a Tensor.
+This module doubles as the math namespace of ``create_graph`` backward passes
+(see :mod:`gradkit.autograd.function`), hence ``graph = True`` and the few
+NumPy-style helpers (``zeros_like``, ``scatter_add``) a backward may call.
+"""
+
+from __future__ import annotations
+
+from gradkit.autograd.function import Function, OpError  # noqa: F401
+from gradkit.backend import get_array_module
+from gradkit.ops import activation as _act
+from gradkit.ops import elementwise as _el
+from gradkit.ops import linalg as _la
+from gradkit.ops import losses as _loss
+from gradkit.ops import reduce as _red
+from gradkit.ops import shape as _sh
+from gradkit.tensor import Tensor
+
+graph = True
+
+
+def _data(x):
+    return x._data if isinstance(x, Tensor) else x
+
+
+# ---------------------------------------------------------------- elementwise
+def add(a, b):
+    """``a + b`` with broadcasting."""
+    return _el.Add.apply(a, b)
+
+
+def subtract(a, b):
+    """``a - b`` with broadcasting."""
+    return _el.Subtract.apply(a, b)
+
+
+def multiply(a, b):
+    """``a * b`` with broadcasting."""
+    return _el.Multiply.apply(a, b)
+
+
+def divide(a, b):
+    """``a / b`` with broadcasting."""
+    return _el.Divide.apply(a, b)
+
+
+def power(a, b):
+    """``a ** b``; the gradient with respect to ``b`` is 0 where ``a <= 0``."""
+    return _el.Power.apply(a, b)
+
+
+def negative(a):
+    """``-a``."""
+    return _el.Negative.apply(a)
+
+
+def exp(a):
+    """``e ** a``."""
+    return _el.Exp.apply(a)
+
+
+def log(a):
+    """Natural logarithm."""
+    return _el.Log.apply(a)
+
+
+def sqrt(a):
+    """Square root."""
+    return _el.Sqrt.apply(a)
+
+
+def abs(a):  # noqa: A001 - NumPy's name
+    """Absolute value (gradient 0 at 0)."""
+    return _el.Abs.apply(a)
+
+
+def sign(a):
+    """-1, 0 or 1 (zero gradient)."""
+    return _el.Sign.apply(a)
+
+
+def maximum(a, b):
+    """Elementwise larger of ``a`` and ``b`` (ties split the gradient)."""
+    return _el.Maximum.apply(a, b)
+
+
+def minimum(a, b):
+    """Elementwise smaller of ``a`` and ``b`` (ties split the gradient)."""
+    return _el.Minimum.apply(a, b)
+
+
+def where(condition, a, b):
+    """``a`` where ``condition`` is true, else ``b``."""
+    return _el.Where.apply(_data(condition), a, b)
+
+
+def clip(a, lo=None, hi=None):
+    """Limit ``a`` to ``[lo, hi]`` (gradient 0 outside)."""
+    return _el.Clip.apply(a, lo, hi)
+
+
+def cast(a, dtype):
+    """Convert to ``dtype``; differentiable between floating dtypes."""
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    if a.dtype == dtype:
+        return a
+    out = _el.Cast.apply(a, dtype)
+    if dtype.kind != "f" and out.requires_grad:
+        out = out.detach()
+    return out
+
+
+# ---------------------------------------------------------------- activations
+def relu(x):
+    """``max(x, 0)``."""
+    return _act.ReLU.apply(x)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """``x`` if ``x > 0`` else ``negative_slope * x``."""
+    return _act.LeakyReLU.apply(x, negative_slope)
+
+
+def elu(x, alpha=1.0):
+    """``x`` if ``x > 0`` else ``alpha * (e^x - 1)``."""
+    return _act.ELU.apply(x, alpha)
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit ``x * Phi(x)`` (``approximate``: the tanh form)."""
+    return _act.GELU.apply(x, bool(approximate))
+
+
+def sigmoid(x):
+    """``1 / (1 + e^-x)``, stable for large ``|x|``."""
+    return _act.Sigmoid.apply(x)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return _act.Tanh.apply(x)
+
+
+def softplus(x):
+    """``log(1 + e^x)``, stable for large ``|x|``."""
+    return _act.Softplus.apply(x)
+
+
+def erf(x):
+    """The error function."""
+    return _act.Erf.apply(x)
+
+
+def softmax(x, axis=-1):
+    """``e^x / sum(e^x)`` along ``axis`` (shifted by the max: no overflow)."""
+    return _act.Softmax.apply(x, axis)
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` along ``axis``, stable for large logits."""
+    return _act.LogSoftmax.apply(x, axis)
+
+
+# ---------------------------------------------------------------- reductions
+def sum(x, axis=None, keepdims=False):  # noqa: A001
+    """Sum over ``axis`` (all axes when None)."""
+    return _red.Sum.apply(x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Mean over ``axis``."""
+    return _red.Mean.apply(x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    """Maximum over ``axis`` (ties share the gradient)."""
+    return _red.Max.apply(x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims=False):  # noqa: A001
+    """Minimum over ``axis`` (ties share the gradient)."""
+    return _red.Min.apply(x, axis, keepdims)
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    """Variance over ``axis`` (``ddof=1`` for the unbiased estimate)."""
+    return _red.Var.apply(x, axis, keepdims, ddof)
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    """Standard deviation over ``axis``."""
+    return _red.Std.apply(x, axis, keepdims, ddof)
+
+
+def logsumexp(x, axis=None, keepdims=False):
+    """``log(sum(exp(x)))`` over ``axis``, computed stably."""
+    return _red.LogSumExp.apply(x, axis, keepdims)
+
+
+# ---------------------------------------------------------------- shape
+def reshape(x, shape):
+    """Same data, new shape (one axis may be -1)."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return _sh.Reshape.apply(x, shape)
+
+
+def transpose(x, axes=None):
+    """Permute axes (reverse them when ``axes`` is None)."""
+    return _sh.Transpose.apply(x, None if axes is None else tuple(axes))
+
+
+permute = transpose
+
+
+def swapaxes(x, a, b):
+    """Exchange two axes."""
+    return _sh.SwapAxes.apply(x, a, b)
+
+
+def expand_dims(x, axis):
+    """Insert a length-1 axis at ``axis``."""
+    shape = list(_data(x).shape)
+    nd = len(shape) + 1
+    if not -nd <= axis < nd:
+        raise OpError(f"expand_dims: axis {axis} is out of range for a result with {nd} axes")
+    shape.insert(axis % nd, 1)
+    return reshape(x, shape)
+
+
+def squeeze(x, axis=None):
+    """Remove length-1 axes (only ``axis``, when given)."""
+    shape = _data(x).shape
+    if axis is None:
+        new = [n for n in shape if n != 1]
+    else:
+        axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+        for a in axes:
+            if shape[a] != 1:
+                raise OpError(f"squeeze: axis {a} has length {shape[a]}, not 1 "
+                              f"(shape {shape})")
+        new = [n for i, n in enumerate(shape) if i not in axes]
+    return reshape(x, new)
+
+
+def broadcast_to(x, shape):
+    """Repeat ``x`` along length-1 (or missing leading) axes to ``shape``."""
+    return _sh.BroadcastTo.apply(x, tuple(shape))
+
+
+def concatenate(tensors, axis=0):
+    """Join tensors along an existing axis."""
+    return _sh.Concatenate.apply(*tensors, axis=axis)
+
+
+concat = concatenate
+
+
+def stack(tensors, axis=0):
+    """Join equally shaped tensors along a new axis."""
+    return _sh.Stack.apply(*tensors, axis=axis)
+
+
+def split(x, indices_or_sections, axis=0):
+    """Split into a list of tensors, like ``numpy.split``."""
+    n = _data(x).shape[axis]
+    if isinstance(indices_or_sections, int):
+        k = indices_or_sections
+        if k <= 0 or n % k:
+            raise OpError(f"split: an axis of length {n} does not split into {k} equal parts")
+        cuts = [i * (n // k) for i in range(1, k)]
+    else:
+        cuts = list(indices_or_sections)
+    bounds = [0] + cuts + [n]
+    pre = (slice(None),) * (axis % _data(x).ndim)
+    return [x[pre + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def pad(x, pad_width, constant_values=0):
+    """Pad with a constant; ``pad_width`` is ``((before, after), ...)`` per axis."""
+    nd = _data(x).ndim
+    if isinstance(pad_width, int):
+        pad_width = [(pad_width, pad_width)] * nd
+    pad_width = [tuple(p) if not isinstance(p, int) else (p, p) for p in pad_width]
+    if len(pad_width) != nd:
+        raise OpError(f"pad: pad_width has {len(pad_width)} entries for a tensor with {nd} axes")
+    return _sh.Pad.apply(x, tuple(pad_width), constant_values)
+
+
+def flatten(x, start_axis=0):
+    """Collapse axes from ``start_axis`` on into one (``start_axis=1`` keeps the batch)."""
+    shape = _data(x).shape
+    return reshape(x, shape[:start_axis] + (-1,))
+
+
+def getitem(x, idx):
+    """``x[idx]``: basic slicing, integer arrays and boolean masks."""
+    if isinstance(idx, Tensor):
+        idx = idx._data
+    elif isinstance(idx, tuple):
+        idx = tuple(i._data if isinstance(i, Tensor) else i for i in idx)
+    elif isinstance(idx, list):
+        idx = get_array_module(_data(x)).asarray(idx)
+    return _sh.GetItem.apply(x, idx)
+
+
+def scatter_add(shape, index, values):
+    """Zeros of ``shape`` with ``values`` added at ``index``; repeated indices add up."""
+    return _sh.ScatterAdd.apply(tuple(shape), index, values)
+
+
+def zeros_like(x):
+    """A tensor of zeros shaped and typed like ``x`` (requires no grad)."""
+    d = _data(x)
+    return Tensor._make(get_array_module(d).zeros_like(d), False, None)
+
+
+def ones_like(x):
+    """A tensor of ones shaped and typed like ``x`` (requires no grad)."""
+    d = _data(x)
+    return Tensor._make(get_array_module(d).ones_like(d), False, None)
+
+
+# ---------------------------------------------------------------- linalg
+def matmul(a, b):
+    """Matrix product: 1-D, 2-D and batched (``...ij,...jk``), like ``numpy.matmul``."""
+    return _la.MatMul.apply(a, b)
+
+
+def dot(a, b):
+    """Dot product of vectors or matrices (``matmul`` for up to 2 axes)."""
+    if _data(a).ndim > 2 or _data(b).ndim > 2:
+        raise OpError("dot: inputs with more than 2 axes are ambiguous; use matmul or einsum")
+    return matmul(a, b)
+
+
+def einsum(spec, *operands):
+    """Einstein summation, e.g. ``einsum("bij,bjk->bik", a, b)`` (no ellipsis or traces)."""
+    return _la.Einsum.apply(spec, *operands)
+
+
+# ---------------------------------------------------------------- losses
+def softmax_cross_entropy(logits, labels, reduction="mean"):
+    """Cross-entropy of ``softmax(logits)`` against integer labels (...,) or
+    one-hot / probability targets (..., C); fused and stable."""
+    return _loss.SoftmaxCrossEntropy.apply(logits, labels, reduction)
+
+
+def binary_cross_entropy_with_logits(logits, targets, reduction="mean"):
+    """Binary cross-entropy of ``sigmoid(logits)`` against targets in [0, 1]; stable."""
+    return _loss.SigmoidCrossEntropy.apply(logits, targets, reduction)
+
+
+def mean_squared_error(pred, target, reduction="mean"):
+    """``mean((pred - target) ** 2)``, fused."""
+    return _loss.MeanSquaredError.apply(pred, target, reduction)
+
+
+mse = mean_squared_error

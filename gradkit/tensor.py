@@ -1,0 +1,371 @@
+"""``Tensor`` and ``Variable``: n-d arrays that remember how they were made.
+
+A Tensor wraps one array (``.data``) of a backend (NumPy today). When it
+requires grad and an op uses it under grad mode, the result keeps a link
+(``_ctx``) to the :class:`~gradkit.autograd.function.Function` that made it;
+``backward()`` walks those links. The graph only ever points from outputs to
+inputs, so no reference cycle keeps activations alive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradkit.backend import get_array_module, is_array, to_numpy
+
+float32 = np.dtype("float32")
+float64 = np.dtype("float64")
+float16 = np.dtype("float16")
+int32 = np.dtype("int32")
+int64 = np.dtype("int64")
+uint8 = np.dtype("uint8")
+bool_ = np.dtype("bool")
+
+_default_float = float32
+
+
+def _to_array(data, dtype=None):
+    """Convert user data into a backend array, float32 unless told otherwise."""
+    if isinstance(data, Tensor):
+        arr = data._data
+    elif is_array(data):
+        arr = data
+    else:
+        arr = np.asarray(data)
+        if dtype is None and arr.dtype == np.float64:
+            arr = arr.astype(_default_float)  # Python floats become float32
+    if dtype is not None:
+        arr = arr.astype(np.dtype(dtype), copy=False)
+    kind = arr.dtype.kind
+    if kind not in "fiub":
+        what = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers",
+                "M": "datetimes", "m": "timedeltas", "V": "raw records"}.get(kind, "this dtype")
+        raise TypeError(
+            f"Tensor cannot hold {what} (dtype {arr.dtype}); gradkit tensors hold real numbers "
+            "(float, int or bool). Convert the data to numbers first, e.g. np.asarray(x, "
+            "dtype='float32').")
+    return arr
+
+
+class Tensor:
+    """An n-d array with automatic differentiation.
+
+    Args:
+        data: array-like (NumPy array, nested lists, scalar, or a Tensor).
+            Python floats become float32; NumPy arrays keep their dtype.
+        dtype: optional dtype to cast to (``"float32"``, ``gradkit.float64``, ...).
+        requires_grad: record operations on this tensor so ``backward()``
+            can fill its ``.grad``. Only floating-point tensors can.
+        name: optional label shown in errors and ``repr``.
+
+    Example::
+
+        x = gradkit.Tensor([[1.0, 2.0]], requires_grad=True)
+        y = (x ** 2).sum()
+        y.backward()
+        x.grad            # Tensor([[2., 4.]])
+    """
+
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_version", "name", "__weakref__")
+    __array_priority__ = 100
+
+    def __init__(self, data, dtype=None, requires_grad=False, name=None):
+        self._data = _to_array(data, dtype)
+        self.grad = None
+        self._ctx = None
+        self._version = 0
+        self.name = name
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, data, requires_grad, ctx):
+        """Internal fast constructor: ``data`` is already a backend array."""
+        t = object.__new__(Tensor)
+        t._data = data
+        t.grad = None
+        t.requires_grad = requires_grad
+        t._ctx = ctx
+        t._version = 0
+        t.name = None
+        return t
+
+    # ------------------------------------------------------------ basics
+    @property
+    def data(self):
+        """The underlying array. Assigning to it counts as an in-place change."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = _to_array(value)
+        self._version += 1
+
+    def requires_grad_(self, flag=True):
+        """Set ``requires_grad`` in place; only float tensors can require grad."""
+        if flag and self._data.dtype.kind != "f":
+            raise TypeError(
+                f"only floating-point tensors can require gradients, got dtype "
+                f"{self._data.dtype}{self._label()}; cast first, e.g. x.astype('float32')")
+        self.requires_grad = bool(flag)
+        return self
+
+    def _label(self):
+        return f" (tensor '{self.name}')" if self.name else ""
+
+    shape = property(lambda self: self._data.shape, doc="Tuple of axis lengths.")
+    dtype = property(lambda self: self._data.dtype, doc="The NumPy dtype.")
+    ndim = property(lambda self: self._data.ndim, doc="Number of axes.")
+    size = property(lambda self: self._data.size, doc="Number of elements.")
+    is_leaf = property(lambda self: self._ctx is None, doc="True unless an op made it.")
+
+    @property
+    def T(self):
+        """Axes reversed (a differentiable transpose)."""
+        return _ops.transpose(self)
+
+    def numpy(self):
+        """The value as a NumPy array (shares memory on the CPU; don't modify it)."""
+        return to_numpy(self._data)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        return self._data.item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __array__(self, dtype=None, copy=None):
+        a = to_numpy(self._data)
+        if dtype is not None:
+            a = a.astype(dtype, copy=False)
+        return a
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __bool__(self):
+        return bool(self._data)
+
+    def __float__(self):
+        return float(self._data)
+
+    def __int__(self):
+        return int(self._data)
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iu":
+            raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
+        return int(self._data)
+
+    __hash__ = object.__hash__  # identity, as for PyTorch tensors and TF variables
+
+    def __repr__(self):
+        body = np.array2string(to_numpy(self._data), separator=", ", precision=4,
+                               prefix="Tensor(")
+        extra = ""
+        if self._data.dtype != _default_float:
+            extra += f", dtype={self._data.dtype}"
+        if self.requires_grad:
+            extra += ", requires_grad=True"
+        if self.name:
+            extra += f", name='{self.name}'"
+        return f"Tensor({body}{extra})"
+
+    # --------------------------------------------------------- autograd
+    def backward(self, gradient=None, retain_graph=False, create_graph=False):
+        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires grad.
+
+        Args:
+            gradient: upstream gradient, needed when ``self`` is not a scalar.
+            retain_graph: keep the graph for another backward pass.
+            create_graph: make the gradients themselves differentiable
+                (for higher-order derivatives); implies ``retain_graph``.
+        """
+        from gradkit.autograd.engine import backward
+
+        backward(self, gradient, retain_graph=retain_graph or create_graph,
+                 create_graph=create_graph)
+
+    def detach(self):
+        """The same data, cut from the graph (requires no grad)."""
+        return Tensor._make(self._data, False, None)
+
+    def zero_grad(self):
+        """Forget the accumulated gradient (``.grad = None``)."""
+        self.grad = None
+
+    def astype(self, dtype):
+        """Cast to ``dtype`` (differentiable between float dtypes)."""
+        return _ops.cast(self, dtype)
+
+    # --------------------------------------------------------- operators
+    def __add__(self, o): return _ops.add(self, o)
+    def __radd__(self, o): return _ops.add(o, self)
+    def __sub__(self, o): return _ops.subtract(self, o)
+    def __rsub__(self, o): return _ops.subtract(o, self)
+    def __mul__(self, o): return _ops.multiply(self, o)
+    def __rmul__(self, o): return _ops.multiply(o, self)
+    def __truediv__(self, o): return _ops.divide(self, o)
+    def __rtruediv__(self, o): return _ops.divide(o, self)
+    def __pow__(self, o): return _ops.power(self, o)
+    def __rpow__(self, o): return _ops.power(o, self)
+    def __matmul__(self, o): return _ops.matmul(self, o)
+    def __rmatmul__(self, o): return _ops.matmul(o, self)
+    def __neg__(self): return _ops.negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ops.abs(self)
+    def __getitem__(self, idx): return _ops.getitem(self, idx)
+
+    # comparisons: elementwise, boolean, never differentiable
+    def _cmp(self, o, ufunc):
+        o = o._data if isinstance(o, Tensor) else o
+        return Tensor._make(ufunc(self._data, o), False, None)
+
+    def __lt__(self, o): return self._cmp(o, get_array_module(self._data).less)
+    def __le__(self, o): return self._cmp(o, get_array_module(self._data).less_equal)
+    def __gt__(self, o): return self._cmp(o, get_array_module(self._data).greater)
+    def __ge__(self, o): return self._cmp(o, get_array_module(self._data).greater_equal)
+    def __eq__(self, o): return self._cmp(o, get_array_module(self._data).equal)  # type: ignore[override]
+    def __ne__(self, o): return self._cmp(o, get_array_module(self._data).not_equal)  # type: ignore[override]
+
+    # NumPy calling us (``ndarray + tensor``, ``np.exp(t)``): stay differentiable
+    # for the ufuncs gradkit has, else compute on the raw arrays.
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        fn = _ufunc_table().get(ufunc.__name__) if method == "__call__" and not kwargs else None
+        if fn is not None:
+            return fn(*inputs)
+        raw = [x._data if isinstance(x, Tensor) else x for x in inputs]
+        return getattr(ufunc, method)(*raw, **kwargs)
+
+    # -------------------------------------------- NumPy-style methods
+    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return _ops.min(self, axis, keepdims)
+    def var(self, axis=None, keepdims=False, ddof=0): return _ops.var(self, axis, keepdims, ddof)
+    def std(self, axis=None, keepdims=False, ddof=0): return _ops.std(self, axis, keepdims, ddof)
+    def exp(self): return _ops.exp(self)
+    def log(self): return _ops.log(self)
+    def sqrt(self): return _ops.sqrt(self)
+    def tanh(self): return _ops.tanh(self)
+    def sigmoid(self): return _ops.sigmoid(self)
+    def relu(self): return _ops.relu(self)
+    def softmax(self, axis=-1): return _ops.softmax(self, axis)
+    def clip(self, lo=None, hi=None): return _ops.clip(self, lo, hi)
+    def matmul(self, o): return _ops.matmul(self, o)
+    def dot(self, o): return _ops.dot(self, o)
+    def flatten(self): return _ops.reshape(self, (-1,))
+    def squeeze(self, axis=None): return _ops.squeeze(self, axis)
+    def swapaxes(self, a, b): return _ops.swapaxes(self, a, b)
+
+    def reshape(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = shape[0]
+        return _ops.reshape(self, tuple(shape))
+
+    def transpose(self, *axes):
+        if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+            axes = axes[0]
+        return _ops.transpose(self, tuple(axes) if axes else None)
+
+    permute = transpose
+
+    def argmax(self, axis=None):
+        return Tensor._make(self._data.argmax(axis=axis), False, None)
+
+    def argmin(self, axis=None):
+        return Tensor._make(self._data.argmin(axis=axis), False, None)
+
+
+class Variable(Tensor):
+    """A trainable tensor: the state a model learns (TensorFlow's ``tf.Variable``).
+
+    It requires grad when ``trainable``, is watched by every ``GradientTape``
+    automatically, and changes only in place through ``assign``,
+    ``assign_add`` and ``assign_sub`` (each counts as an in-place change, so
+    a pending backward pass that needed the old value reports it).
+
+    Example::
+
+        w = gradkit.Variable(np.zeros((3, 1)), name="w")
+        w.assign_sub(0.1 * grad)
+    """
+
+    __slots__ = ("trainable",)
+
+    def __init__(self, initial_value, trainable=True, name=None, dtype=None):
+        if callable(initial_value):
+            initial_value = initial_value()
+        arr = _to_array(initial_value, dtype)
+        super().__init__(arr.copy(), name=name)
+        self.trainable = bool(trainable)
+        if trainable and self._data.dtype.kind == "f":
+            self.requires_grad = True
+
+    def _set(self, value, op):
+        value = value._data if isinstance(value, Tensor) else value
+        xp = get_array_module(self._data)
+        value = xp.asarray(value)
+        if value.shape != self._data.shape and xp.broadcast_shapes(
+                value.shape, self._data.shape) != self._data.shape:
+            raise ValueError(
+                f"Variable{self._label()}.{op}: value of shape {value.shape} does not fit "
+                f"the variable's shape {self._data.shape}")
+        if op == "assign":
+            self._data[...] = value
+        elif op == "assign_add":
+            self._data += value
+        else:
+            self._data -= value
+        self._version += 1
+        return self
+
+    def assign(self, value):
+        """Overwrite the value in place; returns the variable."""
+        return self._set(value, "assign")
+
+    def assign_add(self, delta):
+        """``self += delta`` in place; returns the variable."""
+        return self._set(delta, "assign_add")
+
+    def assign_sub(self, delta):
+        """``self -= delta`` in place; returns the variable."""
+        return self._set(delta, "assign_sub")
+
+    def value(self):
+        """The current value as a (non-trainable) Tensor."""
+        return self.detach()
+
+    def __repr__(self):
+        return (f"<Variable '{self.name or ''}' shape={self.shape} dtype={self.dtype} "
+                f"trainable={self.trainable}>")
+
+
+def tensor(data, dtype=None, requires_grad=False):
+    """Make a Tensor (``gradkit.tensor([1., 2.])``), like ``torch.tensor``."""
+    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+
+
+from gradkit import ops as _ops  # noqa: E402  (ops are built on Tensor)
+
+_UFUNCS: dict = {}  # NumPy ufunc name -> differentiable op, filled on first use
+
+
+def _ufunc_table():
+    if not _UFUNCS:
+        _UFUNCS.update({
+            "add": _ops.add, "subtract": _ops.subtract, "multiply": _ops.multiply,
+            "divide": _ops.divide, "true_divide": _ops.divide, "power": _ops.power,
+            "matmul": _ops.matmul, "negative": _ops.negative, "exp": _ops.exp,
+            "log": _ops.log, "sqrt": _ops.sqrt, "tanh": _ops.tanh, "absolute": _ops.abs,
+            "maximum": _ops.maximum, "minimum": _ops.minimum, "sign": _ops.sign,
+        })
+    return _UFUNCS
