@@ -245,10 +245,12 @@ def _download_missing(spec, files, cache: Path, urls, tried, quiet, timeout) -> 
         tried.append(f"download: cannot create cache directory {cache} ({exc})")
         return False
     ok = True
-    for f in files:
+    for i, f in enumerate(files):
         present, _ = _find_in_dir(cache, [f])
         if present is None and not _download_one(f, cache, urls, tried, quiet, timeout):
             ok = False
+            if files[i + 1 :]:
+                tried.append(f"download: stopped, did not try {_names(files[i + 1 :])}")
             break
     if not ok and created:
         try:  # leave no trace of a download that never completed

@@ -215,6 +215,7 @@ def test_server_down_lists_every_place(tmp_path, closed_port_url, monkeypatch):
     assert f"system dir {tmp_path / 'system' / 'mnist'}: does not exist" in msg
     for base in (closed_port_url, other):
         assert f"download {base}train-images-idx3-ubyte.gz: cannot connect" in msg
+    assert "did not try train-labels-idx1-ubyte[.gz]" in msg
     assert "To supply them by hand" in msg
     assert not cache(tmp_path).exists()
 
