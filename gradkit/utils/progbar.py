@@ -108,6 +108,14 @@ def _to_float(value: Any) -> float | None:
     return float(arr.mean())
 
 
+def _terminal_columns(stream: Any) -> int | None:
+    """Width of the terminal behind ``stream``, or None when it cannot be told."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or None
+    except (AttributeError, OSError, ValueError):
+        return None
+
+
 class Progbar:
     """Keras-style progress bar.
 
@@ -181,6 +189,7 @@ class Progbar:
         in_notebook = stream is sys.stdout and "ipykernel" in sys.modules
         self._dynamic = tty or in_notebook
         self._color = self._dynamic and "NO_COLOR" not in os.environ
+        self._columns = _terminal_columns(stream) if tty else None
         # Accumulators: name -> [weighted sum, weight]; stateful/non-numeric: name -> value.
         self._sums: dict[str, list[float]] = {}
         self._latest: dict[str, Any] = {}
@@ -358,7 +367,13 @@ class Progbar:
         else:
             timing = f"{elapsed:.0f}s"
         head = f"{count} {bar} " if bar_width else f"{count} "
-        line = f"{head}{timing} {tpu}{metrics}"
+        prefix = f"{head}{timing} {tpu}"
+        if self._dynamic and not finalize and self._columns:
+            # A live line that wraps cannot be redrawn with '\r': trim the metrics.
+            room = self._columns - 1 - (len(prefix) - (len(bar) - bar_width))
+            if len(metrics) > room:
+                metrics = metrics[: max(room, 0)]
+        line = prefix + metrics
 
         if not self._dynamic:
             # Logs / CI: one clean line, no colour, no carriage returns.

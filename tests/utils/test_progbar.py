@@ -310,3 +310,16 @@ def test_zero_target():
     out = io.StringIO()
     Progbar(0, file=out).update(0)
     assert out.getvalue().startswith("0/0 " + "━" * 20)
+
+
+def test_tty_live_line_trimmed_to_terminal_width():
+    out = FakeTTY()
+    bar = Progbar(100, file=out, interval=0.0)
+    bar._columns = 60  # as if os.get_terminal_size() reported 60 columns
+    values = {f"metric_{i}": 0.5 for i in range(10)}
+    bar.update(10, values, finalize=False)
+    live = out.getvalue().split("\r")[-1]
+    assert len(re.sub(r"\x1b\[\d+m", "", live)) <= 59
+    bar.update(100, values, finalize=True)  # the final line is never trimmed
+    final = out.getvalue().split("\r")[-1]
+    assert final.rstrip().endswith("metric_9: 0.5000")
