@@ -40,12 +40,11 @@ def _as_images(images: Any) -> tuple[np.ndarray, bool]:
             "plot_images: images must have shape (n, h, w), (n, h, w, 1|3|4) or "
             f"(n, h*w) with n >= 1, got {shape}"
         )
-    is_int = np.issubdtype(arr.dtype, np.integer)
     arr = arr.astype(np.float64)
     finite = arr[np.isfinite(arr)]
     hi = finite.max() if finite.size else 1.0
     lo = finite.min() if finite.size else 0.0
-    if is_int or hi > 1.0:
+    if hi > 1.0:  # 0..255 pixels, or arbitrary range: rescale
         arr = arr / 255.0 if hi <= 255 and lo >= 0 else (arr - lo) / max(hi - lo, 1e-12)
     elif lo < 0.0:  # e.g. standardised or [-1, 1] inputs
         arr = (arr - lo) / max(hi - lo, 1e-12)
