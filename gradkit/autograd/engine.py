@@ -13,20 +13,26 @@ from gradkit.tensor import Tensor
 
 
 def _topo_order(root):
-    """Tensors reachable from ``root`` that require grad, inputs before outputs."""
-    order, seen = [], {id(root)}
+    """Tensors reachable from ``root`` that require grad, inputs before outputs.
+
+    Depth-first with an explicit stack: a tensor is appended once all its
+    inputs are (post-order), so every consumer comes after what it consumes.
+    """
+    order, visited = [], set()
     stack = [(root, False)]
     while stack:
-        t, expanded = stack.pop()
-        if expanded:
+        t, done = stack.pop()
+        if done:
             order.append(t)
             continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
         stack.append((t, True))
         ctx = t._ctx
         if ctx is not None:
-            for p in ctx.parents:
-                if isinstance(p, Tensor) and p.requires_grad and id(p) not in seen:
-                    seen.add(id(p))
+            for p, need in zip(ctx.parents, ctx.needs):
+                if need and id(p) not in visited:  # required grad when recorded
                     stack.append((p, False))
     return order
 

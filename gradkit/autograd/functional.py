@@ -6,10 +6,8 @@ import functools
 
 from gradkit.autograd import engine
 from gradkit.autograd import function as F
+from gradkit.autograd.function import is_grad_enabled
 from gradkit.tensor import Tensor
-
-_depth = 0  # how many grad transformations are running: nested ones build graphs
-
 
 def value_and_grad(fn, argnums=0, has_aux=False):
     """Wrap ``fn`` so it returns ``(value, gradient)`` for the chosen arguments.
@@ -34,40 +32,33 @@ def value_and_grad(fn, argnums=0, has_aux=False):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        global _depth
         args = list(args)
+        tracked = False  # an argument already in a graph: the gradient must be differentiable
         for i in nums:
             a = args[i]
-            if isinstance(a, Tensor):
-                if a.dtype.kind != "f":
-                    raise TypeError(f"grad: argument {i} has dtype {a.dtype}; only "
-                                    "floating-point arguments can be differentiated")
-                # a fresh leaf sharing the data, so the caller's tensor keeps its .grad
-                leaf = Tensor._make(a._data, True, None) if _depth == 0 else a
-                if not leaf.requires_grad:
-                    leaf = Tensor._make(a._data, True, None)
-                args[i] = leaf
+            if isinstance(a, Tensor) and a.dtype.kind != "f":
+                raise TypeError(f"grad: argument {i} has dtype {a.dtype}; only "
+                                "floating-point arguments can be differentiated")
+            if isinstance(a, Tensor) and a.requires_grad and is_grad_enabled():
+                tracked = True
+            elif isinstance(a, Tensor):
+                args[i] = Tensor._make(a._data, True, None)  # caller's tensor keeps its .grad
             else:
                 args[i] = Tensor(a, requires_grad=True)
-        _depth += 1
-        try:
-            with F.enable_grad():
-                result = fn(*args, **kwargs)
-            value, aux = result if has_aux else (result, None)
-            if not isinstance(value, Tensor) or value.size != 1:
-                raise TypeError("grad: the function must return a scalar Tensor, got "
-                                f"{getattr(value, 'shape', type(value).__name__)}")
-            sources = [args[i] for i in nums]
-            if value.requires_grad:
-                nested = _depth > 1
-                grads = engine.run_backward(value, None, sources, retain_graph=nested,
-                                            create_graph=nested)
-            else:
-                grads = [None] * len(sources)
-            grads = [_zeros_like(s) if g is None else g for s, g in zip(sources, grads)]
-        finally:
-            _depth -= 1
-        if not _depth:
+        with F.enable_grad():
+            result = fn(*args, **kwargs)
+        value, aux = result if has_aux else (result, None)
+        if not isinstance(value, Tensor) or value.size != 1:
+            raise TypeError("grad: the function must return a scalar Tensor, got "
+                            f"{getattr(value, 'shape', type(value).__name__)}")
+        sources = [args[i] for i in nums]
+        if value.requires_grad:
+            grads = engine.run_backward(value, None, sources, retain_graph=tracked,
+                                        create_graph=tracked)
+        else:
+            grads = [None] * len(sources)
+        grads = [_zeros_like(s) if g is None else g for s, g in zip(sources, grads)]
+        if not tracked:
             value = value.detach()
         out = grads[0] if single else tuple(grads)
         return ((value, aux), out) if has_aux else (value, out)
