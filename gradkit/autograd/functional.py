@@ -9,6 +9,7 @@ from gradkit.autograd import function as F
 from gradkit.autograd.function import is_grad_enabled
 from gradkit.tensor import Tensor
 
+
 def value_and_grad(fn, argnums=0, has_aux=False):
     """Wrap ``fn`` so it returns ``(value, gradient)`` for the chosen arguments.
 

@@ -194,7 +194,8 @@ class Layer:
         if isinstance(value, Layer) and key != "_parent":
             if value not in self._layers:
                 self._layers.append(value)
-        elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value):
+        elif isinstance(value, (list, tuple)) and value and all(
+                isinstance(v, Layer) for v in value):
             for v in value:
                 if v not in self._layers:
                     self._layers.append(v)
@@ -241,7 +242,8 @@ class Layer:
         if regularizer is not None:
             self._regularizers.append((var, regularizers.get(regularizer)))
         if constraint is not None:
-            raise NotImplementedError(f"{type(self).__name__}: weight constraints are not supported")
+            raise NotImplementedError(
+                f"{type(self).__name__}: weight constraints are not supported")
         return var
 
     @property
