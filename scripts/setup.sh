@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for gradkit: a virtual environment (.venv), the package,
+# and the Fashion-MNIST dataset from Debian when it can be installed.
+#   bash scripts/setup.sh          # runtime + plots (the main job)
+#   bash scripts/setup.sh --test   # + test dependencies (pytest, hypothesis, PyTorch 2.13.0 CPU)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+extras="plot"
+[ "${1:-}" = "--test" ] && extras="test"
+
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating virtual environment .venv"
+  "$PY" -m venv .venv
+fi
+echo "== installing gradkit[$extras]"
+.venv/bin/python -m pip install -q -e ".[$extras]"
+if [ "$extras" = "test" ]; then
+  # PyTorch is a test dependency only (gradients are compared with it); pin the CPU build.
+  .venv/bin/python -m pip install -q "torch==2.13.0"
+fi
+
+# Fashion-MNIST from Debian (the loader also looks in ~/.cache/gradkit and can download).
+if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing dataset-fashion-mnist from Debian"
+    (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
+      || (apt-get update -qq >/dev/null && apt-get install -y -qq dataset-fashion-mnist >/dev/null)) \
+      || echo "!! could not install dataset-fashion-mnist; gradkit will try to download it"
+  else
+    echo "!! dataset-fashion-mnist is not installed (needs root: sudo apt-get install dataset-fashion-mnist);"
+    echo "   gradkit will look in \$GRADKIT_DATA and ~/.cache/gradkit, then try to download it"
+  fi
+fi
