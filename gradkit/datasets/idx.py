@@ -43,6 +43,7 @@ _CODE_FOR_DTYPE = {dt.newbyteorder("="): code for code, (_, dt) in DTYPE_CODES.i
 _GZIP_MAGIC = b"\x1f\x8b"
 _CHUNK = 1 << 20  # bytes read per step when decompressing
 _MAX_EXTRA_COUNT = 1 << 30  # stop counting surplus bytes after this many
+_MAX_DEFLATE_RATIO = 1100  # deflate's real limit is about 1032:1
 _VALID_CODES = ", ".join(f"0x{c:02X} ({n})" for c, (n, _) in DTYPE_CODES.items())
 
 
@@ -104,12 +105,12 @@ def _read_idx_with_digest(
     with open(path, "rb") as raw:
         compressed = raw.read(2) == _GZIP_MAGIC
         raw.seek(0)
+        size = os.fstat(raw.fileno()).st_size
         if not compressed:
-            size = os.fstat(raw.fileno()).st_size
-            return _parse(raw, name, size, digest), digest.hexdigest()
+            return _parse(raw, name, size, None, digest), digest.hexdigest()
         try:
             with _gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                return _parse(stream, name, None, digest), digest.hexdigest()
+                return _parse(stream, name, None, size, digest), digest.hexdigest()
         except EOFError as exc:
             raise _bad_gzip(name, "the compressed stream ends early (EOF error)", exc) from exc
         except _gzip.BadGzipFile as exc:
@@ -148,8 +149,14 @@ def _magic_hint(header: bytes) -> str:
     return ""
 
 
-def _parse(stream, name: str, file_size: int | None, digest) -> np.ndarray:
-    """Parse an IDX stream. ``file_size`` is known for raw files, None for gzip."""
+def _parse(
+    stream, name: str, file_size: int | None, compressed_size: int | None, digest
+) -> np.ndarray:
+    """Parse an IDX stream.
+
+    ``file_size`` is the size of a raw file (None for gzip); ``compressed_size``
+    the size of a gzip file (None for raw).
+    """
     header = _read_upto(stream, 4)
     digest.update(header)
     if len(header) < 4:
@@ -194,8 +201,13 @@ def _parse(stream, name: str, file_size: int | None, digest) -> np.ndarray:
         if got != expected:  # the file shrank while we were reading it
             raise _size_error(name, says, expected, got)
     else:
-        # Gzip: the decompressed size is unknown, so grow the buffer as data
-        # arrives; memory use is bounded by the data actually present.
+        # Gzip: the decompressed size is unknown. Deflate cannot expand data
+        # by more than ~1032:1, so a header claiming more than that is checked
+        # by counting, without storing anything.
+        if expected > compressed_size * _MAX_DEFLATE_RATIO + _CHUNK:
+            raise _size_error(name, says, expected, _count_rest(stream, limit=expected))
+        # Otherwise grow the buffer as data arrives; memory use stays bounded
+        # by the data actually present.
         buf = bytearray()
         while len(buf) < expected:
             chunk = stream.read(min(_CHUNK, expected - len(buf)))
@@ -214,9 +226,10 @@ def _parse(stream, name: str, file_size: int | None, digest) -> np.ndarray:
     return array
 
 
-def _count_rest(stream) -> int:
+def _count_rest(stream, limit: int = _MAX_EXTRA_COUNT) -> int:
+    """Count (and discard) the remaining bytes of ``stream``, stopping at ``limit``."""
     total = 0
-    while total < _MAX_EXTRA_COUNT:
+    while total < limit:
         chunk = stream.read(_CHUNK)
         if not chunk:
             break

@@ -2,6 +2,7 @@
 
 import gzip
 import struct
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -161,6 +162,22 @@ def test_header_claiming_terabytes_fails_fast(tmp_path, compress):
     path = _write(tmp_path, "huge.idx", header + b"\0" * 64, compress)
     with pytest.raises(DatasetError, match=r"huge\.idx is truncated: header says 4294967295x"):
         read_idx(path)
+
+
+def test_gzip_bomb_with_lying_header_is_counted_not_stored(tmp_path):
+    # 32 MB of zeros compress to ~32 KB; the header claims 1 GB. Deflate cannot
+    # reach that ratio, so the reader must count the bytes without keeping them.
+    header = b"\x00\x00\x08\x01" + struct.pack(">I", 1 << 30)
+    path = tmp_path / "bomb.gz"
+    path.write_bytes(gzip.compress(header + bytes(32 << 20), compresslevel=1))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match=f"found {32 << 20}"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20
 
 
 def test_truncated_gzip(tmp_path):
