@@ -361,3 +361,83 @@ def mean_squared_error(pred, target, reduction="mean"):
 
 
 mse = mean_squared_error
+
+
+# ---- convolution and pooling
+from gradkit.ops import conv as _conv  # noqa: E402
+from gradkit.ops import pool as _pool  # noqa: E402
+
+
+def conv2d(x, kernel, bias=None, strides=1, padding="valid", data_format="channels_last",
+           dilation=1):
+    """2-D convolution (cross-correlation, like every deep-learning framework).
+
+    Args:
+        x: channels_last ``(N, H, W, C_in)`` or channels_first ``(N, C_in, H, W)``.
+        kernel: channels_last ``(kh, kw, C_in, C_out)`` (Keras) or channels_first
+            ``(C_out, C_in, kh, kw)`` (PyTorch).
+        bias: optional ``(C_out,)``, added to every output pixel.
+        strides: int or ``(sh, sw)``.
+        padding: ``"valid"`` (none), ``"same"`` (Keras: output ``ceil(in / stride)``,
+            the odd extra row/column at the bottom/right), an int or ``(ph, pw)``
+            (symmetric zero padding, as in PyTorch).
+        data_format: ``"channels_last"`` or ``"channels_first"``; the output uses it too.
+        dilation: int or ``(dh, dw)``: spacing between kernel taps.
+
+    Returns:
+        ``(N, OH, OW, C_out)`` (channels_last) or ``(N, C_out, OH, OW)``, with
+        ``OH = (H + pad_h - (kh - 1) * dh - 1) // sh + 1`` (and likewise OW).
+        Float32 stays float32. Gradients flow to ``x``, ``kernel`` and ``bias``
+        (first order only: create_graph through conv2d is not supported).
+
+    Example::
+
+        x = gradkit.Tensor(np.zeros((8, 28, 28, 1), np.float32))
+        k = gradkit.Variable(np.random.randn(3, 3, 1, 32).astype(np.float32))
+        y = gradkit.ops.conv2d(x, k, padding="same")      # (8, 28, 28, 32)
+    """
+    return _conv.Conv2D.apply(x, kernel, bias, strides, padding, data_format, dilation)
+
+
+def max_pool2d(x, pool_size=2, strides=None, padding="valid", data_format="channels_last"):
+    """2-D max pooling.
+
+    Args:
+        x: ``(N, H, W, C)`` (channels_last) or ``(N, C, H, W)`` (channels_first).
+        pool_size: int or ``(ph, pw)``.
+        strides: int or pair; None means ``pool_size`` (Keras).
+        padding: ``"valid"``, ``"same"`` (Keras: output ``ceil(in / stride)``) or an
+            int / pair of at most half the pool size (PyTorch); pads with ``-inf``.
+        data_format: ``"channels_last"`` or ``"channels_first"``.
+
+    Returns:
+        ``(N, OH, OW, C)`` or ``(N, C, OH, OW)``. The gradient of each window goes
+        to its first maximum in row-major order (as PyTorch: ties match it).
+
+    Example::
+
+        y = gradkit.ops.max_pool2d(x)    # (8, 28, 28, 32) -> (8, 14, 14, 32)
+    """
+    return _pool.MaxPool2D.apply(x, pool_size, strides, padding, data_format)
+
+
+def avg_pool2d(x, pool_size=2, strides=None, padding="valid", data_format="channels_last"):
+    """2-D average pooling; padding is excluded from each window's count.
+
+    Args:
+        x: ``(N, H, W, C)`` (channels_last) or ``(N, C, H, W)`` (channels_first).
+        pool_size: int or ``(ph, pw)``.
+        strides: int or pair; None means ``pool_size`` (Keras).
+        padding: ``"valid"``, ``"same"`` (Keras semantics, padding not counted) or an
+            int / pair of at most half the pool size (like PyTorch's
+            ``count_include_pad=False``).
+        data_format: ``"channels_last"`` or ``"channels_first"``.
+
+    Returns:
+        ``(N, OH, OW, C)`` or ``(N, C, OH, OW)``: the mean of each window.
+
+    Example::
+
+        y = gradkit.ops.avg_pool2d(x, 2)    # (8, 28, 28, 32) -> (8, 14, 14, 32)
+    """
+    return _pool.AvgPool2D.apply(x, pool_size, strides, padding, data_format)
