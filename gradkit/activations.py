@@ -1,0 +1,315 @@
+"""Activation functions by name, as Keras's ``activation="relu"`` arguments expect.
+
+Every function here maps a Tensor to a Tensor and is built from
+:mod:`gradkit.ops`, so it is differentiable (to any order) for free.
+:func:`get` resolves a name, ``None`` or a callable to such a function, and
+:func:`serialize` turns one back into its name for a layer's config.
+
+Example::
+
+    from gradkit import activations
+
+    act = activations.get("relu")
+    y = act(x)                          # same as gradkit.ops.relu(x)
+    activations.serialize(act)          # "relu"
+
+The softmax and sigmoid functions carry a marker attribute
+(``_gradkit_softmax`` / ``_gradkit_sigmoid``). Losses do not need it (they
+look at the op that produced ``y_pred``), but layers and models can use it to
+know that an output is a probability distribution.
+"""
+
+from __future__ import annotations
+
+from gradkit import ops
+
+__all__ = [
+    "elu", "exponential", "gelu", "get", "hard_sigmoid", "leaky_relu", "linear",
+    "log_softmax", "relu", "selu", "serialize", "sigmoid", "silu", "softmax", "softplus",
+    "swish", "tanh",
+]
+
+# SELU's constants (Klambauer et al., 2017): keep activations at mean 0 / variance 1.
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def relu(x):
+    """Rectified linear unit ``max(x, 0)``.
+
+    Args:
+        x: input Tensor.
+
+    Returns:
+        A Tensor shaped like ``x``.
+    """
+    return ops.relu(x)
+
+
+def sigmoid(x):
+    """Logistic sigmoid ``1 / (1 + exp(-x))`` (stable for large ``|x|``).
+
+    Args:
+        x: input Tensor.
+
+    Returns:
+        A Tensor of values in ``(0, 1)`` shaped like ``x``.
+    """
+    return ops.sigmoid(x)
+
+
+def softmax(x, axis=-1):
+    """Softmax ``exp(x) / sum(exp(x))`` along ``axis`` (the class axis).
+
+    Cross-entropy losses recognise a ``y_pred`` made by this function and
+    compute the loss from its logits (fused and stable).
+
+    Args:
+        x: input Tensor (logits).
+        axis: the axis that sums to 1 (default: the last).
+
+    Returns:
+        A Tensor of probabilities shaped like ``x``.
+    """
+    return ops.softmax(x, axis)
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x)`` along ``axis``: the log of :func:`softmax`, computed stably.
+
+    Args:
+        x: input Tensor (logits).
+        axis: the class axis (default: the last).
+
+    Returns:
+        A Tensor of log-probabilities shaped like ``x``.
+    """
+    return ops.log_softmax(x, axis)
+
+
+def tanh(x):
+    """Hyperbolic tangent.
+
+    Args:
+        x: input Tensor.
+
+    Returns:
+        A Tensor of values in ``(-1, 1)`` shaped like ``x``.
+    """
+    return ops.tanh(x)
+
+
+def elu(x, alpha=1.0):
+    """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``.
+
+    Args:
+        x: input Tensor.
+        alpha: the negative saturation value.
+
+    Returns:
+        A Tensor shaped like ``x``.
+    """
+    return ops.elu(x, alpha)
+
+
+def selu(x):
+    """Scaled ELU: ``scale * elu(x, alpha)`` with Klambauer et al.'s constants.
+
+    Args:
+        x: input Tensor.
+
+    Returns:
+        A Tensor shaped like ``x``.
+
+    Example::
+
+        selu(Tensor([-1.0, 1.0]))   # Tensor([-1.1113, 1.0507])
+    """
+    return ops.elu(x, SELU_ALPHA) * SELU_SCALE
+
+
+def gelu(x, approximate=False):
+    """Gaussian error linear unit ``x * Phi(x)``.
+
+    Args:
+        x: input Tensor.
+        approximate: use the tanh approximation instead of the exact erf form.
+
+    Returns:
+        A Tensor shaped like ``x``.
+    """
+    return ops.gelu(x, approximate)
+
+
+def leaky_relu(x, negative_slope=0.2):
+    """``x`` if ``x > 0`` else ``negative_slope * x`` (Keras's default slope is 0.2).
+
+    Args:
+        x: input Tensor.
+        negative_slope: the slope for negative inputs.
+
+    Returns:
+        A Tensor shaped like ``x``.
+    """
+    return ops.leaky_relu(x, negative_slope)
+
+
+def softplus(x):
+    """``log(1 + exp(x))``, stable for large ``|x|``.
+
+    Args:
+        x: input Tensor.
+
+    Returns:
+        A Tensor of positive values shaped like ``x``.
+    """
+    return ops.softplus(x)
+
+
+def swish(x):
+    """Swish / SiLU: ``x * sigmoid(x)``.
+
+    Args:
+        x: input Tensor.
+
+    Returns:
+        A Tensor shaped like ``x``.
+    """
+    return x * ops.sigmoid(x)
+
+
+silu = swish
+
+
+def hard_sigmoid(x):
+    """Piecewise-linear sigmoid ``clip(x / 6 + 0.5, 0, 1)`` (Keras 3's definition).
+
+    It is 0 for ``x <= -3``, 1 for ``x >= 3`` and linear in between.
+
+    Args:
+        x: input Tensor.
+
+    Returns:
+        A Tensor of values in ``[0, 1]`` shaped like ``x``.
+    """
+    return ops.clip(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)
+
+
+def exponential(x):
+    """``exp(x)``.
+
+    Args:
+        x: input Tensor.
+
+    Returns:
+        A Tensor shaped like ``x``.
+    """
+    return ops.exp(x)
+
+
+def linear(x):
+    """The identity (Keras's ``"linear"``, also what ``None`` means).
+
+    Args:
+        x: input Tensor.
+
+    Returns:
+        ``x`` itself.
+    """
+    return x
+
+
+softmax._gradkit_softmax = True
+sigmoid._gradkit_sigmoid = True
+
+# canonical name -> function; aliases map onto the same functions
+_BY_NAME = {
+    "relu": relu, "sigmoid": sigmoid, "softmax": softmax, "log_softmax": log_softmax,
+    "tanh": tanh, "elu": elu, "selu": selu, "gelu": gelu, "leaky_relu": leaky_relu,
+    "softplus": softplus, "swish": swish, "hard_sigmoid": hard_sigmoid,
+    "exponential": exponential, "linear": linear,
+}
+_ALIASES = {"silu": "swish", "identity": "linear"}
+
+# functions -> canonical names (including the raw ops a user might pass directly)
+_NAMES = {fn: name for name, fn in _BY_NAME.items()}
+_NAMES.update({
+    ops.relu: "relu", ops.sigmoid: "sigmoid", ops.softmax: "softmax",
+    ops.log_softmax: "log_softmax", ops.tanh: "tanh", ops.elu: "elu", ops.gelu: "gelu",
+    ops.leaky_relu: "leaky_relu", ops.softplus: "softplus", ops.exp: "exponential",
+})
+
+
+def _valid_names():
+    return sorted(set(_BY_NAME) | set(_ALIASES))
+
+
+def get(identifier):
+    """Resolve an activation given by name, ``None`` or callable.
+
+    Args:
+        identifier: a name such as ``"relu"`` (case-insensitive; see
+            ``activations._valid_names()``), ``None`` (the identity) or any
+            callable Tensor -> Tensor (returned unchanged).
+
+    Returns:
+        A callable Tensor -> Tensor.
+
+    Raises:
+        ValueError: for an unknown name (the message lists the valid ones).
+        TypeError: for anything else that is not callable.
+
+    Example::
+
+        activations.get("silu") is activations.swish   # True
+        activations.get(None)(x) is x                   # True
+    """
+    if identifier is None:
+        return linear
+    if isinstance(identifier, str):
+        key = identifier.strip().lower()
+        key = _ALIASES.get(key, key)
+        fn = _BY_NAME.get(key)
+        if fn is None:
+            raise ValueError(f"unknown activation {identifier!r}; valid names are: "
+                             f"{', '.join(_valid_names())} (or None, or a callable)")
+        return fn
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"an activation must be a name, None or a callable, got "
+                    f"{type(identifier).__name__}: {identifier!r}")
+
+
+def serialize(activation):
+    """The name of an activation, for a layer's ``get_config``.
+
+    Args:
+        activation: a function from this module, the matching ``gradkit.ops``
+            function, ``None`` (``"linear"``) or a custom callable.
+
+    Returns:
+        The canonical name (``"relu"``...). A custom callable gives its
+        ``__name__``; :func:`get` can only turn built-in names back into
+        functions, so models with custom activations need them passed again
+        when they are rebuilt from a config.
+
+    Example::
+
+        activations.serialize(activations.get("silu"))   # "swish"
+    """
+    if activation is None:
+        return "linear"
+    if isinstance(activation, str):
+        return serialize(get(activation))
+    try:
+        name = _NAMES.get(activation)
+    except TypeError:  # unhashable callable
+        name = None
+    if name is not None:
+        return name
+    if callable(activation):
+        return getattr(activation, "__name__", type(activation).__name__)
+    raise TypeError(f"cannot serialize {activation!r}: not an activation")
+
+
+deserialize = get
