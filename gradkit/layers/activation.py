@@ -1,0 +1,216 @@
+"""Activation layers: ReLU, LeakyReLU, ELU, GELU, Sigmoid, Tanh, Softmax.
+
+Each wraps one op of :mod:`gradkit.ops` (Keras's arguments and defaults), so
+``Softmax()(x)`` *is* an ``ops.softmax`` output and the cross-entropy loss
+can fuse it with its logits.
+
+Input/output shape of all: any; the output has the input's shape.
+"""
+
+from __future__ import annotations
+
+from gradkit import ops
+from gradkit.autograd.function import Function
+from gradkit.backend import get_array_module
+from gradkit.layers.base import Layer
+from gradkit.layers.registry import register_builtin
+
+__all__ = ["ELU", "GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
+
+
+def _number(cls, arg, value, minimum=None):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
+            value, "__float__"):
+        raise ValueError(f"{cls}: {arg} must be a number, received {value!r}")
+    value = float(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{cls}: {arg} must be >= {minimum}, received {value}")
+    return value
+
+
+class _ElementwiseLayer(Layer):
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+class _ClippedReLU(Function):
+    """Keras's general ReLU: ``max_value`` above it, ``x`` from ``threshold`` up,
+    ``negative_slope * (x - threshold)`` below."""
+
+    def forward(self, x, max_value, negative_slope, threshold):
+        xp = get_array_module(x)
+        y = xp.where(x >= threshold, x, (x - threshold) * negative_slope)
+        if max_value is not None:
+            y = xp.where(x >= max_value, max_value, y)
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, M, g, out, x, max_value, negative_slope, threshold):
+        d = M.where(x >= threshold, g, g * negative_slope)
+        if max_value is not None:
+            d = d * (x < max_value)
+        return d, None, None, None
+
+
+@register_builtin
+class ReLU(_ElementwiseLayer):
+    """Rectified linear unit, with Keras's optional cap, leak and threshold.
+
+    ``f(x) = max_value`` for ``x >= max_value``, ``x`` for ``threshold <= x < max_value``,
+    ``negative_slope * (x - threshold)`` otherwise. The defaults give ``max(x, 0)``.
+
+    Args:
+        max_value: optional upper bound (>= 0); None means unbounded.
+        negative_slope: slope below the threshold (>= 0).
+        threshold: where the function switches from the slope to the identity.
+
+    Example::
+
+        ReLU()(x)               # max(x, 0)
+        ReLU(max_value=6.0)(x)  # ReLU6
+    """
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.max_value = None if max_value is None else _number("ReLU", "max_value", max_value,
+                                                                 0.0)
+        self.negative_slope = _number("ReLU", "negative_slope", negative_slope, 0.0)
+        self.threshold = _number("ReLU", "threshold", threshold)
+        self._plain = self.max_value is None and self.negative_slope == 0 and self.threshold == 0
+
+    def call(self, inputs, training=None):
+        if self._plain:
+            return ops.relu(inputs)
+        return _ClippedReLU.apply(inputs, self.max_value, self.negative_slope, self.threshold)
+
+    def get_config(self):
+        return {**super().get_config(), "max_value": self.max_value,
+                "negative_slope": self.negative_slope, "threshold": self.threshold}
+
+
+@register_builtin
+class LeakyReLU(_ElementwiseLayer):
+    """``x`` for ``x > 0``, ``negative_slope * x`` otherwise.
+
+    Args:
+        negative_slope: slope for negative inputs (>= 0; Keras 3's default 0.3).
+            ``alpha`` is accepted as the Keras 2 name.
+
+    Example::
+
+        LeakyReLU(0.1)(x)
+    """
+
+    def __init__(self, negative_slope=0.3, **kwargs):
+        alpha = kwargs.pop("alpha", None)
+        super().__init__(**kwargs)
+        if alpha is not None:
+            negative_slope = alpha
+        self.negative_slope = _number("LeakyReLU", "negative_slope", negative_slope, 0.0)
+
+    def call(self, inputs, training=None):
+        return ops.leaky_relu(inputs, self.negative_slope)
+
+    def get_config(self):
+        return {**super().get_config(), "negative_slope": self.negative_slope}
+
+
+@register_builtin
+class ELU(_ElementwiseLayer):
+    """Exponential linear unit: ``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` otherwise.
+
+    Args:
+        alpha: the value negative inputs saturate to (as ``-alpha``).
+
+    Example::
+
+        ELU(alpha=1.0)(x)
+    """
+
+    def __init__(self, alpha=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.alpha = _number("ELU", "alpha", alpha)
+
+    def call(self, inputs, training=None):
+        return ops.elu(inputs, self.alpha)
+
+    def get_config(self):
+        return {**super().get_config(), "alpha": self.alpha}
+
+
+@register_builtin
+class GELU(_ElementwiseLayer):
+    """Gaussian error linear unit ``x * Phi(x)``.
+
+    Args:
+        approximate: use the tanh approximation instead of the exact erf form.
+
+    Example::
+
+        GELU()(x)
+    """
+
+    def __init__(self, approximate=False, **kwargs):
+        super().__init__(**kwargs)
+        self.approximate = bool(approximate)
+
+    def call(self, inputs, training=None):
+        return ops.gelu(inputs, self.approximate)
+
+    def get_config(self):
+        return {**super().get_config(), "approximate": self.approximate}
+
+
+@register_builtin
+class Sigmoid(_ElementwiseLayer):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``.
+
+    Example::
+
+        Sigmoid()(x)      # values in (0, 1)
+    """
+
+    def call(self, inputs, training=None):
+        return ops.sigmoid(inputs)
+
+
+@register_builtin
+class Tanh(_ElementwiseLayer):
+    """Hyperbolic tangent.
+
+    Example::
+
+        Tanh()(x)         # values in (-1, 1)
+    """
+
+    def call(self, inputs, training=None):
+        return ops.tanh(inputs)
+
+
+@register_builtin
+class Softmax(_ElementwiseLayer):
+    """Softmax along ``axis``: the output is ``gradkit.ops.softmax``'s, so a
+    following cross-entropy loss computes from the logits (fused, stable).
+
+    Args:
+        axis: the axis that sums to 1 (int).
+
+    Example::
+
+        Softmax()(logits)      # rows sum to 1
+    """
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, bool) or not isinstance(axis, int):
+            raise ValueError(f"Softmax: axis must be an int, received {axis!r}")
+        self.axis = axis
+
+    def call(self, inputs, training=None):
+        nd = inputs.ndim
+        if not -nd <= self.axis < nd:
+            raise ValueError(f"Softmax '{self.name}': axis {self.axis} is out of range for "
+                             f"input of shape {tuple(inputs.shape)}")
+        return ops.softmax(inputs, self.axis)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis}

@@ -1,0 +1,291 @@
+"""Normalization layers: BatchNormalization and LayerNormalization (Keras semantics).
+
+Both compute ``(x - mean) / sqrt(var + epsilon) * gamma + beta`` with one fused
+primitive, :class:`Normalize`, whose backward is the closed-form batch-norm
+gradient (``dx = inv_std * (g' - mean(g') - xhat * mean(g' * xhat))`` with
+``g' = g * gamma``), instead of a chain of a dozen small ops.
+"""
+
+from __future__ import annotations
+
+from gradkit.autograd.function import Function, no_grad, unbroadcast
+from gradkit.backend import get_array_module
+from gradkit.layers.base import InputSpec, Layer, shape_str
+from gradkit.layers.core import serialize_arg
+from gradkit.layers.registry import register_builtin
+
+__all__ = ["BatchNormalization", "LayerNormalization", "Normalize"]
+
+
+class Normalize(Function):
+    """``y = (x - mean) * rsqrt(var + eps) * gamma + beta``, statistics over ``axes``.
+
+    Positional inputs: ``x, gamma, beta, mean, var`` then constants ``axes``
+    (reduced axes, a tuple), ``pshape`` (gamma/beta's broadcast shape, rank of
+    ``x``), ``eps`` and ``stats`` (a dict or None).
+
+    * ``mean is None``: the statistics are computed from ``x`` over ``axes``
+      (biased variance) and are part of the function being differentiated
+      (training batch norm, layer norm). They are written into ``stats`` as
+      ``stats["mean"]``, ``stats["var"]`` (kept dims) for the caller.
+    * ``mean``/``var`` given (arrays, kept dims): they are constants (inference
+      batch norm): ``dx = g * gamma * inv_std``.
+
+    ``gamma``/``beta`` may be None (``scale=False``/``center=False``).
+    """
+
+    def forward(self, x, gamma, beta, mean, var, axes, pshape, eps, stats):
+        xp = get_array_module(x)
+        self.batch_stats = mean is None
+        if mean is None:
+            mean = x.mean(axis=axes, keepdims=True)
+            xc = x - mean
+            var = (xc * xc).mean(axis=axes, keepdims=True)
+            if stats is not None:
+                stats["mean"], stats["var"] = mean, var
+        else:
+            xc = x - mean
+        inv = 1.0 / xp.sqrt(var + eps)
+        xc *= inv  # xc is ours: normalize in place -> xhat
+        xhat = xc
+        if gamma is not None:
+            y = xhat * gamma.reshape(pshape)
+            if beta is not None:
+                y += beta.reshape(pshape)
+        elif beta is not None:
+            y = xhat + beta.reshape(pshape)
+        else:
+            y = xhat.copy()
+        if self.needs is not None:
+            self.xhat, self.inv = xhat, inv
+        return y
+
+    def backward(self, M, g, out, x, gamma, beta, mean, var, axes, pshape, eps, stats):
+        nx, ngamma, nbeta = self.needs[:3]
+        if M.graph:  # create_graph: rebuild xhat differentiably from x
+            if self.batch_stats:
+                xc = x - x.mean(axis=axes, keepdims=True)
+                inv = 1.0 / M.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
+            else:
+                xc = x - mean
+                inv = 1.0 / M.sqrt(var + eps)
+            xhat = xc * inv
+        else:
+            xhat, inv = self.xhat, self.inv
+        dgamma = unbroadcast(g * xhat, pshape).reshape(gamma.shape) if ngamma else None
+        dbeta = unbroadcast(g, pshape).reshape(beta.shape) if nbeta else None
+        dx = None
+        if nx:
+            gg = g if gamma is None else g * gamma.reshape(pshape)
+            if not self.batch_stats:
+                dx = gg * inv
+            elif M.graph:
+                dx = inv * (gg - gg.mean(axis=axes, keepdims=True)
+                            - xhat * (gg * xhat).mean(axis=axes, keepdims=True))
+            else:
+                m1 = gg.mean(axis=axes, keepdims=True)
+                m2 = (gg * xhat).mean(axis=axes, keepdims=True)
+                t = xhat * m2
+                if gg is g:
+                    dx = g - t
+                else:  # gg = g * gamma is ours: reuse its memory
+                    gg -= t
+                    dx = gg
+                dx -= m1
+                dx *= inv
+        return dx, dgamma, dbeta, None, None, None, None, None, None
+
+
+def _normalize_axes(layer, axis, ndim, shape):
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{type(layer).__name__} '{layer.name}': axis {a} is out of range "
+                             f"for input of shape {shape_str(shape)}")
+        out.append(a % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{type(layer).__name__} '{layer.name}': repeated axis in {axis!r}")
+    return tuple(sorted(out))
+
+
+def _check_axis_arg(cls, axis):
+    items = (axis,) if isinstance(axis, int) and not isinstance(axis, bool) else axis
+    try:
+        ok = len(items) > 0 and all(isinstance(a, int) and not isinstance(a, bool)
+                                   for a in items)
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{cls}: axis must be an int or a list of ints, received {axis!r}")
+    return axis if isinstance(axis, int) else list(axis)
+
+
+class _NormBase(Layer):
+    """Shared pieces: feature axes, gamma/beta, the fused op."""
+
+    def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                 beta_regularizer, gamma_regularizer, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _check_axis_arg(type(self).__name__, axis)
+        if not epsilon > 0:
+            raise ValueError(f"{type(self).__name__}: epsilon must be > 0, received {epsilon!r}")
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
+        self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
+        self.gamma = self.beta = None
+
+    def _build_params(self, input_shape):
+        ndim = len(input_shape)
+        self._axes = _normalize_axes(self, self.axis, ndim, input_shape)
+        sizes = [input_shape[a] for a in self._axes]
+        if any(s is None for s in sizes):
+            raise ValueError(f"{type(self).__name__} '{self.name}' needs the size of axis "
+                             f"{self.axis} to be known, received shape {shape_str(input_shape)}")
+        self._param_shape = tuple(sizes)
+        self._pshape = tuple(input_shape[i] if i in self._axes else 1 for i in range(ndim))
+        if self.scale:
+            self.gamma = self.add_weight(self._param_shape, self.gamma_initializer,
+                                         regularizer=self.gamma_regularizer, name="gamma")
+        if self.center:
+            self.beta = self.add_weight(self._param_shape, self.beta_initializer,
+                                        regularizer=self.beta_regularizer, name="beta")
+        self.input_spec = InputSpec(ndim=ndim, axes={a: input_shape[a] for a in self._axes})
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": serialize_arg(self.beta_initializer, "initializers"),
+                "gamma_initializer": serialize_arg(self.gamma_initializer, "initializers"),
+                "beta_regularizer": serialize_arg(self.beta_regularizer, "regularizers"),
+                "gamma_regularizer": serialize_arg(self.gamma_regularizer, "regularizers")}
+
+
+@register_builtin
+class BatchNormalization(_NormBase):
+    """Batch normalization (Keras semantics).
+
+    In training (``training=True``, or after ``layer.train()``) each feature is
+    normalized with the batch's mean and (biased) variance, and the moving
+    statistics are updated in place:
+    ``moving = moving * momentum + batch_stat * (1 - momentum)``.
+    At inference the moving statistics are used. A layer with
+    ``trainable=False`` always runs in inference mode (as in Keras 3).
+
+    Note PyTorch's ``momentum=0.1`` means Keras's ``momentum=0.9``, and
+    PyTorch's ``running_var`` is updated with the *unbiased* batch variance;
+    gradkit follows Keras (biased).
+
+    Args:
+        axis: the feature axis (``-1`` for channels-last, ``1`` for channels-first).
+        momentum: weight of the old value in the moving averages.
+        epsilon: added to the variance before the square root.
+        center, scale: learn ``beta`` (offset) / ``gamma`` (scale).
+        beta_initializer, gamma_initializer, moving_mean_initializer,
+        moving_variance_initializer: initial values (zeros, ones, zeros, ones).
+        beta_regularizer, gamma_regularizer: optional penalties.
+
+    Input/output shape: any with the feature axis known, e.g. ``(N, C)``,
+    ``(N, H, W, C)`` (axis -1) or ``(N, C, H, W)`` (axis 1).
+
+    Example::
+
+        bn = BatchNormalization()
+        y = bn(x, training=True)       # x: (32, 64); updates moving_mean/variance
+        y = bn(x)                      # inference: uses the moving statistics
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         beta_regularizer, gamma_regularizer, **kwargs)
+        if not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], received "
+                             f"{momentum!r} (Keras convention: 0.99 keeps 99% of the old value; "
+                             "PyTorch's momentum=0.1 is momentum=0.9 here)")
+        self.momentum = float(momentum)
+        self.moving_mean_initializer = moving_mean_initializer
+        self.moving_variance_initializer = moving_variance_initializer
+        self.moving_mean = self.moving_variance = None
+
+    def build(self, input_shape):
+        self._build_params(input_shape)
+        self.moving_mean = self.add_weight(self._param_shape, self.moving_mean_initializer,
+                                           trainable=False, name="moving_mean")
+        self.moving_variance = self.add_weight(self._param_shape,
+                                               self.moving_variance_initializer,
+                                               trainable=False, name="moving_variance")
+        self.built = True
+
+    def call(self, inputs, training=None):
+        training = bool(training) and self._trainable
+        red = tuple(i for i in range(inputs.ndim) if i not in self._axes)
+        if training:
+            stats = {}
+            y = Normalize.apply(inputs, self.gamma, self.beta, None, None, red, self._pshape,
+                                self.epsilon, stats)
+            m = self.momentum
+            with no_grad():
+                for var, batch in ((self.moving_mean, stats["mean"]),
+                                   (self.moving_variance, stats["var"])):
+                    d = var._data
+                    d *= m
+                    d += batch.reshape(d.shape) * (1.0 - m)
+                    var._version += 1
+            return y
+        mean = self.moving_mean._data.reshape(self._pshape)
+        var = self.moving_variance._data.reshape(self._pshape)
+        return Normalize.apply(inputs, self.gamma, self.beta, mean, var, red, self._pshape,
+                               self.epsilon, None)
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum,
+                "moving_mean_initializer": serialize_arg(self.moving_mean_initializer,
+                                                         "initializers"),
+                "moving_variance_initializer": serialize_arg(self.moving_variance_initializer,
+                                                             "initializers")}
+
+
+@register_builtin
+class LayerNormalization(_NormBase):
+    """Layer normalization: normalize each sample over ``axis`` (the features).
+
+    ``y = (x - mean) / sqrt(var + epsilon) * gamma + beta`` with the mean and
+    (biased) variance taken over ``axis`` per sample; the same at training and
+    inference.
+
+    Args:
+        axis: int or list of ints, the normalized axes (default the last);
+            ``gamma``/``beta`` have their sizes.
+        epsilon: added to the variance (Keras's default 1e-3; PyTorch's is 1e-5).
+        center, scale: learn ``beta`` / ``gamma``.
+        beta_initializer, gamma_initializer, beta_regularizer, gamma_regularizer:
+            as for BatchNormalization.
+
+    Input/output shape: any; the output has the input's shape.
+
+    Example::
+
+        ln = LayerNormalization()
+        y = ln(x)            # x: (batch, seq, 512): each vector normalized
+    """
+
+    def __init__(self, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 beta_regularizer=None, gamma_regularizer=None, **kwargs):
+        super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
+                         beta_regularizer, gamma_regularizer, **kwargs)
+
+    def build(self, input_shape):
+        self._build_params(input_shape)
+        self.built = True
+
+    def call(self, inputs, training=None):
+        return Normalize.apply(inputs, self.gamma, self.beta, None, None, self._axes,
+                               self._pshape, self.epsilon, None)
