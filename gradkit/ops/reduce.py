@@ -103,11 +103,13 @@ class Std(Function):
         return x.std(axis=self.axes, keepdims=keepdims, ddof=ddof)
 
     def backward(self, M, g, out, x, axis, keepdims, ddof):
-        n = _count(x.shape, self.axes)  # d std = (x - mean) / ((n - ddof) std)
+        n = _count(x.shape, self.axes)  # d std = (x - mean) / ((n - ddof) std), 0 where std = 0
         centered = x - x.mean(axis=self.axes, keepdims=True)
         kept = out if keepdims else out.reshape(_kept_shape(x.shape, self.axes))
-        denom = kept * max(n - ddof, 1)
-        return _expand(M, g, x, self.axes, keepdims) * centered / denom, None, None, None
+        zero = kept == 0  # constant (or one-element) groups: 0, as in PyTorch, not 0/0 = NaN
+        denom = M.where(zero, 1.0, kept) * max(n - ddof, 1)
+        grad = M.where(zero, 0.0, centered / denom)
+        return _expand(M, g, x, self.axes, keepdims) * grad, None, None, None
 
 
 class LogSumExp(Function):
