@@ -165,6 +165,11 @@ class Tensor:
             raise TypeError(f"only integer tensors can be used as an index, got {self.dtype}")
         return int(self._data)
 
+    def __format__(self, spec):
+        if spec and self._data.size == 1:
+            return format(self._data.item(), spec)  # f"{loss:.2f}" works on scalars
+        return format(repr(self), spec)
+
     __hash__ = object.__hash__  # identity, as for PyTorch tensors and TF variables
 
     def __repr__(self):
