@@ -1,0 +1,797 @@
+"""Streaming metrics (Keras's ``keras.metrics``), computed with NumPy on every batch.
+
+A metric accumulates over batches: ``update_state(y_true, y_pred,
+sample_weight=None)`` adds a batch, ``result()`` returns the value so far as a
+Python float and ``reset_state()`` starts over (at each epoch). Tensors are
+accepted anywhere an array is (they are read with ``np.asarray``, never
+differentiated). Updates are a few vectorised NumPy calls, cheap enough for
+every batch.
+
+Example::
+
+    from gradkit import metrics
+
+    acc = metrics.SparseCategoricalAccuracy()
+    for x, y in batches:
+        acc.update_state(y, model(x))
+    acc.result()            # 0.93
+    acc.reset_state()
+
+    metrics.get("accuracy", loss="binary_crossentropy")   # BinaryAccuracy(name="accuracy")
+
+Shapes follow the losses: a ``y_true`` of shape ``(N,)`` against ``y_pred`` of
+shape ``(N, 1)`` (or the reverse) is squeezed to match. Sample weights of shape
+``(N,)`` (or ``(N, 1)``) weight each example.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "InferredAccuracy",
+    "Mean", "MeanAbsoluteError", "MeanMetricWrapper", "MeanSquaredError", "Metric",
+    "Precision", "Recall", "SparseCategoricalAccuracy", "accuracy", "binary_accuracy",
+    "categorical_accuracy", "deserialize", "get", "mean_absolute_error",
+    "mean_squared_error", "serialize", "sparse_categorical_accuracy",
+]
+
+
+def _np(x):
+    """An array from a Tensor, array or array-like (no copy when possible)."""
+    return x if isinstance(x, np.ndarray) else np.asarray(x)
+
+
+def _align(y_true, y_pred):
+    """Squeeze a trailing length-1 axis so that (N,) meets (N, 1)."""
+    if y_true.ndim == y_pred.ndim + 1 and y_true.shape[-1] == 1:
+        y_true = y_true.reshape(y_true.shape[:-1])
+    elif y_pred.ndim == y_true.ndim + 1 and y_pred.shape[-1] == 1:
+        y_pred = y_pred.reshape(y_pred.shape[:-1])
+    return y_true, y_pred
+
+
+def _same_shape(name, y_true, y_pred):
+    y_true, y_pred = _align(_np(y_true), _np(y_pred))
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"{name}: y_true of shape {y_true.shape} does not match y_pred of "
+                         f"shape {y_pred.shape}")
+    return y_true, y_pred
+
+
+def _weights(name, sample_weight, values):
+    """``sample_weight`` broadcast to ``values``' shape, as float64."""
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    while sw.ndim > values.ndim and sw.shape[-1] == 1:
+        sw = sw.reshape(sw.shape[:-1])
+    if sw.ndim < values.ndim:
+        sw = sw.reshape(sw.shape + (1,) * (values.ndim - sw.ndim))
+    try:
+        return np.broadcast_to(sw, values.shape)
+    except ValueError:
+        raise ValueError(f"{name}: sample_weight of shape {np.shape(sample_weight)} does not "
+                         f"fit values of shape {values.shape}") from None
+
+
+# ------------------------------------------------------------ per-example values
+def accuracy(y_true, y_pred):
+    """1.0 where ``y_pred == y_true`` exactly, else 0.0 (elementwise).
+
+    Args:
+        y_true: labels.
+        y_pred: predicted labels, same shape.
+
+    Returns:
+        A float array of the (aligned) common shape.
+    """
+    y_true, y_pred = _same_shape("accuracy", y_true, y_pred)
+    return (y_true == y_pred).astype(np.float64)
+
+
+def binary_accuracy(y_true, y_pred, threshold=0.5):
+    """1.0 where ``(y_pred > threshold)`` equals the 0/1 target, elementwise.
+
+    Args:
+        y_true: 0/1 targets.
+        y_pred: probabilities (or scores), same shape (``(N, 1)`` vs ``(N,)`` is fine).
+        threshold: predictions above it count as 1.
+
+    Returns:
+        A float array.
+
+    Example::
+
+        binary_accuracy([1, 0, 1], [0.9, 0.6, 0.2])   # [1., 0., 0.]
+    """
+    y_true, y_pred = _same_shape("binary_accuracy", y_true, y_pred)
+    return (y_true == (y_pred > threshold)).astype(np.float64)
+
+
+def categorical_accuracy(y_true, y_pred):
+    """1.0 where ``argmax(y_pred)`` equals ``argmax(y_true)`` (one-hot targets).
+
+    Args:
+        y_true: one-hot targets ``(..., C)``.
+        y_pred: scores ``(..., C)``.
+
+    Returns:
+        A float array of shape ``y_pred.shape[:-1]``.
+    """
+    y_true, y_pred = _np(y_true), _np(y_pred)
+    if y_true.shape != y_pred.shape:
+        raise ValueError(f"categorical_accuracy: one-hot y_true of shape {y_true.shape} does "
+                         f"not match y_pred of shape {y_pred.shape}")
+    return (y_true.argmax(-1) == y_pred.argmax(-1)).astype(np.float64)
+
+
+def sparse_categorical_accuracy(y_true, y_pred):
+    """1.0 where ``argmax(y_pred)`` equals the integer label.
+
+    Args:
+        y_true: integer labels ``(...)`` or ``(..., 1)``.
+        y_pred: scores ``(..., C)``.
+
+    Returns:
+        A float array of shape ``y_pred.shape[:-1]``.
+    """
+    y_true, y_pred = _np(y_true), _np(y_pred)
+    want = y_pred.shape[:-1]
+    if y_true.shape != want:
+        if y_true.shape == want + (1,):
+            y_true = y_true.reshape(want)
+        else:
+            raise ValueError(f"sparse_categorical_accuracy: labels of shape {y_true.shape} do "
+                             f"not fit y_pred of shape {y_pred.shape}; labels of shape {want} "
+                             "expected")
+    return (y_true == y_pred.argmax(-1)).astype(np.float64)
+
+
+def mean_squared_error(y_true, y_pred):
+    """Per-example ``mean((y_pred - y_true) ** 2)`` over the last axis (2+ axes).
+
+    Args:
+        y_true: targets.
+        y_pred: predictions, same shape.
+
+    Returns:
+        A float array (one value per example).
+    """
+    y_true, y_pred = _same_shape("mean_squared_error", y_true, y_pred)
+    d = np.asarray(y_pred, dtype=np.float64) - y_true
+    return (d * d).mean(-1) if d.ndim >= 2 else d * d
+
+
+def mean_absolute_error(y_true, y_pred):
+    """Per-example ``mean(|y_pred - y_true|)`` over the last axis (2+ axes).
+
+    Args:
+        y_true: targets.
+        y_pred: predictions, same shape.
+
+    Returns:
+        A float array (one value per example).
+    """
+    y_true, y_pred = _same_shape("mean_absolute_error", y_true, y_pred)
+    d = np.abs(np.asarray(y_pred, dtype=np.float64) - y_true)
+    return d.mean(-1) if d.ndim >= 2 else d
+
+
+# ------------------------------------------------------------------ classes
+class Metric:
+    """Base class: a value accumulated over batches.
+
+    Subclasses implement ``update_state``, ``result`` and ``reset_state``.
+    Calling a metric, ``metric(y_true, y_pred)``, updates it and returns the
+    result.
+
+    Args:
+        name: the metric's name (the key in training logs).
+        dtype: kept for Keras compatibility (results are Python floats).
+    """
+
+    default_name = "metric"
+
+    def __init__(self, name=None, dtype=None):
+        self.name = name or self.default_name
+        self.dtype = dtype
+        self.reset_state()
+
+    def update_state(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def result(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def reset_state(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def reset_states(self):
+        """Keras 2's name for :meth:`reset_state`."""
+        self.reset_state()
+
+    def __call__(self, *args, **kwargs):
+        """Update with a batch and return the result so far."""
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def get_config(self):
+        """The constructor arguments, as a JSON-able dict."""
+        return {"name": self.name, "dtype": self.dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild a metric from :meth:`get_config`'s dict."""
+        return cls(**config)
+
+    def __repr__(self):
+        return f"<{type(self).__name__} name={self.name!r} result={self.result():.4g}>"
+
+
+class Mean(Metric):
+    """The running (weighted) mean of values; what a training loop uses for its loss.
+
+    Args:
+        name: defaults to ``"mean"``.
+        dtype: unused (Keras compatibility).
+
+    Example::
+
+        m = Mean()
+        m.update_state([1, 3, 5, 7])
+        m.update_state([2], sample_weight=[4])
+        m.result()      # (16 + 8) / 8 = 3.0
+    """
+
+    default_name = "mean"
+
+    def reset_state(self):
+        """Forget everything seen so far."""
+        self.total = 0.0
+        self.count = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        """Add values (any shape; a scalar loss counts once).
+
+        Args:
+            values: an array, Tensor or number.
+            sample_weight: optional weights broadcastable to ``values``.
+        """
+        v = _np(values)
+        if sample_weight is None:
+            self.total += float(v.sum())
+            self.count += v.size
+        else:
+            w = _weights(self.name, sample_weight, v)
+            self.total += float((v * w).sum())
+            self.count += float(w.sum())
+
+    def result(self):
+        """The weighted mean so far (0.0 before any update)."""
+        return self.total / self.count if self.count else 0.0
+
+
+class MeanMetricWrapper(Mean):
+    """The mean of a per-example function ``fn(y_true, y_pred, **kwargs)`` over all batches.
+
+    Args:
+        fn: returns per-example (or per-element) values as an array.
+        name: defaults to ``fn.__name__``.
+        dtype: unused.
+        **kwargs: extra arguments for ``fn``.
+
+    Example::
+
+        top_is_class_0 = MeanMetricWrapper(lambda t, p: (p.argmax(-1) == 0) * 1.0, "c0")
+    """
+
+    def __init__(self, fn, name=None, dtype=None, **kwargs):
+        self._fn = fn
+        self._fn_kwargs = kwargs
+        super().__init__(name or getattr(fn, "__name__", "metric"), dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch.
+
+        Args:
+            y_true: targets (array or Tensor).
+            y_pred: predictions (array or Tensor).
+            sample_weight: optional per-example weights.
+        """
+        Mean.update_state(self, self._fn(_np(y_true), _np(y_pred), **self._fn_kwargs),
+                          sample_weight)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(self._fn_kwargs)
+        return cfg
+
+    @classmethod
+    def from_config(cls, config):
+        if cls is MeanMetricWrapper:
+            raise ValueError("MeanMetricWrapper.from_config: the wrapped function cannot be "
+                             "rebuilt from a config; construct it with the function instead")
+        return cls(**config)
+
+
+class Accuracy(MeanMetricWrapper):
+    """How often predictions equal labels exactly (Keras's ``Accuracy``).
+
+    Args:
+        name: defaults to ``"accuracy"``.
+        dtype: unused.
+    """
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(accuracy, name, dtype)
+
+
+class BinaryAccuracy(MeanMetricWrapper):
+    """How often ``y_pred > threshold`` matches 0/1 targets.
+
+    Args:
+        name: defaults to ``"binary_accuracy"``.
+        dtype: unused.
+        threshold: the decision threshold (0.5 for probabilities, 0.0 for logits).
+
+    Example::
+
+        m = BinaryAccuracy()
+        m.update_state([[1], [0]], [[0.8], [0.7]])
+        m.result()   # 0.5
+    """
+
+    def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
+        super().__init__(binary_accuracy, name, dtype, threshold=float(threshold))
+
+
+class CategoricalAccuracy(MeanMetricWrapper):
+    """How often ``argmax(y_pred)`` matches ``argmax`` of one-hot targets.
+
+    Args:
+        name: defaults to ``"categorical_accuracy"``.
+        dtype: unused.
+    """
+
+    def __init__(self, name="categorical_accuracy", dtype=None):
+        super().__init__(categorical_accuracy, name, dtype)
+
+
+class SparseCategoricalAccuracy(MeanMetricWrapper):
+    """How often ``argmax(y_pred)`` matches integer labels.
+
+    Args:
+        name: defaults to ``"sparse_categorical_accuracy"``.
+        dtype: unused.
+    """
+
+    def __init__(self, name="sparse_categorical_accuracy", dtype=None):
+        super().__init__(sparse_categorical_accuracy, name, dtype)
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    """The mean of per-example squared errors over all batches.
+
+    Args:
+        name: defaults to ``"mean_squared_error"``.
+        dtype: unused.
+    """
+
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(mean_squared_error, name, dtype)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    """The mean of per-example absolute errors over all batches.
+
+    Args:
+        name: defaults to ``"mean_absolute_error"``.
+        dtype: unused.
+    """
+
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(mean_absolute_error, name, dtype)
+
+
+def _infer_accuracy_fn(y_true, y_pred):
+    """Keras 3's rule for a bare ``"accuracy"``, from the first batch's shapes."""
+    if y_pred.ndim <= 1 or y_pred.shape[-1] == 1:
+        return binary_accuracy
+    if y_true.ndim < y_pred.ndim or y_true.shape[-1] == 1:
+        return sparse_categorical_accuracy
+    return categorical_accuracy
+
+
+class InferredAccuracy(MeanMetricWrapper):
+    """``"accuracy"`` when neither the loss nor the output shape says which kind.
+
+    The first ``update_state`` picks binary, sparse categorical or categorical
+    accuracy from the shapes, as Keras 3 does: one output column (or a 1-D
+    ``y_pred``) -> binary; labels with fewer axes than ``y_pred`` or a last
+    axis of 1 -> sparse categorical; otherwise categorical.
+
+    Args:
+        name: defaults to ``"accuracy"``.
+        dtype: unused.
+    """
+
+    def __init__(self, name="accuracy", dtype=None):
+        super().__init__(None, name, dtype)
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = _np(y_true), _np(y_pred)
+        if self._fn is None:
+            self._fn = _infer_accuracy_fn(y_true, y_pred)
+        super().update_state(y_true, y_pred, sample_weight)
+
+    @property
+    def resolved(self):
+        """The accuracy function chosen (None before the first update)."""
+        return self._fn
+
+
+class _Confusion(Metric):
+    """Weighted true/false positive and false negative counts at one threshold."""
+
+    def __init__(self, thresholds=None, name=None, dtype=None):
+        self.thresholds = 0.5 if thresholds is None else float(thresholds)
+        super().__init__(name, dtype)
+
+    def reset_state(self):
+        """Forget everything seen so far."""
+        self.true_positives = 0.0
+        self.false_positives = 0.0
+        self.false_negatives = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch of 0/1 targets and scores (positive where ``y_pred > threshold``).
+
+        Args:
+            y_true: targets (nonzero means positive).
+            y_pred: probabilities or scores, same shape.
+            sample_weight: optional per-example weights.
+        """
+        t, p = _same_shape(self.name, y_true, y_pred)
+        t = t.astype(bool)
+        pred = p > self.thresholds
+        if sample_weight is None:
+            tp = np.count_nonzero(t & pred)
+            self.true_positives += tp
+            self.false_positives += np.count_nonzero(pred) - tp
+            self.false_negatives += np.count_nonzero(t) - tp
+        else:
+            w = _weights(self.name, sample_weight, p)
+            tp = float(w[t & pred].sum())
+            self.true_positives += tp
+            self.false_positives += float(w[pred].sum()) - tp
+            self.false_negatives += float(w[t].sum()) - tp
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["thresholds"] = self.thresholds
+        return cfg
+
+
+class Precision(_Confusion):
+    """Binary precision ``TP / (TP + FP)`` at a threshold (0.0 when nothing is predicted).
+
+    Args:
+        thresholds: the decision threshold (default 0.5; Keras's argument name).
+        name: defaults to ``"precision"``.
+        dtype: unused.
+
+    Example::
+
+        m = Precision()
+        m.update_state([0, 1, 1, 1], [1, 0, 1, 1])
+        m.result()    # 2 / 3
+    """
+
+    default_name = "precision"
+
+    def result(self):
+        """The precision so far."""
+        d = self.true_positives + self.false_positives
+        return self.true_positives / d if d else 0.0
+
+
+class Recall(_Confusion):
+    """Binary recall ``TP / (TP + FN)`` at a threshold (0.0 when there are no positives).
+
+    Args:
+        thresholds: the decision threshold (default 0.5).
+        name: defaults to ``"recall"``.
+        dtype: unused.
+    """
+
+    default_name = "recall"
+
+    def result(self):
+        """The recall so far."""
+        d = self.true_positives + self.false_negatives
+        return self.true_positives / d if d else 0.0
+
+
+class AUC(Metric):
+    """Area under the ROC curve, streamed through a histogram of scores (like Keras).
+
+    Scores are counted into ``num_thresholds`` fixed thresholds evenly spaced
+    on ``[0, 1]`` (the ends nudged by 1e-7 to include 0 and 1), positives and
+    negatives separately; :meth:`result` turns the counts into the ROC curve
+    and integrates it (``"interpolation"``: the trapezoidal rule;
+    ``"minoring"`` / ``"majoring"``: lower / upper Riemann sums). The
+    histogram AUC is the exact AUC of scores rounded to the thresholds, so it
+    is within about ``1 / num_thresholds`` of the exact value.
+
+    With ``exact=True`` the scores themselves are also kept (up to
+    ``max_exact`` of them) and :meth:`result` is the exact ROC AUC (ties count
+    half, as in scikit-learn's ``roc_auc_score``); past ``max_exact`` the
+    metric falls back to the histogram.
+
+    Args:
+        num_thresholds: number of thresholds (> 1).
+        curve: ``"ROC"`` (the only curve implemented).
+        summation_method: ``"interpolation"``, ``"minoring"`` or ``"majoring"``.
+        name: defaults to ``"auc"``.
+        dtype: unused.
+        from_logits: scores are logits (a sigmoid is applied first).
+        exact: also keep the scores for an exact result (see above).
+        max_exact: how many scores ``exact`` may keep.
+
+    Example::
+
+        m = AUC()
+        m.update_state([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
+        m.result()    # 0.75
+    """
+
+    default_name = "auc"
+
+    def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
+                 name=None, dtype=None, from_logits=False, exact=False, max_exact=10_000_000):
+        if int(num_thresholds) <= 1:
+            raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
+        if str(curve).upper() != "ROC":
+            raise ValueError(f"AUC: only curve='ROC' is implemented, got {curve!r}")
+        if summation_method not in ("interpolation", "minoring", "majoring"):
+            raise ValueError("AUC: summation_method must be 'interpolation', 'minoring' or "
+                             f"'majoring', got {summation_method!r}")
+        self.num_thresholds = int(num_thresholds)
+        self.curve = "ROC"
+        self.summation_method = summation_method
+        self.from_logits = bool(from_logits)
+        self.exact = bool(exact)
+        self.max_exact = int(max_exact)
+        eps = 1e-7
+        n = self.num_thresholds
+        self.thresholds = np.concatenate(
+            [[0.0 - eps], np.arange(1, n - 1, dtype=np.float64) / (n - 1), [1.0 + eps]])
+        super().__init__(name, dtype)
+
+    def reset_state(self):
+        """Forget everything seen so far."""
+        n = self.num_thresholds
+        self._pos = np.zeros(n + 1)  # weight of positives in each gap between thresholds
+        self._neg = np.zeros(n + 1)
+        self._kept = []  # (labels, scores, weights) batches while exact
+        self._n_kept = 0
+        self._exact_ok = self.exact
+        self._cache = None
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch of 0/1 targets and scores (all entries are pooled).
+
+        Args:
+            y_true: targets (nonzero means positive).
+            y_pred: scores in ``[0, 1]`` (logits with ``from_logits``).
+            sample_weight: optional per-example weights.
+        """
+        t, p = _same_shape(self.name, y_true, y_pred)
+        p = np.asarray(p, dtype=np.float64)
+        if self.from_logits:
+            p = 0.5 * (1.0 + np.tanh(0.5 * p))  # sigmoid without overflow
+        w = None if sample_weight is None else _weights(self.name, sample_weight, p).ravel()
+        t = t.astype(bool).ravel()
+        p = p.ravel()
+        # gap index = how many thresholds lie strictly below the score
+        gap = np.searchsorted(self.thresholds, p, side="left")
+        wp = t.astype(np.float64) if w is None else w * t
+        wn = (~t).astype(np.float64) if w is None else w * ~t
+        size = self.num_thresholds + 1
+        self._pos += np.bincount(gap, weights=wp, minlength=size)
+        self._neg += np.bincount(gap, weights=wn, minlength=size)
+        if self._exact_ok:
+            self._n_kept += p.size
+            if self._n_kept > self.max_exact:
+                self._exact_ok = False
+                self._kept = []
+            else:
+                self._kept.append((t, p, np.ones(p.size) if w is None else w))
+        self._cache = None
+
+    def _histogram_auc(self):
+        pos_total, neg_total = self._pos.sum(), self._neg.sum()
+        if pos_total <= 0 or neg_total <= 0:
+            return 0.0
+        n = self.num_thresholds
+        # scores above threshold i: everything in gaps i+1..n
+        tp = pos_total - np.cumsum(self._pos)[:n]
+        fp = neg_total - np.cumsum(self._neg)[:n]
+        tpr, fpr = tp / pos_total, fp / neg_total
+        if self.summation_method == "interpolation":
+            heights = (tpr[:-1] + tpr[1:]) / 2
+        elif self.summation_method == "minoring":
+            heights = np.minimum(tpr[:-1], tpr[1:])
+        else:
+            heights = np.maximum(tpr[:-1], tpr[1:])
+        return float(((fpr[:-1] - fpr[1:]) * heights).sum())
+
+    def _exact_auc(self):
+        t = np.concatenate([k[0] for k in self._kept])
+        p = np.concatenate([k[1] for k in self._kept])
+        w = np.concatenate([k[2] for k in self._kept])
+        _, group = np.unique(p, return_inverse=True)  # tied scores share a group
+        pos = np.bincount(group, weights=w * t)
+        neg = np.bincount(group, weights=w * ~t)
+        pt, nt = pos.sum(), neg.sum()
+        if pt <= 0 or nt <= 0:
+            return 0.0
+        neg_below = np.cumsum(neg) - neg
+        return float((pos * (neg_below + 0.5 * neg)).sum() / (pt * nt))
+
+    def result(self):
+        """The AUC so far (0.0 while there are no positives or no negatives)."""
+        if self._cache is None:
+            if self._exact_ok and self._kept:
+                self._cache = self._exact_auc()
+            else:
+                self._cache = self._histogram_auc()
+        return self._cache
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(num_thresholds=self.num_thresholds, curve=self.curve,
+                   summation_method=self.summation_method, from_logits=self.from_logits,
+                   exact=self.exact, max_exact=self.max_exact)
+        return cfg
+
+
+# ------------------------------------------------------------------ lookup
+_CLASSES = {
+    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
+    "sparse_categorical_accuracy": SparseCategoricalAccuracy, "precision": Precision,
+    "recall": Recall, "auc": AUC, "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError, "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError, "mean": Mean,
+}
+_ALL_CLASSES = [Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
+                Precision, Recall, AUC, MeanSquaredError, MeanAbsoluteError, Mean,
+                InferredAccuracy]
+_BY_CLASS_NAME = {c.__name__.lower(): c for c in _ALL_CLASSES}
+_FUNCTION_CLASSES = {
+    accuracy: Accuracy, binary_accuracy: BinaryAccuracy,
+    categorical_accuracy: CategoricalAccuracy,
+    sparse_categorical_accuracy: SparseCategoricalAccuracy,
+    mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
+}
+
+
+def _valid_names():
+    return sorted(set(_CLASSES) | {"accuracy", "acc"})
+
+
+def _loss_kind(loss):
+    """("sparse" | "categorical" | "binary" | None, from_logits) for a loss given any way."""
+    if loss is None:
+        return None, False
+    from gradkit import losses as L
+
+    try:
+        loss = L.get(loss)
+    except (ValueError, TypeError):
+        return None, False
+    kw = getattr(loss, "_fn_kwargs", {})
+    fn = getattr(loss, "fn", None)
+    kinds = {L.sparse_categorical_crossentropy: "sparse",
+             L.categorical_crossentropy: "categorical", L.binary_crossentropy: "binary"}
+    return kinds.get(fn), bool(kw.get("from_logits", False))
+
+
+def _accuracy_for(name, loss, output_shape):
+    kind, from_logits = _loss_kind(loss)
+    if kind == "binary":
+        # on logits the decision boundary is 0, not 0.5
+        return BinaryAccuracy(name=name, threshold=0.0 if from_logits else 0.5)
+    if kind == "sparse":
+        return SparseCategoricalAccuracy(name=name)
+    if kind == "categorical":
+        return CategoricalAccuracy(name=name)
+    if output_shape is not None:
+        shape = tuple(output_shape)
+        if len(shape) == 0 or shape[-1] == 1:
+            return BinaryAccuracy(name=name)
+    return InferredAccuracy(name=name)
+
+
+def serialize(metric):
+    """A metric as ``{"class_name": ..., "config": {...}}``.
+
+    Args:
+        metric: a built-in :class:`Metric` instance.
+
+    Returns:
+        A JSON-able dict for :func:`deserialize`.
+    """
+    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+
+
+def deserialize(config):
+    """Rebuild a metric from :func:`serialize`'s dict.
+
+    Args:
+        config: ``{"class_name": "AUC", "config": {...}}``.
+
+    Returns:
+        A :class:`Metric`.
+    """
+    name = config.get("class_name", "")
+    cls = _BY_CLASS_NAME.get(name.lower())
+    if cls is None:
+        raise ValueError(f"unknown metric class {name!r}; known classes are: "
+                         f"{', '.join(sorted(c.__name__ for c in _ALL_CLASSES))}")
+    return cls.from_config(config.get("config", {}))
+
+
+def get(identifier, loss=None, output_shape=None):
+    """Resolve a metric given by name, config, class, instance or function.
+
+    ``"accuracy"`` / ``"acc"`` depend on the loss, as in Keras: sparse
+    categorical cross-entropy -> :class:`SparseCategoricalAccuracy`,
+    categorical cross-entropy -> :class:`CategoricalAccuracy`, binary
+    cross-entropy -> :class:`BinaryAccuracy` (threshold 0 when the loss takes
+    logits). Without such a loss, an ``output_shape`` ending in 1 gives
+    :class:`BinaryAccuracy`; otherwise the choice is made from the shapes of
+    the first batch (:class:`InferredAccuracy`). The metric keeps the name it
+    was asked for (``"accuracy"`` or ``"acc"``), so logs show that key.
+
+    Args:
+        identifier: a name (``"accuracy"``, ``"acc"``, ``"binary_accuracy"``,
+            ``"categorical_accuracy"``, ``"sparse_categorical_accuracy"``,
+            ``"precision"``, ``"recall"``, ``"auc"``, ``"mse"``, ``"mae"``,
+            ``"mean_squared_error"``, ``"mean_absolute_error"``, ``"mean"``,
+            or a class name; case-insensitive), a dict from :func:`serialize`,
+            a :class:`Metric` subclass or instance, or a per-example function
+            ``fn(y_true, y_pred)`` (wrapped in :class:`MeanMetricWrapper`).
+        loss: the model's loss (name, Loss or function), for ``"accuracy"``.
+        output_shape: the model's output shape, for ``"accuracy"``.
+
+    Returns:
+        A :class:`Metric` (or None for None).
+
+    Raises:
+        ValueError: for an unknown name; the message lists the valid names.
+
+    Example::
+
+        metrics.get("acc", loss="sparse_categorical_crossentropy")
+        # SparseCategoricalAccuracy named "acc"
+    """
+    if identifier is None or isinstance(identifier, Metric):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.strip().lower()
+        if key in ("accuracy", "acc"):
+            return _accuracy_for(identifier, loss, output_shape)
+        cls = _CLASSES.get(key) or _BY_CLASS_NAME.get(key)
+        if cls is None:
+            raise ValueError(f"unknown metric {identifier!r}; valid names are: "
+                             f"{', '.join(_valid_names())}")
+        return cls(name=identifier) if key in _CLASSES else cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Metric):
+        return identifier()
+    if callable(identifier):
+        cls = _FUNCTION_CLASSES.get(identifier)
+        return cls() if cls is not None else MeanMetricWrapper(identifier)
+    raise TypeError(f"a metric must be a name, a config dict, a Metric or a callable, got "
+                    f"{type(identifier).__name__}: {identifier!r}")
