@@ -1,0 +1,163 @@
+"""Adam and AdamW: adaptive moment estimation, with decoupled weight decay for AdamW."""
+
+from __future__ import annotations
+
+import math
+
+from gradkit.backend import get_array_module
+from gradkit.optimizers.base import Optimizer
+
+_BETAS_DEFAULT = (0.9, 0.999)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2014) with Keras 3's rule and defaults, optional AMSGrad.
+
+    Update at step ``t = iterations + 1`` for a parameter ``p`` with gradient ``g``
+    (``m``, ``v`` and ``v_max`` start at 0)::
+
+        alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+        m <- m + (1 - beta_1) * (g - m)
+        v <- v + (1 - beta_2) * (g^2 - v)
+        v_max <- max(v_max, v);  v <- v_max                 (amsgrad only)
+        p <- p - alpha * m / (sqrt(v) + epsilon)
+
+    Keras's ``epsilon`` is the paper's "epsilon hat" (added to ``sqrt(v)`` before bias
+    correction); PyTorch adds ``eps`` after (``sqrt(v) / sqrt(1 - beta_2^t) + eps``) and
+    defaults to ``eps=1e-8``: the two agree exactly for ``epsilon=0`` and differ by a
+    factor ``sqrt(1 - beta_2^t)`` on epsilon otherwise.
+
+    ``weight_decay`` is decoupled (Keras's ``p <- p * (1 - lr * wd)``, i.e. AdamW) unless
+    ``decoupled_weight_decay=False``, which gives PyTorch ``Adam``'s L2 penalty
+    ``g <- g + wd * p``.
+
+    Args:
+        params: parameters (PyTorch style) or the learning rate (Keras style), optional.
+        learning_rate: float, schedule or callable; default 0.001. Alias ``lr``.
+        beta_1, beta_2: decay rates of the moment estimates, in [0, 1); defaults 0.9,
+            0.999. Alias ``betas=(beta_1, beta_2)``.
+        epsilon: >= 0, default 1e-7. Alias ``eps``.
+        amsgrad: use the AMSGrad variant (Reddi et al., 2018).
+        weight_decay, decoupled_weight_decay, clipnorm, clipvalue, global_clipnorm, name:
+            see :class:`~gradkit.optimizers.base.Optimizer`.
+
+    Example::
+
+        opt = Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.99))  # PyTorch style
+        loss.backward(); opt.step(); opt.zero_grad()
+
+        opt = Adam(learning_rate=1e-3, beta_2=0.99)                 # Keras style
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+    """
+
+    def __init__(self, params=None, learning_rate=None, *, beta_1=0.9, beta_2=0.999,
+                 epsilon=1e-7, amsgrad=False, weight_decay=None, decoupled_weight_decay=True,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **aliases):
+        epsilon = self._alias(aliases, "eps", "epsilon", epsilon, 1e-7)
+        beta_1, beta_2 = _betas(self, aliases, beta_1, beta_2)
+        super().__init__(params, learning_rate, weight_decay=weight_decay,
+                         decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
+                         **aliases)
+        self.beta_1 = self._check("beta_1", beta_1, 0.0, 1.0, hi_open=True)
+        self.beta_2 = self._check("beta_2", beta_2, 0.0, 1.0, hi_open=True)
+        self.epsilon = self._check("epsilon", epsilon)
+        self.amsgrad = bool(amsgrad)
+
+    def _slot_names(self):
+        return ("momentum", "velocity", "velocity_hat") if self.amsgrad else \
+            ("momentum", "velocity")
+
+    def _coefficients(self, lr, step):
+        b1, b2 = self.beta_1, self.beta_2
+        alpha = lr * math.sqrt(1.0 - b2 ** step) / (1.0 - b1 ** step)
+        return (alpha, 1.0 - b1, 1.0 - b2, self.epsilon)
+
+    def _kernel(self, c, p, g, slots, scratch):
+        alpha, one_m_b1, one_m_b2, eps = c
+        xp = get_array_module(p)
+        m, v = slots[0], slots[1]
+        s = scratch[0]
+        xp.subtract(g, m, out=s)            # s = g - m
+        xp.multiply(s, one_m_b1, out=s)     # s = (1 - beta_1) (g - m)
+        xp.add(m, s, out=m)                 # m <- m + (1 - beta_1) (g - m)
+        xp.multiply(g, g, out=s)            # s = g^2
+        xp.subtract(s, v, out=s)            # s = g^2 - v
+        xp.multiply(s, one_m_b2, out=s)     # s = (1 - beta_2) (g^2 - v)
+        xp.add(v, s, out=v)                 # v <- v + (1 - beta_2) (g^2 - v)
+        if self.amsgrad:
+            v = slots[2]
+            xp.maximum(v, slots[1], out=v)  # v_max <- max(v_max, v)
+        xp.sqrt(v, out=s)                   # s = sqrt(v)
+        xp.add(s, eps, out=s)               # s = sqrt(v) + eps
+        xp.divide(m, s, out=s)              # s = m / (sqrt(v) + eps)
+        xp.multiply(s, alpha, out=s)        # s = alpha m / (sqrt(v) + eps)
+        xp.subtract(p, s, out=p)            # p <- p - s
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+                      amsgrad=self.amsgrad)
+        return config
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019), Keras 3's defaults.
+
+    Update at step ``t`` (see :class:`Adam` for ``alpha``, ``m``, ``v``)::
+
+        p <- p * (1 - lr * weight_decay)                    decoupled decay, first
+        m <- m + (1 - beta_1) * (g - m)
+        v <- v + (1 - beta_2) * (g^2 - v)
+        p <- p - alpha * m / (sqrt(v) + epsilon)
+
+    The default ``weight_decay`` is Keras's 0.004 (PyTorch's ``AdamW`` uses 0.01);
+    PyTorch's decay step ``p.mul_(1 - lr * wd)`` is the same as Keras's.
+
+    Args:
+        params: parameters (PyTorch style) or the learning rate (Keras style), optional.
+        learning_rate: default 0.001. Alias ``lr``.
+        weight_decay: >= 0, default 0.004.
+        beta_1, beta_2, epsilon, amsgrad, clipnorm, clipvalue, global_clipnorm, name:
+            as for :class:`Adam`.
+
+    Example::
+
+        opt = AdamW(model.parameters(), lr=1e-3, weight_decay=0.01)  # PyTorch style
+        opt = AdamW(learning_rate=1e-3, weight_decay=0.004)           # Keras style
+    """
+
+    def __init__(self, params=None, learning_rate=None, *, weight_decay=0.004, beta_1=0.9,
+                 beta_2=0.999, epsilon=1e-7, amsgrad=False, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None, **aliases):
+        if aliases.get("decoupled_weight_decay", True) is not True:
+            raise ValueError("AdamW: weight decay is always decoupled; use Adam("
+                             "decoupled_weight_decay=False) for an L2 penalty")
+        aliases.pop("decoupled_weight_decay", None)
+        if weight_decay is None:
+            raise ValueError("AdamW: invalid weight_decay None, must be a number >= 0")
+        super().__init__(params, learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
+                         amsgrad=amsgrad, weight_decay=weight_decay,
+                         decoupled_weight_decay=True, clipnorm=clipnorm, clipvalue=clipvalue,
+                         global_clipnorm=global_clipnorm, name=name, **aliases)
+
+    def get_config(self):
+        config = super().get_config()
+        config.pop("decoupled_weight_decay")
+        return config
+
+
+def _betas(opt, aliases, beta_1, beta_2):
+    """Resolve PyTorch's ``betas=(b1, b2)`` against Keras's ``beta_1``/``beta_2``."""
+    if "betas" not in aliases:
+        return beta_1, beta_2
+    betas = aliases.pop("betas")
+    name = type(opt).__name__
+    if (beta_1, beta_2) != _BETAS_DEFAULT:
+        raise TypeError(f"{name}: got both betas={betas!r} and beta_1/beta_2; pass one")
+    try:
+        b1, b2 = betas
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: betas must be a pair (beta_1, beta_2), got {betas!r}") \
+            from None
+    return b1, b2

@@ -1,0 +1,763 @@
+"""The optimizer base class: one object with Keras 3's API and PyTorch's habits.
+
+An optimizer updates parameters (``Variable``/``Tensor`` objects) in place from
+their gradients. Two front ends drive the same update:
+
+* Keras / TensorFlow: ``opt.apply_gradients(zip(grads, variables))`` with gradients
+  from a ``GradientTape`` (arrays or Tensors; a ``None`` gradient skips its variable).
+* PyTorch: construct with the parameters, then ``loss.backward(); opt.step();
+  opt.zero_grad()``; ``step()`` uses each parameter's ``.grad``.
+
+Each update, in order (Keras 3's order):
+
+1. The learning rate is read: a float, or ``schedule(iterations)``.
+2. Gradients are cast to the parameter's dtype and clipped (``clipvalue``,
+   ``clipnorm`` or ``global_clipnorm``) into private buffers: the caller's arrays are
+   never modified.
+3. Weight decay: decoupled (Keras, the default) ``p <- p * (1 - lr * weight_decay)``,
+   or, with ``decoupled_weight_decay=False``, PyTorch's L2 form ``g <- g + wd * p``.
+4. The optimizer's own rule (see each class), written into ``p``'s array in place.
+5. ``p._version`` is bumped and ``iterations`` grows by one.
+
+Updates allocate nothing per step: per-parameter state (``xp.zeros_like(p)``,
+created on the parameter's first update) and a scratch buffer are reused, every
+NumPy call writes through ``out=``. Large parameters are split into contiguous
+chunks updated by a small thread pool (NumPy releases the GIL inside ufuncs); the
+update is elementwise, so results do not depend on the split
+(:func:`set_num_threads` controls it).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import threading
+
+import numpy as np
+
+from gradkit.backend import get_array_module, is_array, to_numpy
+from gradkit.optimizers import schedules as _schedules
+from gradkit.tensor import Tensor
+
+__all__ = ["Optimizer", "get_num_threads", "set_num_threads"]
+
+# ----------------------------------------------------------------- thread pool
+_MIN_CHUNK = 1 << 16          # elements per thread below which splitting does not pay
+_pool = None
+_pool_lock = threading.Lock()
+_num_threads = None
+
+
+def _default_threads():
+    env = os.environ.get("GRADKIT_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(n, 4))
+
+
+def set_num_threads(n):
+    """Set how many threads share an update of a large parameter (1 turns splitting off).
+
+    The default is the ``GRADKIT_NUM_THREADS`` environment variable, else the number
+    of usable cores, at most 4. Results are identical for every setting.
+    """
+    global _num_threads, _pool
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads: need n >= 1, got {n}")
+    with _pool_lock:
+        _num_threads = n
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+            _pool = None
+
+
+def get_num_threads():
+    """The number of threads updates of large parameters are split over."""
+    global _num_threads
+    if _num_threads is None:
+        _num_threads = _default_threads()
+    return _num_threads
+
+
+def _get_pool():
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                _pool = ThreadPoolExecutor(max_workers=get_num_threads() - 1,
+                                           thread_name_prefix="gradkit-optim")
+    return _pool
+
+
+# ----------------------------------------------------------------- validation
+def _is_number(x):
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _is_schedule(x):
+    return isinstance(x, _schedules.LearningRateSchedule) or (
+        callable(x) and not isinstance(x, (Tensor, type)) and not is_array(x))
+
+
+class _Rec:
+    """Per-parameter bookkeeping: the parameter, its state, scratch and chunk views."""
+
+    __slots__ = ("param", "index", "arr", "slots", "scratch", "gbuf", "chunks", "decay")
+
+    def __init__(self, param, index):
+        self.param = param
+        self.index = index
+        self.arr = param._data      # the array the buffers below were made for
+        self.slots = None           # list of state arrays, created on first update
+        self.scratch = None         # list of scratch arrays (not saved)
+        self.gbuf = None            # private gradient buffer (cast / clip / L2)
+        self.chunks = None          # (n_threads, [(p, slots, scratch) views per chunk])
+        self.decay = True           # takes part in weight decay
+
+
+class Optimizer:
+    """Base class of all gradkit optimizers.
+
+    Args:
+        params: PyTorch style: an iterable of the Variables/Tensors to optimize (for
+            :meth:`step` and :meth:`zero_grad`). Keras style: leave it out, or pass
+            the learning rate here (``SGD(0.01)``).
+        learning_rate: a float >= 0, a :class:`~gradkit.optimizers.schedules.LearningRateSchedule`
+            (called with ``iterations`` before each update), or a callable with no
+            arguments returning the rate. Each optimizer has its own default
+            (Keras 3's). ``lr=`` is accepted as an alias.
+        weight_decay: ``None``/0 for none, else the decay rate (>= 0).
+        decoupled_weight_decay: ``True`` (Keras, default): ``p <- p * (1 - lr * wd)``
+            before the update; ``False``: PyTorch's L2 penalty ``g <- g + wd * p``.
+        clipnorm: clip each gradient to this L2 norm (Keras's ``clipnorm``).
+        clipvalue: clip each gradient elementwise to ``[-clipvalue, clipvalue]``.
+        global_clipnorm: clip all gradients together to this global L2 norm.
+            At most one of the three clipping options may be set.
+        name: a label (default: the class name in lower case).
+        **aliases: PyTorch spellings (``lr``, ``eps``, ``betas``, ``alpha``).
+
+    Attributes:
+        iterations: the number of updates applied so far (an int, as Keras's
+            ``optimizer.iterations``).
+        learning_rate: the current learning rate (reading evaluates a schedule at
+            ``iterations``); assign a float or a schedule to change it. Also ``lr``.
+
+    Example::
+
+        # PyTorch style
+        opt = gradkit.optimizers.Adam(model.parameters(), lr=1e-3)
+        loss.backward(); opt.step(); opt.zero_grad()
+
+        # Keras style
+        opt = gradkit.optimizers.Adam(learning_rate=1e-3)
+        with gradkit.GradientTape() as tape:
+            loss = loss_fn(model(x), y)
+        grads = tape.gradient(loss, model.trainable_variables)
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+    """
+
+    _default_learning_rate = 0.001
+    _scratch_count = 1               # scratch buffers the update rule needs
+    _aliases = {"lr": "learning_rate"}
+
+    # ------------------------------------------------------------- construction
+    def __init__(self, params=None, learning_rate=None, *, weight_decay=None,
+                 decoupled_weight_decay=True, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None, **aliases):
+        cls = type(self).__name__
+        if "lr" in aliases:
+            if learning_rate is not None:
+                raise TypeError(f"{cls}: got both lr={aliases['lr']!r} and "
+                                f"learning_rate={learning_rate!r}; pass one")
+            learning_rate = aliases.pop("lr")
+        if _is_number(params) or isinstance(params, _schedules.LearningRateSchedule):
+            if learning_rate is not None:
+                raise TypeError(
+                    f"{cls}: the first argument {params!r} was taken as the learning rate, "
+                    f"and a learning rate {learning_rate!r} was given as well. Pass the "
+                    "other hyper-parameters by keyword, e.g. SGD(0.01, momentum=0.9)")
+            params, learning_rate = None, params
+        if aliases:
+            names = ", ".join(sorted(aliases))
+            raise TypeError(f"{cls}: unexpected keyword argument(s) {names}")
+
+        self.name = name if name is not None else cls.lower()
+        self._params = None if params is None else self._check_params(params)
+        self._learning_rate = self._check_learning_rate(
+            self._default_learning_rate if learning_rate is None else learning_rate)
+        self.weight_decay = self._check_optional(weight_decay, "weight_decay")
+        self.decoupled_weight_decay = bool(decoupled_weight_decay)
+        self.clipnorm = self._check_optional(clipnorm, "clipnorm", positive=True)
+        self.clipvalue = self._check_optional(clipvalue, "clipvalue", positive=True)
+        self.global_clipnorm = self._check_optional(global_clipnorm, "global_clipnorm",
+                                                    positive=True)
+        given = [k for k in ("clipnorm", "clipvalue", "global_clipnorm")
+                 if getattr(self, k) is not None]
+        if len(given) > 1:
+            raise ValueError(f"{cls}: only one of clipnorm, clipvalue and global_clipnorm can "
+                             f"be set, got {', '.join(given)}")
+        self.iterations = 0
+        self._recs = {}              # id(param) -> _Rec
+        self._order = []             # _Rec in registration order (= state_dict index)
+        self._pending = {}           # index -> slot dict loaded before the param was seen
+        self._exclude_ids = set()
+        self._exclude_names = ()
+        if self._params is not None:
+            for p in self._params:
+                self._register(p)
+
+    def _alias(self, aliases, alias, canonical, value, default):
+        """Resolve a PyTorch spelling (``eps`` for ``epsilon``) popped from ``aliases``."""
+        if alias not in aliases:
+            return value
+        if value != default:
+            raise TypeError(f"{type(self).__name__}: got both {alias}={aliases[alias]!r} and "
+                            f"{canonical}={value!r}; pass one")
+        return aliases.pop(alias)
+
+    def _check_params(self, params):
+        cls = type(self).__name__
+        if isinstance(params, Tensor):
+            params = [params]
+        elif isinstance(params, (str, bytes, dict)) or not hasattr(params, "__iter__"):
+            raise TypeError(f"{cls}: params must be an iterable of Variables/Tensors or a "
+                            f"learning rate, got {type(params).__name__}")
+        params = list(params)
+        if not params:
+            raise ValueError(f"{cls}: got an empty parameter list")
+        seen = set()
+        for i, p in enumerate(params):
+            if isinstance(p, dict):
+                raise TypeError(f"{cls}: parameter groups (dicts) are not supported; pass "
+                                "one list of parameters (make one optimizer per group)")
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{cls}: parameter {i} is a {type(p).__name__}, expected a "
+                                "gradkit Variable or Tensor")
+            if p.dtype.kind != "f":
+                raise TypeError(f"{cls}: parameter {i} has dtype {p.dtype}; only "
+                                "floating-point tensors can be optimized")
+            if id(p) in seen:
+                raise ValueError(f"{cls}: parameter {i} appears more than once")
+            seen.add(id(p))
+        return params
+
+    def _check_learning_rate(self, lr):
+        cls = type(self).__name__
+        if _is_schedule(lr):
+            return lr
+        if not _is_number(lr):
+            raise TypeError(f"{cls}: learning_rate must be a float, a LearningRateSchedule or "
+                            f"a callable, got {type(lr).__name__}")
+        lr = float(lr)
+        if not lr >= 0 or not math.isfinite(lr):
+            raise ValueError(f"{cls}: invalid learning_rate {lr}, must be >= 0")
+        return lr
+
+    def _check_optional(self, value, name, positive=False):
+        if value is None:
+            return None
+        v = self._check(name, value)
+        if positive and v == 0:
+            raise ValueError(f"{type(self).__name__}: invalid {name} {v}, must be > 0")
+        return v
+
+    def _check(self, name, value, lo=0.0, hi=None, hi_open=False):
+        """Validate a float hyper-parameter in ``[lo, hi]`` (or ``[lo, hi)``)."""
+        cls = type(self).__name__
+        if not _is_number(value) or not math.isfinite(float(value)):
+            raise ValueError(f"{cls}: invalid {name} {value!r}, must be a finite number")
+        v = float(value)
+        if hi is None:
+            if not v >= lo:
+                raise ValueError(f"{cls}: invalid {name} {value!r}, must be >= {lo:g}")
+        elif not (lo <= v < hi if hi_open else lo <= v <= hi):
+            raise ValueError(f"{cls}: invalid {name} {value!r}, must be in "
+                             f"[{lo:g}, {hi:g}{')' if hi_open else ']'}")
+        return v
+
+    # ------------------------------------------------------------- learning rate
+    @property
+    def learning_rate(self):
+        """The learning rate for the next update (a schedule is evaluated at ``iterations``)."""
+        lr = self._learning_rate
+        if isinstance(lr, _schedules.LearningRateSchedule):
+            return float(lr(self.iterations))
+        if callable(lr):
+            return float(lr())
+        return lr
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._learning_rate = self._check_learning_rate(value)
+
+    lr = learning_rate
+
+    # ------------------------------------------------------------- parameters
+    def _register(self, p):
+        rec = self._recs.get(id(p))
+        if rec is None:
+            rec = _Rec(p, len(self._order))
+            self._recs[id(p)] = rec
+            self._order.append(rec)
+            rec.decay = id(p) not in self._exclude_ids and not any(
+                s in (p.name or "") for s in self._exclude_names)
+        return rec
+
+    def build(self, var_list):
+        """Register ``var_list`` (in order: their state_dict indices) and create their state.
+
+        Called automatically on the first update; call it yourself to create the
+        state up front (e.g. before :meth:`load_state_dict` in Keras style).
+        """
+        for p in self._check_params(var_list):
+            self._ensure_state(self._register(p))
+
+    def exclude_from_weight_decay(self, var_list=None, var_names=None):
+        """Leave some variables out of weight decay (Keras's method).
+
+        Args:
+            var_list: variables to exclude.
+            var_names: strings; a variable whose ``name`` contains one is excluded.
+        """
+        self._exclude_ids = {id(v) for v in (var_list or ())}
+        self._exclude_names = tuple(var_names or ())
+        for rec in self._order:
+            p = rec.param
+            rec.decay = id(p) not in self._exclude_ids and not any(
+                s in (p.name or "") for s in self._exclude_names)
+
+    @property
+    def params(self):
+        """The parameters given at construction (PyTorch style), or ``[]``."""
+        return list(self._params or ())
+
+    # ------------------------------------------------------------- state
+    def _slot_names(self):
+        """Names of the per-parameter state arrays, given the configuration."""
+        return ()
+
+    def _init_slot(self, name, arr, xp):
+        return xp.zeros_like(arr)
+
+    def _ensure_state(self, rec):
+        p = rec.param
+        arr = p._data
+        if rec.slots is not None and rec.arr is arr:
+            return
+        xp = get_array_module(arr)
+        if rec.slots is not None and rec.arr is not arr:
+            # The parameter's array was replaced (p.data = ...): keep the state if it fits.
+            if rec.arr.shape != arr.shape or rec.arr.dtype != arr.dtype:
+                raise ValueError(
+                    f"{type(self).__name__}: parameter {rec.index} changed from "
+                    f"{rec.arr.shape} {rec.arr.dtype} to {arr.shape} {arr.dtype} after the "
+                    "optimizer created its state; make a new optimizer")
+            rec.arr = arr
+            rec.chunks = None
+            return
+        rec.arr = arr
+        names = self._slot_names()
+        pending = self._pending.pop(rec.index, None)
+        if pending is not None:
+            self._check_loaded(rec.index, pending, arr.shape)
+            rec.slots = [xp.asarray(pending[n], dtype=arr.dtype).copy() for n in names]
+        else:
+            rec.slots = [self._init_slot(n, arr, xp) for n in names]
+        rec.scratch = [xp.empty_like(arr) for _ in range(self._scratch_count)]
+        rec.chunks = None
+
+    def _check_loaded(self, index, slots, shape=None):
+        names = self._slot_names()
+        if set(slots) != set(names):
+            raise ValueError(
+                f"{type(self).__name__}.load_state_dict: parameter {index} has state "
+                f"{sorted(slots)}, this optimizer keeps {sorted(names)} (was the state saved "
+                "by another optimizer or configuration?)")
+        for n in names:
+            if shape is not None and tuple(np.shape(slots[n])) != tuple(shape):
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: state '{n}' of parameter {index} "
+                    f"has shape {tuple(np.shape(slots[n]))}, the parameter {tuple(shape)}")
+
+    def _extra_state(self):
+        """Optimizer-wide state besides ``iterations`` (floats), for state_dict."""
+        return {}
+
+    def _set_extra_state(self, extra):
+        pass
+
+    def state_dict(self):
+        """The optimizer's state as plain NumPy data (copies).
+
+        Returns:
+            ``{"iterations": int, "state": {index: {slot_name: ndarray}}, "extra": {...}}``
+            where ``index`` is the parameter's position (construction order in PyTorch
+            style, first-seen order in Keras style). Parameters not updated yet have no
+            entry. :meth:`load_state_dict` restores it exactly, so training resumes
+            bit-identically.
+        """
+        names = self._slot_names()
+        state = {}
+        for rec in self._order:
+            if rec.slots is not None:
+                state[rec.index] = {n: to_numpy(a).copy() for n, a in zip(names, rec.slots)}
+        for i, slots in self._pending.items():
+            state[i] = {n: np.array(a, copy=True) for n, a in slots.items()}
+        return {"iterations": int(self.iterations), "state": state,
+                "extra": dict(self._extra_state())}
+
+    def load_state_dict(self, state_dict):
+        """Restore :meth:`state_dict`'s output (copied into existing state arrays in place).
+
+        State for a parameter this optimizer has not seen yet (Keras style, before
+        the first update) is kept and used when parameter ``index`` is registered.
+        """
+        cls = type(self).__name__
+        try:
+            iterations = int(state_dict["iterations"])
+            state = {int(i): dict(s) for i, s in state_dict["state"].items()}
+        except (KeyError, TypeError, AttributeError, ValueError) as e:
+            raise ValueError(f"{cls}.load_state_dict: expected a dict from state_dict(), with "
+                             f"'iterations' and 'state' ({e!r})") from None
+        for i, slots in state.items():
+            shape = self._order[i].param.shape if i < len(self._order) else None
+            self._check_loaded(i, slots, shape)
+        names = self._slot_names()
+        self._pending = {}
+        for i, slots in state.items():
+            rec = self._order[i] if i < len(self._order) else None
+            if rec is not None and rec.slots is not None and rec.arr is rec.param._data:
+                xp = get_array_module(rec.arr)
+                for n, dst in zip(names, rec.slots):
+                    dst[...] = xp.asarray(slots[n])
+            else:
+                self._pending[i] = {n: np.array(slots[n], copy=True) for n in names}
+                if rec is not None:
+                    rec.slots = None
+                    self._ensure_state(rec)
+        for rec in self._order:   # parameters without saved state start afresh
+            if rec.index not in state:
+                rec.slots = None
+        self.iterations = iterations
+        self._set_extra_state(dict(state_dict.get("extra", {})))
+
+    def variables(self):
+        """The optimizer's variables, Keras-style: ``[iterations, *state arrays]``.
+
+        The first entry is a 0-d int64 array holding ``iterations`` (a copy); the rest
+        are the live state arrays, parameter by parameter, slot by slot.
+        """
+        out = [np.asarray(self.iterations, dtype=np.int64)]
+        for rec in self._order:
+            if rec.slots is not None:
+                out.extend(rec.slots)
+        return out
+
+    # ------------------------------------------------------------- config
+    def get_config(self):
+        """The constructor arguments as a dict (``from_config`` rebuilds the optimizer)."""
+        lr = self._learning_rate
+        if isinstance(lr, _schedules.LearningRateSchedule):
+            lr = _schedules.serialize(lr)
+        elif callable(lr):
+            lr = float(lr())
+        return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
+                "decoupled_weight_decay": self.decoupled_weight_decay,
+                "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
+                "global_clipnorm": self.global_clipnorm}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """A new optimizer (without state) from :meth:`get_config`'s dict."""
+        config = dict(config)
+        if isinstance(config.get("learning_rate"), dict):
+            config["learning_rate"] = _schedules.deserialize(config["learning_rate"],
+                                                             custom_objects)
+        return cls(**config)
+
+    def __repr__(self):
+        lr = self._learning_rate
+        lr = lr if isinstance(lr, float) else type(lr).__name__
+        return f"<{type(self).__name__} '{self.name}' learning_rate={lr} iterations=" \
+               f"{self.iterations}>"
+
+    # ------------------------------------------------------------- front ends
+    def apply_gradients(self, grads_and_vars):
+        """Apply one update from ``(gradient, variable)`` pairs (Keras / TensorFlow).
+
+        Args:
+            grads_and_vars: iterable of pairs; a gradient may be a Tensor, an array
+                or ``None`` (that variable is skipped this step).
+
+        Returns:
+            ``iterations`` after the update.
+        """
+        grads, params = [], []
+        for pair in grads_and_vars:
+            try:
+                g, p = pair
+            except (TypeError, ValueError):
+                raise TypeError(f"{type(self).__name__}.apply_gradients expects (gradient, "
+                                f"variable) pairs, got {pair!r}") from None
+            if g is None:
+                continue
+            if not isinstance(p, Tensor):
+                raise TypeError(f"{type(self).__name__}.apply_gradients: the variable of a pair "
+                                f"is a {type(p).__name__}, expected a gradkit Variable/Tensor")
+            grads.append(g)
+            params.append(p)
+        if not params:
+            raise ValueError(f"{type(self).__name__}.apply_gradients: no gradients provided "
+                             "for any variable (all None)")
+        self._apply(grads, params)
+        return self.iterations
+
+    def apply(self, grads, trainable_variables):
+        """Keras 3's ``apply(grads, trainable_variables)``: ``apply_gradients(zip(...))``."""
+        return self.apply_gradients(zip(grads, trainable_variables))
+
+    def step(self, closure=None):
+        """Apply one update to the construction parameters from their ``.grad`` (PyTorch).
+
+        Parameters whose ``.grad`` is ``None`` are skipped; when none has a gradient
+        nothing happens (``iterations`` does not advance).
+
+        Args:
+            closure: optional callable that recomputes and returns the loss (it runs
+                before the update, its value is returned).
+        """
+        if self._params is None:
+            raise RuntimeError(f"{type(self).__name__}.step() needs the parameters at "
+                               "construction (PyTorch style: Adam(model.parameters())); in "
+                               "Keras style call apply_gradients(zip(grads, variables))")
+        loss = closure() if closure is not None else None
+        grads, params = [], []
+        for p in self._params:
+            if p.grad is not None:
+                grads.append(p.grad)
+                params.append(p)
+        if params:
+            self._apply(grads, params)
+        return loss
+
+    def zero_grad(self, set_to_none=True):
+        """Forget the construction parameters' gradients (``.grad = None``, or zero-fill)."""
+        for p in self._params or ():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad._data[...] = 0
+                p.grad._version += 1
+
+    def minimize(self, loss, var_list, tape=None):
+        """Compute gradients of ``loss`` (a zero-argument callable) and apply them.
+
+        Args:
+            loss: a callable returning the scalar loss Tensor, or the loss Tensor
+                itself when ``tape`` (the ``GradientTape`` that recorded it) is given.
+            var_list: the variables to update.
+
+        Returns:
+            The loss value.
+        """
+        from gradkit.autograd import GradientTape
+
+        var_list = list(var_list)
+        if tape is None:
+            if not callable(loss):
+                raise TypeError(f"{type(self).__name__}.minimize: loss must be a callable "
+                                "when no tape is given")
+            with GradientTape() as tape:
+                value = loss()
+        else:
+            value = loss
+        grads = tape.gradient(value, var_list)
+        self.apply_gradients(zip(grads, var_list))
+        return value
+
+    # ------------------------------------------------------------- the update
+    def _begin_step(self, step):
+        """Optimizer-wide bookkeeping once per update (``step`` = iterations + 1)."""
+
+    def _coefficients(self, lr, step):
+        """Python floats the update rule needs this step."""
+        return lr
+
+    def _kernel(self, c, p, g, slots, scratch):
+        """The update rule on arrays (whole parameters or chunks of them), in place."""
+        raise NotImplementedError
+
+    def _gradient_array(self, rec, g):
+        """The gradient as an array of the parameter's shape and dtype (maybe our buffer)."""
+        arr = rec.arr
+        if isinstance(g, Tensor):
+            g = g._data
+        elif not is_array(g):
+            g = get_array_module(arr).asarray(g)
+        if g.shape != arr.shape:
+            raise ValueError(
+                f"{type(self).__name__}: gradient of shape {g.shape} for parameter "
+                f"{rec.index}{self._label(rec)} of shape {arr.shape}")
+        if g.dtype != arr.dtype:
+            buf = self._gbuf(rec)
+            buf[...] = g
+            return buf
+        return g
+
+    @staticmethod
+    def _label(rec):
+        return f" ('{rec.param.name}')" if rec.param.name else ""
+
+    @staticmethod
+    def _gbuf(rec):
+        if rec.gbuf is None:
+            rec.gbuf = get_array_module(rec.arr).empty_like(rec.arr)
+        return rec.gbuf
+
+    def _clip(self, recs, garrs):
+        xp_clip = get_array_module
+        if self.clipvalue is not None:
+            v = self.clipvalue
+            for i, (rec, g) in enumerate(zip(recs, garrs)):
+                buf = self._gbuf(rec)
+                xp_clip(g).clip(g, -v, v, out=buf)
+                garrs[i] = buf
+        elif self.clipnorm is not None:
+            c = self.clipnorm
+            for i, (rec, g) in enumerate(zip(recs, garrs)):
+                norm = math.sqrt(_sq(g))
+                if norm > c:
+                    buf = self._gbuf(rec)
+                    xp_clip(g).multiply(g, c / norm, out=buf)   # g * c / max(||g||, c)
+                    garrs[i] = buf
+        elif self.global_clipnorm is not None:
+            c = self.global_clipnorm
+            norm = math.sqrt(sum(_sq(g) for g in garrs))
+            scale = c / max(norm, c) if math.isfinite(norm) else math.nan
+            if scale != 1.0:
+                for i, (rec, g) in enumerate(zip(recs, garrs)):
+                    buf = self._gbuf(rec)
+                    xp_clip(g).multiply(g, scale, out=buf)
+                    garrs[i] = buf
+
+    def _apply(self, grads, params):
+        recs = []
+        garrs = []
+        for p, g in zip(params, grads):
+            rec = self._recs.get(id(p))
+            if rec is None:
+                if p.dtype.kind != "f":
+                    raise TypeError(f"{type(self).__name__}: cannot optimize a tensor of "
+                                    f"dtype {p.dtype}")
+                rec = self._register(p)
+            self._ensure_state(rec)
+            recs.append(rec)
+            garrs.append(self._gradient_array(rec, g))
+
+        lr = self.learning_rate
+        if self.clipvalue is not None or self.clipnorm is not None or \
+                self.global_clipnorm is not None:
+            self._clip(recs, garrs)
+        wd = self.weight_decay
+        if wd:
+            if self.decoupled_weight_decay:
+                factor = 1.0 - lr * wd                         # p <- p (1 - lr wd)
+                for rec in recs:
+                    if rec.decay:
+                        arr = rec.arr
+                        get_array_module(arr).multiply(arr, factor, out=arr)
+            else:
+                for i, rec in enumerate(recs):                 # g <- g + wd p
+                    if rec.decay:
+                        buf = self._gbuf(rec)
+                        g = garrs[i]
+                        xp = get_array_module(buf)
+                        if g is buf:
+                            tmp = rec.scratch[0]
+                            xp.multiply(rec.arr, wd, out=tmp)
+                            buf += tmp
+                        else:
+                            xp.multiply(rec.arr, wd, out=buf)
+                            buf += g
+                        garrs[i] = buf
+
+        step = self.iterations + 1
+        self._begin_step(step)
+        c = self._coefficients(lr, step)
+        self._run(c, recs, garrs)
+        for rec in recs:
+            rec.param._version += 1
+        self.iterations = step
+
+    def _run(self, c, recs, garrs):
+        nthreads = get_num_threads()
+        if nthreads == 1:
+            kernel = self._kernel
+            for rec, g in zip(recs, garrs):
+                kernel(c, rec.arr, g, rec.slots, rec.scratch)
+            return
+        # Split large contiguous parameters into one chunk per thread; the main thread
+        # takes chunk 0 of each and all small parameters.
+        jobs = [[] for _ in range(nthreads - 1)]
+        local = []
+        for rec, g in zip(recs, garrs):
+            chunks = self._chunk_views(rec, nthreads)
+            if chunks is None or not g.flags.c_contiguous:
+                local.append((rec.arr, g, rec.slots, rec.scratch))
+                continue
+            flat = g.reshape(-1)
+            for j, (lo, hi, pv, sv, tv) in enumerate(chunks):
+                task = (pv, flat[lo:hi], sv, tv)
+                (local if j == 0 else jobs[j - 1]).append(task)
+        if not any(jobs):
+            self._run_tasks(c, local)
+            return
+        pool = _get_pool()
+        futures = [pool.submit(self._run_tasks, c, job) for job in jobs if job]
+        try:
+            self._run_tasks(c, local)
+        finally:
+            for f in futures:
+                f.result()
+
+    def _run_tasks(self, c, tasks):
+        kernel = self._kernel
+        for p, g, slots, scratch in tasks:
+            kernel(c, p, g, slots, scratch)
+
+    @staticmethod
+    def _chunk_views(rec, nthreads):
+        """[(lo, hi, p_view, slot_views, scratch_views)] per chunk, or None (no split)."""
+        cached = rec.chunks
+        if cached is not None and cached[0] == nthreads:
+            return cached[1]
+        arr = rec.arr
+        views = None
+        n = arr.size
+        if (get_array_module(arr) is np and n >= 2 * _MIN_CHUNK and arr.flags.c_contiguous
+                and all(a.flags.c_contiguous for a in rec.slots)):
+            k = min(nthreads, n // _MIN_CHUNK)
+            bounds = [n * j // k for j in range(k + 1)]
+            flat_p = arr.reshape(-1)
+            flat_s = [a.reshape(-1) for a in rec.slots]
+            flat_t = [a.reshape(-1) for a in rec.scratch]
+            views = [(lo, hi, flat_p[lo:hi], [a[lo:hi] for a in flat_s],
+                      [a[lo:hi] for a in flat_t])
+                     for lo, hi in zip(bounds[:-1], bounds[1:])]
+        rec.chunks = (nthreads, views)
+        return views
+
+
+def _sq(g):
+    """sum(g ** 2) as a Python float."""
+    if g.size == 0:
+        return 0.0
+    return float(get_array_module(g).vdot(g, g))

@@ -1,0 +1,103 @@
+"""RMSprop: divide the gradient by a running root-mean-square of recent gradients."""
+
+from __future__ import annotations
+
+from gradkit.backend import get_array_module
+from gradkit.optimizers.base import Optimizer
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton, 2012) with Keras 3's rule and defaults.
+
+    Update for a parameter ``p`` with gradient ``g`` (all state starts at 0)::
+
+        v <- rho * v + (1 - rho) * g^2                     mean square
+        mg <- rho * mg + (1 - rho) * g                     mean gradient (centered only)
+        d = v + epsilon              (centered: d = v - mg^2 + epsilon)
+        step = lr * g / sqrt(d)
+        mom <- momentum * mom + step;  p <- p - mom        (momentum > 0)
+        p <- p - step                                      (momentum == 0)
+
+    Keras 3 puts ``epsilon`` *inside* the square root (``keras/src/optimizers/
+    rmsprop.py``: ``denominator = velocity + epsilon``, ``lr * g / sqrt(denominator)``);
+    PyTorch's ``RMSprop`` adds ``eps`` outside (``g / (sqrt(v) + eps)``), names
+    ``rho`` ``alpha`` and defaults to ``lr=0.01, alpha=0.99, eps=1e-8``. With
+    ``epsilon=0`` and a constant learning rate the two give the same updates.
+
+    Args:
+        params: parameters (PyTorch style) or the learning rate (Keras style), optional.
+        learning_rate: float, schedule or callable; default 0.001. Alias ``lr``.
+        rho: decay of the moving averages, in [0, 1), default 0.9. Alias ``alpha``.
+        momentum: in [0, 1], default 0.
+        epsilon: added under the square root (>= 0), default 1e-7. Alias ``eps``.
+        centered: normalise by the estimated variance instead of the second moment.
+        weight_decay, decoupled_weight_decay, clipnorm, clipvalue, global_clipnorm, name:
+            see :class:`~gradkit.optimizers.base.Optimizer`.
+
+    Example::
+
+        opt = RMSprop(model.parameters(), lr=1e-3, alpha=0.9)      # PyTorch style
+        opt = RMSprop(learning_rate=1e-3, rho=0.9)                  # Keras style
+        opt.apply_gradients(zip(grads, model.trainable_variables))
+    """
+
+    def __init__(self, params=None, learning_rate=None, *, rho=0.9, momentum=0.0, epsilon=1e-7,
+                 centered=False, weight_decay=None, decoupled_weight_decay=True,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **aliases):
+        epsilon = self._alias(aliases, "eps", "epsilon", epsilon, 1e-7)
+        rho = self._alias(aliases, "alpha", "rho", rho, 0.9)
+        super().__init__(params, learning_rate, weight_decay=weight_decay,
+                         decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
+                         **aliases)
+        self.rho = self._check("rho", rho, 0.0, 1.0, hi_open=True)
+        self.momentum = self._check("momentum", momentum, 0.0, 1.0)
+        self.epsilon = self._check("epsilon", epsilon)
+        self.centered = bool(centered)
+
+    def _slot_names(self):
+        names = ["velocity"]
+        if self.momentum > 0:
+            names.append("momentum")
+        if self.centered:
+            names.append("average_gradient")
+        return tuple(names)
+
+    def _coefficients(self, lr, step):
+        return (lr, self.rho, 1.0 - self.rho, self.epsilon, self.momentum)
+
+    def _kernel(self, c, p, g, slots, scratch):
+        lr, rho, one_m_rho, eps, mu = c
+        xp = get_array_module(p)
+        v = slots[0]
+        s = scratch[0]
+        xp.multiply(v, rho, out=v)          # v <- rho v
+        xp.multiply(g, g, out=s)            # s = g^2
+        xp.multiply(s, one_m_rho, out=s)    # s = (1 - rho) g^2
+        xp.add(v, s, out=v)                 # v <- rho v + (1 - rho) g^2
+        if self.centered:
+            mg = slots[-1]
+            xp.multiply(mg, rho, out=mg)    # mg <- rho mg
+            xp.multiply(g, one_m_rho, out=s)  # s = (1 - rho) g
+            xp.add(mg, s, out=mg)           # mg <- rho mg + (1 - rho) g
+            xp.multiply(mg, mg, out=s)      # s = mg^2
+            xp.subtract(v, s, out=s)        # s = v - mg^2
+            xp.add(s, eps, out=s)           # s = v - mg^2 + eps
+        else:
+            xp.add(v, eps, out=s)           # s = v + eps
+        xp.sqrt(s, out=s)                   # s = sqrt(d)
+        xp.divide(g, s, out=s)              # s = g / sqrt(d)
+        xp.multiply(s, lr, out=s)           # s = lr g / sqrt(d)
+        if mu > 0:
+            mom = slots[1]
+            xp.multiply(mom, mu, out=mom)   # mom <- momentum mom
+            xp.add(mom, s, out=mom)         # mom <- momentum mom + step
+            xp.subtract(p, mom, out=p)      # p <- p - mom
+        else:
+            xp.subtract(p, s, out=p)        # p <- p - step
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rho=self.rho, momentum=self.momentum, epsilon=self.epsilon,
+                      centered=self.centered)
+        return config

@@ -1,0 +1,280 @@
+"""Learning-rate schedules: callables from the optimizer's step count to a learning rate.
+
+Pass one as ``learning_rate`` to any optimizer; before each update the optimizer
+calls it with ``optimizer.iterations`` (the number of updates done so far, starting
+at 0), so update ``k`` uses ``schedule(k)``. A PyTorch ``lr_scheduler`` stepped once
+after every ``optimizer.step()`` gives the same sequence.
+
+Example::
+
+    from gradkit.optimizers import SGD, schedules
+
+    sched = schedules.ExponentialDecay(0.1, decay_steps=1000, decay_rate=0.96)
+    opt = SGD(model.parameters(), learning_rate=sched, momentum=0.9)   # PyTorch style
+    opt = SGD(learning_rate=sched)                                      # Keras style
+    sched(0), sched(1000)        # (0.1, 0.096)
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import numbers
+
+__all__ = ["CosineDecay", "ExponentialDecay", "LearningRateSchedule", "PiecewiseConstantDecay",
+           "StepDecay", "deserialize", "get", "serialize"]
+
+
+def _number(owner, name, value, *, minimum=None, strict=False, integer=False):
+    """Validate a hyper-parameter of a schedule; return it as float (or int)."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if ok and integer:
+        ok = float(value).is_integer()
+    if ok:
+        value = int(value) if integer else float(value)
+        ok = math.isfinite(value)
+    if ok and minimum is not None:
+        ok = value > minimum if strict else value >= minimum
+    if not ok:
+        kind = "an integer" if integer else "a number"
+        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
+        raise ValueError(f"{owner}: invalid {name} {value!r}, must be {kind}{bound}")
+    return value
+
+
+def _step(step):
+    """The step as a non-negative float (accepts ints, NumPy scalars, 0-d arrays)."""
+    step = float(step)
+    if step < 0 or not math.isfinite(step):
+        raise ValueError(f"learning-rate schedule called with step {step}; steps are >= 0")
+    return step
+
+
+class LearningRateSchedule:
+    """Base class: ``schedule(step) -> float``, ``get_config()``, ``from_config(config)``.
+
+    Subclasses implement ``__call__(step)`` and ``get_config()``; the config must hold
+    the constructor's arguments so ``cls(**config)`` rebuilds the schedule.
+    """
+
+    def __call__(self, step):
+        raise NotImplementedError
+
+    def get_config(self):
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``.
+
+    Args:
+        initial_learning_rate: the rate at step 0 (>= 0).
+        decay_steps: steps over which the rate is multiplied by ``decay_rate`` (> 0).
+        decay_rate: the multiplier per ``decay_steps`` (> 0).
+        staircase: decay in whole steps: ``step // decay_steps`` as the exponent.
+
+    With ``decay_steps=1`` this is PyTorch's ``ExponentialLR(gamma=decay_rate)``.
+
+    Example::
+
+        s = ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5, staircase=True)
+        s(9), s(10), s(25)     # (0.1, 0.05, 0.025)
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
+                 name=None):
+        owner = "ExponentialDecay"
+        self.initial_learning_rate = _number(owner, "initial_learning_rate",
+                                             initial_learning_rate, minimum=0)
+        self.decay_steps = _number(owner, "decay_steps", decay_steps, minimum=0, strict=True)
+        self.decay_rate = _number(owner, "decay_rate", decay_rate, minimum=0, strict=True)
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def __call__(self, step):
+        p = _step(step) / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate * self.decay_rate ** p
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class PiecewiseConstantDecay(LearningRateSchedule):
+    """Constant rates between step boundaries (Keras's ``PiecewiseConstantDecay``).
+
+    ``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` while
+    ``boundaries[i-1] < step <= boundaries[i]``, ``values[-1]`` after the last boundary.
+
+    Args:
+        boundaries: strictly increasing step numbers.
+        values: ``len(boundaries) + 1`` learning rates.
+
+    PyTorch's ``MultiStepLR(milestones, gamma)`` switches *at* the milestone, so it
+    equals ``PiecewiseConstantDecay([m - 1 for m in milestones], [lr * gamma**i ...])``.
+
+    Example::
+
+        s = PiecewiseConstantDecay([100, 200], [0.1, 0.01, 0.001])
+        s(100), s(101), s(500)     # (0.1, 0.01, 0.001)
+    """
+
+    def __init__(self, boundaries, values, name=None):
+        owner = "PiecewiseConstantDecay"
+        boundaries = [_number(owner, "boundary", b) for b in boundaries]
+        values = [_number(owner, "value", v, minimum=0) for v in values]
+        if len(values) != len(boundaries) + 1:
+            raise ValueError(f"{owner}: needs len(values) == len(boundaries) + 1, got "
+                             f"{len(values)} values for {len(boundaries)} boundaries")
+        if any(b1 <= b0 for b0, b1 in zip(boundaries, boundaries[1:])):
+            raise ValueError(f"{owner}: boundaries must be strictly increasing, got {boundaries}")
+        self.boundaries = boundaries
+        self.values = values
+        self.name = name
+
+    def __call__(self, step):
+        return self.values[bisect.bisect_left(self.boundaries, _step(step))]
+
+    def get_config(self):
+        return {"boundaries": list(self.boundaries), "values": list(self.values),
+                "name": self.name}
+
+
+class StepDecay(LearningRateSchedule):
+    """``initial_learning_rate * gamma ** (step // step_size)`` (PyTorch's ``StepLR``, in steps).
+
+    Args:
+        initial_learning_rate: the rate for the first ``step_size`` steps (>= 0).
+        step_size: number of steps between decays (integer >= 1).
+        gamma: the multiplier applied every ``step_size`` steps (>= 0), default 0.1.
+
+    Example::
+
+        s = StepDecay(0.1, step_size=30, gamma=0.1)
+        s(29), s(30), s(60)     # (0.1, 0.01, 0.001)  (up to rounding)
+    """
+
+    def __init__(self, initial_learning_rate, step_size, gamma=0.1, name=None):
+        owner = "StepDecay"
+        self.initial_learning_rate = _number(owner, "initial_learning_rate",
+                                             initial_learning_rate, minimum=0)
+        self.step_size = _number(owner, "step_size", step_size, minimum=1, integer=True)
+        self.gamma = _number(owner, "gamma", gamma, minimum=0)
+        self.name = name
+
+    def __call__(self, step):
+        return self.initial_learning_rate * self.gamma ** (int(_step(step)) // self.step_size)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "step_size": self.step_size, "gamma": self.gamma, "name": self.name}
+
+
+class CosineDecay(LearningRateSchedule):
+    """Cosine decay, with an optional linear warm-up first (Keras 3's ``CosineDecay``).
+
+    Without warm-up (``warmup_target=None``), for ``s = min(step, decay_steps)``::
+
+        lr(step) = initial_learning_rate * ((1 - alpha) * 0.5 * (1 + cos(pi * s / decay_steps))
+                                            + alpha)
+
+    With warm-up, the rate rises linearly from ``initial_learning_rate`` to
+    ``warmup_target`` over ``warmup_steps`` steps, then decays as above from
+    ``warmup_target`` (step counted from the end of the warm-up)::
+
+        lr(step) = initial + (warmup_target - initial) * step / warmup_steps   (step < warmup)
+        lr(step) = warmup_target * ((1 - alpha) * 0.5 * (1 + cos(pi * s / decay_steps)) + alpha)
+                   with s = min(step - warmup_steps, decay_steps)
+
+    Args:
+        initial_learning_rate: the starting rate (>= 0).
+        decay_steps: length of the decay (> 0).
+        alpha: the final rate as a fraction of the decayed-from rate (>= 0).
+        warmup_target: the rate reached after warm-up; ``None`` for no warm-up.
+        warmup_steps: length of the warm-up (>= 0).
+
+    ``alpha`` relates to PyTorch's ``CosineAnnealingLR(T_max=decay_steps, eta_min)`` as
+    ``eta_min = alpha * initial_learning_rate`` (the two agree for ``step <= decay_steps``).
+
+    Example::
+
+        s = CosineDecay(0.0, decay_steps=1000, warmup_target=0.1, warmup_steps=100)
+        s(0), s(50), s(100), s(1100)     # (0.0, 0.05, 0.1, 0.0)
+    """
+
+    def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name=None,
+                 warmup_target=None, warmup_steps=0):
+        owner = "CosineDecay"
+        self.initial_learning_rate = _number(owner, "initial_learning_rate",
+                                             initial_learning_rate, minimum=0)
+        self.decay_steps = _number(owner, "decay_steps", decay_steps, minimum=0, strict=True)
+        self.alpha = _number(owner, "alpha", alpha, minimum=0)
+        self.warmup_target = (None if warmup_target is None else
+                              _number(owner, "warmup_target", warmup_target, minimum=0))
+        self.warmup_steps = _number(owner, "warmup_steps", warmup_steps, minimum=0)
+        if self.warmup_target is not None and self.warmup_steps == 0:
+            raise ValueError(f"{owner}: warmup_target={self.warmup_target} needs warmup_steps "
+                             "> 0")
+        self.name = name
+
+    def _decay(self, s, start):
+        cosine = 0.5 * (1.0 + math.cos(math.pi * s / self.decay_steps))   # 1 -> 0
+        return start * ((1.0 - self.alpha) * cosine + self.alpha)
+
+    def __call__(self, step):
+        step = _step(step)
+        if self.warmup_target is None:
+            return self._decay(min(step, self.decay_steps), self.initial_learning_rate)
+        if step < self.warmup_steps:
+            frac = step / self.warmup_steps
+            return self.initial_learning_rate + (self.warmup_target
+                                                 - self.initial_learning_rate) * frac
+        s = min(step - self.warmup_steps, self.decay_steps)
+        return self._decay(s, self.warmup_target)
+
+    def get_config(self):
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "alpha": self.alpha, "name": self.name,
+                "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
+
+
+_SCHEDULES = {c.__name__: c for c in
+              (ExponentialDecay, PiecewiseConstantDecay, StepDecay, CosineDecay)}
+
+
+def serialize(schedule):
+    """``{"class_name": ..., "config": ...}`` for a schedule (Keras's format)."""
+    if not isinstance(schedule, LearningRateSchedule):
+        raise TypeError(f"serialize expects a LearningRateSchedule, got {type(schedule).__name__}")
+    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+
+
+def deserialize(config, custom_objects=None):
+    """Rebuild a schedule from :func:`serialize`'s dict."""
+    table = dict(_SCHEDULES)
+    table.update(custom_objects or {})
+    name = config.get("class_name") if isinstance(config, dict) else None
+    if name not in table:
+        raise ValueError(f"unknown learning-rate schedule {name!r}; known: "
+                         f"{', '.join(sorted(table))}")
+    return table[name].from_config(dict(config.get("config", {})))
+
+
+def get(identifier):
+    """A schedule from an instance or a :func:`serialize` dict."""
+    if isinstance(identifier, LearningRateSchedule):
+        return identifier
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    raise ValueError(f"cannot interpret {identifier!r} as a learning-rate schedule")
