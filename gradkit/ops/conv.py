@@ -98,19 +98,65 @@ def _windows(xp, a, kh, kw, oh, ow, sh, sw, dh, dw):
         writeable=False)
 
 
-def _col2im(xp, d6, shape, sh, sw, dh, dw):
-    """Sum window gradients ``d6 (N, OH, OW, kh, kw, C)`` back onto an NHWC image.
+#: up to this many input channels the im2col matrix is built K-major, (K, N*OH*OW):
+#: one copy per kernel offset with long contiguous rows (fast for 1-3 channel images);
+#: above it, N*OH*OW-major in one strided copy of the windows (rows of kw*C values).
+KMAJOR_MAX_CHANNELS = 4
 
-    One strided add per kernel offset (kh*kw of them), none per output pixel.
+
+def _im2col(xp, a, kh, kw, oh, ow, sh, sw, dh, dw, ones, kmajor):
+    """The im2col matrix of the padded NHWC (view) ``a``, with a ones column if ``ones``.
+
+    Returns ``(M, K)`` (or ``(K, M)`` when ``kmajor``), ``M = N*OH*OW``,
+    ``K = kh*kw*C (+1)``, columns ordered (kh, kw, C) like a Keras kernel. The
+    ones column lets the bias ride in the GEMM: ``[cols, 1] @ [W; b]``, and
+    ``[cols, 1]^T g`` gives ``[dW; db]`` in one product.
     """
-    _, oh, ow, kh, kw, _ = d6.shape
-    dx = xp.zeros(shape, dtype=d6.dtype)
+    n, _, _, c = a.shape
+    k = kh * kw * c
+    m = n * oh * ow
+    if kmajor:
+        buf = xp.empty((k + ones, n, oh, ow), dtype=a.dtype)
+        b6 = buf[:k].reshape(kh, kw, c, n, oh, ow)
+        for i in range(kh):
+            hs = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            for j in range(kw):
+                b6[i, j] = a[:, hs, j * dw:j * dw + sw * (ow - 1) + 1:sw].transpose(3, 0, 1, 2)
+        if ones:
+            buf[k] = 1
+        return buf.reshape(k + ones, m)
+    win = _windows(xp, a, kh, kw, oh, ow, sh, sw, dh, dw)
+    if not ones:
+        return win.reshape(m, k)  # the one copy (a view for 1x1 stride-1 kernels)
+    buf = xp.empty((n, oh, ow, k + 1), dtype=a.dtype)
+    buf[..., k] = 1
+    s0, s1, s2, s3 = buf.strides
+    xp.copyto(xp.lib.stride_tricks.as_strided(
+        buf, (n, oh, ow, kh, kw, c), (s0, s1, s2, kw * c * s3, c * s3, s3)), win)
+    return buf.reshape(m, k + 1)
+
+
+def _input_grad(xp, g2, wk, pshape, oh, ow, sh, sw, dh, dw):
+    """Gradient of the (padded) NHWC input: the col2im of ``g W^T``, offset by offset.
+
+    ``g2`` is the output gradient ``(N*OH*OW, C_out)``, ``wk`` the kernel
+    ``(kh, kw, C, C_out)``. For each of the kh*kw kernel offsets one GEMM gives
+    the gradient of the input pixels that offset touched, ``(N*OH*OW, C)``,
+    contiguous, and one strided add puts it in place (for stride 1 the add runs
+    over rows of OW*C contiguous values). Nothing loops over output pixels.
+    """
+    kh, kw, c, _ = wk.shape
+    n = pshape[0]
+    wt = xp.ascontiguousarray(wk.transpose(0, 1, 3, 2))  # (kh, kw, C_out, C)
+    dx = xp.zeros(pshape, dtype=g2.dtype)
+    tmp = xp.empty((g2.shape[0], c), dtype=g2.dtype)
+    t4 = tmp.reshape(n, oh, ow, c)
     for i in range(kh):
-        h0 = i * dh
-        hs = slice(h0, h0 + sh * (oh - 1) + 1, sh)
+        hs = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
         for j in range(kw):
             w0 = j * dw
-            dx[:, hs, w0:w0 + sw * (ow - 1) + 1:sw] += d6[:, :, :, i, j]
+            xp.matmul(g2, wt[i, j], out=tmp)  # d window(i, j) = g W[i, j]^T
+            dx[:, hs, w0:w0 + sw * (ow - 1) + 1:sw] += t4
     return dx
 
 
@@ -157,26 +203,38 @@ class Conv2D(Function):
             x = x.astype(dtype)
         if kernel.dtype != dtype:
             kernel = kernel.astype(dtype)
-        xl = x.transpose(0, 2, 3, 1) if cf else x  # NHWC view
-        if pt or pb or pl or pr:
+        padded = pt or pb or pl or pr
+        kmajor = c <= KMAJOR_MAX_CHANNELS
+        if padded and kmajor:  # pad in the input's own memory layout
+            if cf:
+                a = xp.zeros((n, c, h + pt + pb, w + pl + pr), dtype=dtype)
+                a[:, :, pt:pt + h, pl:pl + w] = x
+                a = a.transpose(0, 2, 3, 1)
+            else:
+                a = xp.zeros((n, h + pt + pb, w + pl + pr, c), dtype=dtype)
+                a[:, pt:pt + h, pl:pl + w] = x
+        elif padded:
             a = xp.zeros((n, h + pt + pb, w + pl + pr, c), dtype=dtype)
-            a[:, pt:pt + h, pl:pl + w] = xl
+            a[:, pt:pt + h, pl:pl + w] = x.transpose(0, 2, 3, 1) if cf else x
+        elif cf and not kmajor:
+            a = xp.ascontiguousarray(x.transpose(0, 2, 3, 1))  # the one transpose
         else:
-            a = xp.ascontiguousarray(xl)  # no copy for channels_last
-        k = kh * kw * c
-        cols = _windows(xp, a, kh, kw, oh, ow, sh, sw, dh, dw).reshape(n * oh * ow, k)
-        wmat = (kernel.transpose(2, 3, 1, 0) if cf else kernel).reshape(k, co)
-        out = cols @ wmat  # (N*OH*OW, K) @ (K, C_out): the one GEMM
-        if bias is not None:
-            out += bias.astype(dtype, copy=False)
+            a = x.transpose(0, 2, 3, 1) if cf else x  # NHWC (view)
+        ones = bias is not None
+        cols = _im2col(xp, a, kh, kw, oh, ow, sh, sw, dh, dw, ones, kmajor)
+        wk = kernel.transpose(2, 3, 1, 0) if cf else kernel  # (kh, kw, C, C_out)
+        wmat = wk.reshape(kh * kw * c, co)
+        if ones:  # [W; b]: the bias is the weight of the ones column
+            wmat = xp.concatenate([wmat, bias.astype(dtype, copy=False).reshape(1, co)])
+        out = (cols.T if kmajor else cols) @ wmat  # (N*OH*OW, K) @ (K, C_out): the one GEMM
         needs = self.needs
         if needs is not None:
             self.geom = (cf, a.shape, (n, oh, ow, kh, kw, c, co), (sh, sw, dh, dw),
                          (pt, pl, h, w), dtype)
             if needs[1]:
-                self.cols = cols  # for dW only
+                self.cols, self.kmajor = cols, kmajor  # for dW only
             if needs[0]:
-                self.wmat = wmat
+                self.wk = wk
         out = out.reshape(n, oh, ow, co)
         return out.transpose(0, 3, 1, 2) if cf else out
 
@@ -189,16 +247,20 @@ class Conv2D(Function):
             g = g.astype(dtype)
         g2 = (g.transpose(0, 2, 3, 1) if cf else g).reshape(n * oh * ow, co)
         gx = gk = gb = None
-        if nb:
-            gb = g2.sum(axis=0)  # db = sum of g over N, OH, OW
+        k = kh * kw * c
         if nk:
-            dw_ = self.cols.T @ g2  # dW = cols^T g
-            gk = dw_.reshape(kh, kw, c, co)
+            cols = self.cols
+            dwb = (cols if self.kmajor else cols.T) @ g2  # [dW; db] = [cols, 1]^T g
+            gk = dwb[:k].reshape(kh, kw, c, co)
             if cf:
                 gk = gk.transpose(3, 2, 0, 1)
+            if nb:
+                gb = dwb[k]
+        elif nb:
+            gb = xp.ones(g2.shape[0], dtype=dtype) @ g2  # db = sum of g over N, OH, OW
         if nx:
-            dcols = g2 @ self.wmat.T  # dcols = g W^T, then scatter windows back (col2im)
-            dx = _col2im(xp, dcols.reshape(n, oh, ow, kh, kw, c), pshape, sh, sw, dh, dw)
+            # dx = col2im(g W^T)
+            dx = _input_grad(xp, g2, self.wk, pshape, oh, ow, sh, sw, dh, dw)
             if pshape[1] != h or pshape[2] != w:
                 dx = dx[:, pt:pt + h, pl:pl + w]
             gx = dx.transpose(0, 3, 1, 2) if cf else dx

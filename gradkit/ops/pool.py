@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from gradkit.autograd.function import Function, OpError
 from gradkit.backend import get_array_module as _xp
-from gradkit.ops.conv import _check_format, _check_rank, _out_len, _pair, _pads
+from gradkit.ops.conv import _check_format, _check_rank, _out_len, _pads, _pair
 
 
 def _geometry(op, x, pool_size, strides, padding, data_format):

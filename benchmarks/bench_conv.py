@@ -1,0 +1,151 @@
+"""Forward + backward time of gradkit's conv2d / max_pool2d against PyTorch CPU.
+
+The four layers of the MNIST CNN benchmark, batch 128, float32:
+
+* conv 3x3 (128, 28, 28, 1) -> 32 filters (valid, stride 1; the image needs no gradient)
+* conv 3x3 (128, 13, 13, 32) -> 64 filters (the input needs a gradient)
+* max pool 2x2 on (128, 26, 26, 32) and on (128, 11, 11, 64)
+
+gradkit runs channels_last (its default, Keras layout) unless ``--data-format
+channels_first``; PyTorch runs NCHW with ``torch.set_num_threads(threads)``.
+The two are interleaved (gradkit, torch, gradkit, torch, ...) in the same
+process so that load from other processes hits both alike; the table shows
+the median of ``--repeats`` timed runs after ``--warmup`` untimed ones, and
+the ratio gradkit / torch (below 1: gradkit faster).
+
+Usage:
+    python benchmarks/bench_conv.py [--repeats 10] [--warmup 2] [--threads 2]
+                                    [--data-format channels_last]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import gradkit  # noqa: E402
+from gradkit import ops  # noqa: E402
+
+
+def _nchw(shape):
+    n, h, w, c = shape
+    return (n, c, h, w)
+
+
+def _gradkit_case(kind, shape, cout, fmt, rng):
+    """A closure running one forward + backward pass in gradkit."""
+    x = rng.standard_normal(shape).astype(np.float32)
+    if fmt == "channels_first":
+        x = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    needs_x = kind == "pool" or shape[-1] > 1  # the first layer's image needs no gradient
+    xt = gradkit.Tensor(x, requires_grad=needs_x)
+    params = []
+    if kind == "conv":
+        cin = shape[-1]
+        k = rng.standard_normal((3, 3, cin, cout)).astype(np.float32) * 0.1
+        if fmt == "channels_first":
+            k = np.ascontiguousarray(k.transpose(3, 2, 0, 1))
+        kv = gradkit.Variable(k)
+        bv = gradkit.Variable(np.zeros(cout, np.float32))
+        params = [kv, bv]
+
+        def forward():
+            return ops.conv2d(xt, kv, bv, data_format=fmt)
+    else:
+        def forward():
+            return ops.max_pool2d(xt, 2, data_format=fmt)
+
+    gy = np.ones(forward().shape, np.float32)
+
+    def step():
+        for p in params + [xt]:
+            p.grad = None
+        y = forward()
+        y.backward(gy)
+
+    return step
+
+
+def _torch_case(torch, kind, shape, cout, rng):
+    x = torch.from_numpy(rng.standard_normal(_nchw(shape)).astype(np.float32))
+    x.requires_grad_(kind == "pool" or shape[-1] > 1)
+    F = torch.nn.functional
+    if kind == "conv":
+        w = torch.from_numpy(rng.standard_normal((cout, shape[-1], 3, 3)).astype(np.float32))
+        w.requires_grad_(True)
+        b = torch.zeros(cout, requires_grad=True)
+        params = [w, b]
+
+        def forward():
+            return F.conv2d(x, w, b)
+    else:
+        params = []
+
+        def forward():
+            return F.max_pool2d(x, 2)
+
+    gy = torch.ones(forward().shape)
+
+    def step():
+        for p in params + [x]:
+            p.grad = None
+        forward().backward(gy)
+
+    return step
+
+
+def _time(fn):
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--data-format", default="channels_last",
+                    choices=["channels_last", "channels_first"])
+    args = ap.parse_args(argv)
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        torch = None
+        print("PyTorch is not installed: gradkit times only")
+    else:
+        torch.set_num_threads(args.threads)
+
+    cases = [
+        ("conv3x3 (128,28,28,1)->32", "conv", (128, 28, 28, 1), 32),
+        ("conv3x3 (128,13,13,32)->64", "conv", (128, 13, 13, 32), 64),
+        ("maxpool2x2 (128,26,26,32)", "pool", (128, 26, 26, 32), None),
+        ("maxpool2x2 (128,11,11,64)", "pool", (128, 11, 11, 64), None),
+    ]
+    rng = np.random.default_rng(0)
+    print(f"forward+backward, median of {args.repeats} (ms); gradkit {args.data_format}, "
+          f"torch NCHW with {args.threads} threads")
+    print(f"{'case':<30}{'gradkit':>10}{'torch':>10}{'ratio':>8}")
+    for name, kind, shape, cout in cases:
+        g = _gradkit_case(kind, shape, cout, args.data_format, rng)
+        t = _torch_case(torch, kind, shape, cout, rng) if torch else None
+        tg, tt = [], []
+        for r in range(args.warmup + args.repeats):
+            a = _time(g)
+            b = _time(t) if t else float("nan")
+            if r >= args.warmup:
+                tg.append(a)
+                tt.append(b)
+        mg, mt = statistics.median(tg) * 1e3, statistics.median(tt) * 1e3
+        print(f"{name:<30}{mg:>10.2f}{mt:>10.2f}{mg / mt:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
