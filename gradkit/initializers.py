@@ -1,0 +1,528 @@
+"""Weight initializers (Keras's ``keras.initializers``): ``init(shape, dtype) -> array``.
+
+Every random initializer draws from :func:`gradkit.random.generator`, so
+``gradkit.random.seed(s)`` (or ``gradkit.utils.set_random_seed``) makes
+initial weights repeat. An initializer built with its own ``seed=`` instead
+uses a private generator seeded afresh on every call, so it returns the same
+values each time (as a seeded Keras 3 initializer does).
+
+Example::
+
+    from gradkit import initializers
+
+    init = initializers.get("glorot_uniform")
+    w = init((784, 128))                 # float32 NumPy array
+    layer_w = gradkit.Variable(init((3, 3, 16, 32)))
+
+Fans (as Keras computes them): a dense kernel ``(in, out)`` has
+``fan_in = in`` and ``fan_out = out``; a convolution kernel
+``(*spatial, in, out)`` multiplies both by the receptive field size
+``prod(spatial)``; a 1-D shape ``(n,)`` has ``fan_in = fan_out = n``; a scalar
+shape has both equal to 1.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gradkit import random as _random
+
+__all__ = [
+    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
+    "Initializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomNormal",
+    "RandomUniform", "TruncatedNormal", "VarianceScaling", "Zeros", "compute_fans",
+    "deserialize", "get", "serialize",
+]
+
+# stddev of a standard normal truncated to [-2, 2] (Keras's correction constant)
+_TRUNCATED_STD = 0.87962566103423978
+
+
+def compute_fans(shape):
+    """``(fan_in, fan_out)`` of a weight shape, as Keras computes them.
+
+    Args:
+        shape: the weight's shape.
+
+    Returns:
+        A tuple of two ints.
+
+    Example::
+
+        compute_fans((3, 3, 16, 32))   # (144, 288)
+    """
+    shape = tuple(int(n) for n in shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    receptive = math.prod(shape[:-2])
+    return shape[-2] * receptive, shape[-1] * receptive
+
+
+def _shape(shape):
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(n) for n in shape)
+
+
+def _float_dtype(dtype, who):
+    dt = np.dtype(dtype if dtype is not None else "float32")
+    if dt.kind != "f":
+        raise ValueError(f"{who}: random initial values need a floating dtype, got {dt}")
+    return dt
+
+
+class Initializer:
+    """Base class: ``init(shape, dtype="float32")`` returns a new NumPy array.
+
+    Subclasses implement ``__call__`` and ``get_config``.
+    """
+
+    def __call__(self, shape, dtype="float32"):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def get_config(self):
+        """The constructor arguments, as a JSON-able dict."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild an initializer from :meth:`get_config`'s dict."""
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class _Random(Initializer):
+    """An initializer that draws random numbers (global generator or its own seed)."""
+
+    def __init__(self, seed=None):
+        if seed is not None and not isinstance(seed, (int, np.integer)):
+            raise TypeError(f"{type(self).__name__}: seed must be an int or None, got "
+                            f"{type(seed).__name__}")
+        self.seed = None if seed is None else int(seed)
+
+    def _rng(self):
+        # looked up on every call: gradkit.random.seed() replaces the global generator
+        return _random.generator() if self.seed is None else np.random.default_rng(self.seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+def _truncated_normal(rng, shape, mean, stddev):
+    """Normal samples with everything beyond 2 standard deviations drawn again."""
+    z = rng.standard_normal(shape)
+    bad = np.abs(z) > 2.0
+    while bad.any():
+        z[bad] = rng.standard_normal(int(bad.sum()))
+        bad = np.abs(z) > 2.0
+    return z * stddev + mean
+
+
+class Zeros(Initializer):
+    """All zeros.
+
+    Example::
+
+        Zeros()((2, 3))   # float32 zeros
+    """
+
+    def __call__(self, shape, dtype="float32"):
+        return np.zeros(_shape(shape), dtype=dtype or "float32")
+
+
+class Ones(Initializer):
+    """All ones."""
+
+    def __call__(self, shape, dtype="float32"):
+        return np.ones(_shape(shape), dtype=dtype or "float32")
+
+
+class Constant(Initializer):
+    """A constant (a scalar, or an array that broadcasts to the shape).
+
+    Args:
+        value: the value to fill with.
+
+    Example::
+
+        Constant(0.1)((3,))   # [0.1, 0.1, 0.1]
+    """
+
+    def __init__(self, value=0.0):
+        self.value = value
+
+    def __call__(self, shape, dtype="float32"):
+        shape = _shape(shape)
+        v = np.asarray(self.value, dtype=dtype or "float32")
+        try:
+            return np.array(np.broadcast_to(v, shape))
+        except ValueError:
+            raise ValueError(f"Constant: a value of shape {v.shape} does not broadcast to the "
+                             f"weight shape {shape}") from None
+
+    def get_config(self):
+        v = self.value
+        return {"value": v.tolist() if isinstance(v, np.ndarray) else v}
+
+
+class RandomUniform(_Random):
+    """Uniform samples in ``[minval, maxval)``.
+
+    Args:
+        minval: lower bound (default -0.05).
+        maxval: upper bound (default 0.05).
+        seed: optional int (see the module docstring).
+    """
+
+    def __init__(self, minval=-0.05, maxval=0.05, seed=None):
+        if not maxval > minval:
+            raise ValueError(f"RandomUniform: maxval ({maxval}) must exceed minval ({minval})")
+        super().__init__(seed)
+        self.minval, self.maxval = float(minval), float(maxval)
+
+    def __call__(self, shape, dtype="float32"):
+        dt = _float_dtype(dtype, "RandomUniform")
+        return self._rng().uniform(self.minval, self.maxval, _shape(shape)).astype(dt)
+
+    def get_config(self):
+        return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
+
+
+class RandomNormal(_Random):
+    """Normal samples with the given mean and standard deviation.
+
+    Args:
+        mean: default 0.
+        stddev: default 0.05.
+        seed: optional int.
+    """
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        if not stddev >= 0:
+            raise ValueError(f"RandomNormal: stddev must be >= 0, got {stddev}")
+        super().__init__(seed)
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def __call__(self, shape, dtype="float32"):
+        dt = _float_dtype(dtype, "RandomNormal")
+        return self._rng().normal(self.mean, self.stddev, _shape(shape)).astype(dt)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+class TruncatedNormal(_Random):
+    """Normal samples, those more than 2 ``stddev`` from the mean drawn again.
+
+    ``stddev`` is that of the normal before truncation (as in Keras), so the
+    samples' actual standard deviation is about ``0.88 * stddev``.
+
+    Args:
+        mean: default 0.
+        stddev: default 0.05.
+        seed: optional int.
+    """
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        if not stddev >= 0:
+            raise ValueError(f"TruncatedNormal: stddev must be >= 0, got {stddev}")
+        super().__init__(seed)
+        self.mean, self.stddev = float(mean), float(stddev)
+
+    def __call__(self, shape, dtype="float32"):
+        dt = _float_dtype(dtype, "TruncatedNormal")
+        return _truncated_normal(self._rng(), _shape(shape), self.mean, self.stddev).astype(dt)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+
+
+_MODES = ("fan_in", "fan_out", "fan_avg")
+_DISTRIBUTIONS = ("truncated_normal", "untruncated_normal", "uniform")
+
+
+class VarianceScaling(_Random):
+    """Samples whose variance is ``scale / n``, ``n`` a fan of the shape.
+
+    ``n`` is ``fan_in``, ``fan_out`` or their average (``mode``). With
+    ``distribution="truncated_normal"`` samples are drawn from a normal
+    truncated at 2 standard deviations whose stddev is
+    ``sqrt(scale / n) / 0.8796...`` (so the truncated samples have the
+    intended variance); ``"untruncated_normal"`` uses ``sqrt(scale / n)``;
+    ``"uniform"`` draws from ``[-limit, limit]`` with ``limit = sqrt(3 scale / n)``.
+
+    Args:
+        scale: positive scaling factor.
+        mode: ``"fan_in"``, ``"fan_out"`` or ``"fan_avg"``.
+        distribution: ``"truncated_normal"``, ``"untruncated_normal"`` or
+            ``"uniform"`` (``"normal"`` means truncated, as in Keras).
+        seed: optional int.
+
+    Example::
+
+        he = VarianceScaling(2.0, "fan_in", "truncated_normal")
+        w = he((256, 128))      # std ~ sqrt(2 / 256)
+    """
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+        if not scale > 0:
+            raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
+        mode = str(mode).lower()
+        if mode not in _MODES:
+            raise ValueError(f"VarianceScaling: mode must be one of {_MODES}, got {mode!r}")
+        distribution = str(distribution).lower()
+        if distribution == "normal":
+            distribution = "truncated_normal"
+        if distribution not in _DISTRIBUTIONS:
+            raise ValueError(f"VarianceScaling: distribution must be one of {_DISTRIBUTIONS}, "
+                             f"got {distribution!r}")
+        super().__init__(seed)
+        self.scale, self.mode, self.distribution = float(scale), mode, distribution
+
+    def _variance(self, shape):
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}
+        return self.scale / max(1.0, n[self.mode])
+
+    def __call__(self, shape, dtype="float32"):
+        dt = _float_dtype(dtype, type(self).__name__)
+        shape = _shape(shape)
+        var = self._variance(shape)
+        rng = self._rng()
+        if self.distribution == "truncated_normal":
+            out = _truncated_normal(rng, shape, 0.0, math.sqrt(var) / _TRUNCATED_STD)
+        elif self.distribution == "untruncated_normal":
+            out = rng.normal(0.0, math.sqrt(var), shape)
+        else:
+            limit = math.sqrt(3.0 * var)
+            out = rng.uniform(-limit, limit, shape)
+        return out.astype(dt)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
+                **super().get_config()}
+
+
+class _Preset(VarianceScaling):
+    """A VarianceScaling with fixed arguments; its config is just the seed."""
+
+    preset: tuple = ()
+
+    def __init__(self, seed=None):
+        super().__init__(*self.preset, seed=seed)
+
+    def get_config(self):
+        return {"seed": self.seed}
+
+
+class GlorotUniform(_Preset):
+    """Glorot/Xavier uniform: ``U(-limit, limit)``, ``limit = sqrt(6 / (fan_in + fan_out))``.
+
+    Args:
+        seed: optional int.
+    """
+
+    preset = (1.0, "fan_avg", "uniform")
+
+
+class GlorotNormal(_Preset):
+    """Glorot/Xavier normal: truncated normal, std ``sqrt(2 / (fan_in + fan_out))``.
+
+    Args:
+        seed: optional int.
+    """
+
+    preset = (1.0, "fan_avg", "truncated_normal")
+
+
+class HeUniform(_Preset):
+    """He uniform: ``U(-limit, limit)``, ``limit = sqrt(6 / fan_in)``.
+
+    Args:
+        seed: optional int.
+    """
+
+    preset = (2.0, "fan_in", "uniform")
+
+
+class HeNormal(_Preset):
+    """He normal: truncated normal, std ``sqrt(2 / fan_in)``.
+
+    Args:
+        seed: optional int.
+    """
+
+    preset = (2.0, "fan_in", "truncated_normal")
+
+
+class LecunUniform(_Preset):
+    """LeCun uniform: ``U(-limit, limit)``, ``limit = sqrt(3 / fan_in)``.
+
+    Args:
+        seed: optional int.
+    """
+
+    preset = (1.0, "fan_in", "uniform")
+
+
+class LecunNormal(_Preset):
+    """LeCun normal: truncated normal, std ``sqrt(1 / fan_in)`` (pairs with SELU).
+
+    Args:
+        seed: optional int.
+    """
+
+    preset = (1.0, "fan_in", "truncated_normal")
+
+
+class Orthogonal(_Random):
+    """A (semi-)orthogonal matrix times ``gain``, from the QR decomposition of a normal draw.
+
+    The shape is flattened to ``(prod(shape[:-1]), shape[-1])``: its columns
+    (or rows, when there are fewer rows than columns) are orthonormal.
+
+    Args:
+        gain: multiplier.
+        seed: optional int.
+
+    Example::
+
+        q = Orthogonal()((64, 64))
+        np.allclose(q.T @ q, np.eye(64), atol=1e-5)   # True
+    """
+
+    def __init__(self, gain=1.0, seed=None):
+        super().__init__(seed)
+        self.gain = float(gain)
+
+    def __call__(self, shape, dtype="float32"):
+        dt = _float_dtype(dtype, "Orthogonal")
+        shape = _shape(shape)
+        if len(shape) < 2:
+            raise ValueError(f"Orthogonal: needs a shape with at least 2 axes, got {shape}")
+        rows, cols = math.prod(shape[:-1]), shape[-1]
+        a = self._rng().standard_normal((max(rows, cols), min(rows, cols)))
+        q, r = np.linalg.qr(a)
+        d = np.sign(np.diag(r))
+        q = q * np.where(d == 0, 1.0, d)  # unique decomposition: uniformly distributed q
+        if rows < cols:
+            q = q.T
+        return (self.gain * q).reshape(shape).astype(dt)
+
+    def get_config(self):
+        return {"gain": self.gain, **super().get_config()}
+
+
+class Identity(Initializer):
+    """``gain`` times the identity matrix (2-D shapes only; rectangular is fine).
+
+    Args:
+        gain: multiplier.
+    """
+
+    def __init__(self, gain=1.0):
+        self.gain = float(gain)
+
+    def __call__(self, shape, dtype="float32"):
+        shape = _shape(shape)
+        if len(shape) != 2:
+            raise ValueError(f"Identity: needs a 2-D shape, got {shape}")
+        return (self.gain * np.eye(*shape)).astype(dtype or "float32")
+
+    def get_config(self):
+        return {"gain": self.gain}
+
+
+# ------------------------------------------------------------------ lookup
+_CLASSES = {
+    "zeros": Zeros, "zero": Zeros, "ones": Ones, "one": Ones, "constant": Constant,
+    "random_uniform": RandomUniform, "uniform": RandomUniform,
+    "random_normal": RandomNormal, "normal": RandomNormal,
+    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
+    "glorot_uniform": GlorotUniform, "xavier_uniform": GlorotUniform,
+    "glorot_normal": GlorotNormal, "xavier_normal": GlorotNormal,
+    "he_uniform": HeUniform, "he_normal": HeNormal,
+    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
+    "orthogonal": Orthogonal, "identity": Identity,
+}
+_ALL = [Zeros, Ones, Constant, RandomUniform, RandomNormal, TruncatedNormal, VarianceScaling,
+        GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal,
+        Orthogonal, Identity]
+_BY_CLASS_NAME = {c.__name__.lower(): c for c in _ALL}
+
+
+def serialize(initializer):
+    """An initializer as ``{"class_name": ..., "config": {...}}``.
+
+    Args:
+        initializer: an :class:`Initializer`.
+
+    Returns:
+        A JSON-able dict for :func:`deserialize`.
+    """
+    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+
+
+def deserialize(config):
+    """Rebuild an initializer from :func:`serialize`'s dict.
+
+    Args:
+        config: ``{"class_name": "HeNormal", "config": {"seed": None}}``.
+
+    Returns:
+        An :class:`Initializer`.
+    """
+    name = config.get("class_name", "")
+    cls = _BY_CLASS_NAME.get(name.lower())
+    if cls is None:
+        raise ValueError(f"unknown initializer class {name!r}; known classes are: "
+                         f"{', '.join(c.__name__ for c in _ALL)}")
+    return cls.from_config(config.get("config", {}))
+
+
+def get(identifier):
+    """Resolve an initializer given by name, config, class, instance or callable.
+
+    Args:
+        identifier: a name (``"glorot_uniform"``, ``"he_normal"``, ``"zeros"``,
+            ... or a class name; case-insensitive), a dict from
+            :func:`serialize`, an :class:`Initializer` subclass or instance, or
+            any callable ``(shape, dtype) -> array`` (returned unchanged).
+            ``None`` gives ``None``.
+
+    Returns:
+        A callable initializer (or None).
+
+    Raises:
+        ValueError: for an unknown name; the message lists the valid names.
+
+    Example::
+
+        initializers.get("he_normal")((128, 64)).std()   # ~ sqrt(2 / 128)
+    """
+    if identifier is None or isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, str):
+        key = identifier.strip().lower()
+        cls = _CLASSES.get(key) or _BY_CLASS_NAME.get(key)
+        if cls is None:
+            raise ValueError(f"unknown initializer {identifier!r}; valid names are: "
+                             f"{', '.join(sorted(_CLASSES))}")
+        return cls()
+    if isinstance(identifier, dict):
+        return deserialize(identifier)
+    if isinstance(identifier, type) and issubclass(identifier, Initializer):
+        return identifier()
+    if callable(identifier):
+        return identifier
+    raise TypeError(f"an initializer must be a name, a config dict, an Initializer or a "
+                    f"callable, got {type(identifier).__name__}: {identifier!r}")
