@@ -57,8 +57,13 @@ class BroadcastTo(Function):
 
 class Concatenate(Function):
     def forward(self, *xs, axis=0):
+        if not xs:
+            raise OpError("concatenate: needs at least one tensor, got an empty sequence")
         ref = xs[0]
-        ax = axis % max(ref.ndim, 1)
+        if not -ref.ndim <= axis < ref.ndim:  # a wrapped axis would silently join elsewhere
+            raise OpError(f"concatenate: axis {axis} is out of range for inputs with {ref.ndim} "
+                          f"axes (shape {ref.shape})")
+        ax = axis % ref.ndim
         for i, x in enumerate(xs):
             if x.ndim != ref.ndim or any(
                     n != m for d, (n, m) in enumerate(zip(x.shape, ref.shape)) if d != ax):
@@ -83,6 +88,8 @@ class Concatenate(Function):
 
 class Stack(Function):
     def forward(self, *xs, axis=0):
+        if not xs:
+            raise OpError("stack: needs at least one tensor, got an empty sequence")
         for i, x in enumerate(xs):
             if x.shape != xs[0].shape:
                 raise OpError(f"stack: input {i} has shape {x.shape}, input 0 has "
