@@ -25,6 +25,13 @@ def _data(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+def _axis(op, axis, ndim):
+    """``axis`` in ``[0, ndim)``; an out-of-range axis is an error, never wrapped around."""
+    if not -ndim <= axis < ndim:
+        raise OpError(f"{op}: axis {axis} is out of range for a tensor with {ndim} axes")
+    return axis % ndim
+
+
 # ---------------------------------------------------------------- elementwise
 def add(a, b):
     """``a + b`` with broadcasting."""
@@ -238,7 +245,8 @@ def squeeze(x, axis=None):
     if axis is None:
         new = [n for n in shape if n != 1]
     else:
-        axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+        axes = {_axis("squeeze", a, len(shape)) for a in
+                ((axis,) if isinstance(axis, int) else axis)}
         for a in axes:
             if shape[a] != 1:
                 raise OpError(f"squeeze: axis {a} has length {shape[a]}, not 1 "
@@ -267,6 +275,7 @@ def stack(tensors, axis=0):
 
 def split(x, indices_or_sections, axis=0):
     """Split into a list of tensors, like ``numpy.split``."""
+    axis = _axis("split", axis, _data(x).ndim)
     n = _data(x).shape[axis]
     if isinstance(indices_or_sections, int):
         k = indices_or_sections
@@ -276,7 +285,7 @@ def split(x, indices_or_sections, axis=0):
     else:
         cuts = list(indices_or_sections)
     bounds = [0] + cuts + [n]
-    pre = (slice(None),) * (axis % _data(x).ndim)
+    pre = (slice(None),) * axis
     return [x[pre + (slice(a, b),)] for a, b in zip(bounds[:-1], bounds[1:])]
 
 
@@ -294,6 +303,7 @@ def pad(x, pad_width, constant_values=0):
 def flatten(x, start_axis=0):
     """Collapse axes from ``start_axis`` on into one (``start_axis=1`` keeps the batch)."""
     shape = _data(x).shape
+    start_axis = _axis("flatten", start_axis, len(shape)) if shape else 0
     return reshape(x, shape[:start_axis] + (-1,))
 
 
