@@ -36,6 +36,21 @@ from gradkit.layers.registry import (
     serialize,
 )
 
+# isort: split
+# convolution, pooling and recurrent layers (gradkit/layers/conv.py, pooling.py, recurrent.py)
+from gradkit.layers.conv import Conv1D, Conv2D
+from gradkit.layers.pooling import (
+    AveragePooling2D,
+    AvgPool2D,
+    GlobalAveragePooling2D,
+    GlobalAvgPool2D,
+    GlobalMaxPool2D,
+    GlobalMaxPooling2D,
+    MaxPool2D,
+    MaxPooling2D,
+)
+from gradkit.layers.recurrent import GRU, LSTM, SimpleRNN
+
 __all__ = [
     # base
     "InputSpec", "Layer", "SymbolicTensor",
@@ -50,4 +65,9 @@ __all__ = [
     "BatchNormalization", "LayerNormalization",
     # merge
     "Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract",
+    # convolution, pooling, recurrent
+    "Conv1D", "Conv2D",
+    "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D", "GlobalAvgPool2D",
+    "GlobalMaxPool2D", "GlobalMaxPooling2D", "MaxPool2D", "MaxPooling2D",
+    "GRU", "LSTM", "SimpleRNN",
 ]

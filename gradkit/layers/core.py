@@ -33,9 +33,9 @@ def serialize_arg(value, kind):
 
     module = importlib.import_module(f"gradkit.{kind}")
     ser = getattr(module, "serialize", None)
-    if ser is not None:
+    if ser is not None and hasattr(value, "get_config"):
         return ser(value)
-    return getattr(value, "__name__", type(value).__name__)
+    return getattr(value, "__name__", type(value).__name__)  # a plain function: its name
 
 
 def _positive_int(layer_name, arg, value):
