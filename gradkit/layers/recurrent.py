@@ -20,6 +20,7 @@ Weight layouts (as Keras, so weights load from Keras models):
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -65,6 +66,30 @@ class SequenceInputSpec(InputSpec):
                 f"features but received {shape[2]} (last axis of shape {shape_str(shape)}); "
                 "a layer keeps the feature count of its first input: create a new layer for "
                 "other inputs")
+
+
+def _time_slices(xw, steps, backwards=False):
+    """``xw[:, t]`` for every step ``t`` (in reverse with ``backwards``), as Tensors.
+
+    Slicing goes through chunks of about ``sqrt(T)`` steps: the gradient of a
+    slice is a zero buffer shaped like what it was sliced from, so slicing
+    each step straight from the whole sequence would cost ``T`` full-sequence
+    buffers (and additions) in the backward pass, O(T^2); through chunks it is
+    about ``2 sqrt(T)`` of them.
+    """
+    k = math.isqrt(steps)
+    if k < 3:  # short sequences: chunks would not pay
+        chunks = [(0, steps, xw)]
+    else:
+        chunks = [(c, min(c + k, steps), xw[:, c:c + k]) for c in range(0, steps, k)]
+    if backwards:
+        for start, stop, chunk in reversed(chunks):
+            for j in range(stop - start - 1, -1, -1):
+                yield chunk[:, j]
+    else:
+        for start, stop, chunk in chunks:
+            for j in range(stop - start):
+                yield chunk[:, j]
 
 
 class _RNN(Layer):
@@ -174,9 +199,8 @@ class _RNN(Layer):
         xw = self._input_projection(x)
         states = self._initial_states(initial_state, batch)
         outputs = []
-        order = range(steps - 1, -1, -1) if self.go_backwards else range(steps)
-        for t in order:
-            out, states = self._step(xw[:, t], states)
+        for xw_t in _time_slices(xw, steps, self.go_backwards):
+            out, states = self._step(xw_t, states)
             if self.return_sequences:
                 outputs.append(out)
         y = ops.stack(outputs, axis=1) if self.return_sequences else out

@@ -150,6 +150,30 @@ def test_states_initial_state_and_go_backwards_match_torch(kind):
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize("steps", [9, 11, 17])
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_long_sequences_match_torch(steps, go_backwards):
+    """Sequences long enough for the chunked time slicing (chunks of isqrt(T) steps)."""
+    layer, weights = make_layer("lstm", return_sequences=True, go_backwards=go_backwards)
+    rng = np.random.default_rng(18)
+    x = rng.standard_normal((2, steps, FEAT))
+    gy = rng.standard_normal((2, steps, U))
+    xt = Tensor(x, requires_grad=True)
+    (layer(xt) * Tensor(gy)).sum().backward()
+    m = make_torch("lstm", weights)
+    tx = torch.tensor(x, requires_grad=True)
+    ty, _ = m(tx.flip(1) if go_backwards else tx)
+    (ty * torch.tensor(gy)).sum().backward()
+    np.testing.assert_allclose(xt.grad.numpy(), tx.grad.numpy(), rtol=RTOL, atol=ATOL)
+    for a, b in zip([layer.kernel.grad.numpy(), layer.recurrent_kernel.grad.numpy(),
+                     layer.bias.grad.numpy()], torch_grads("lstm", m)):
+        np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)
+    with gradkit.no_grad():
+        np.testing.assert_allclose(layer(x).numpy(), ty.detach().numpy(), rtol=RTOL,
+                                   atol=ATOL)
+
+
+@pytest.mark.torch
 def test_lstm_float32_and_custom_activations():
     rng = np.random.default_rng(13)
     layer = LSTM(U)
