@@ -177,7 +177,7 @@ def _recorded_input(y_pred, op_type):
     Only trusted while that input is unchanged since (same ``_version``).
     """
     ctx = y_pred._ctx
-    if type(ctx) is not op_type:
+    if not isinstance(ctx, op_type):
         return None
     x = ctx.parents[0]
     if not isinstance(x, Tensor) or x._version != ctx.versions[0]:
