@@ -8,6 +8,8 @@ NumPy-style helpers (``zeros_like``, ``scatter_add``) a backward may call.
 
 from __future__ import annotations
 
+import numpy as _np
+
 from gradkit.autograd.function import Function, OpError  # noqa: F401
 from gradkit.backend import get_array_module
 from gradkit.ops import activation as _act
@@ -25,6 +27,14 @@ def _data(x):
     return x._data if isinstance(x, Tensor) else x
 
 
+def _weak(x):
+    """NumPy scalars (and 0-d arrays) act as Python scalars do: they don't promote a tensor's
+    dtype (float32 * np.float64(2) stays float32, as in PyTorch). Tensors pass unchanged."""
+    if isinstance(x, _np.generic) or (type(x) is _np.ndarray and x.ndim == 0):
+        return x.item()
+    return x
+
+
 def _axis(op, axis, ndim):
     """``axis`` in ``[0, ndim)``; an out-of-range axis is an error, never wrapped around."""
     if not -ndim <= axis < ndim:
@@ -35,27 +45,27 @@ def _axis(op, axis, ndim):
 # ---------------------------------------------------------------- elementwise
 def add(a, b):
     """``a + b`` with broadcasting."""
-    return _el.Add.apply(a, b)
+    return _el.Add.apply(_weak(a), _weak(b))
 
 
 def subtract(a, b):
     """``a - b`` with broadcasting."""
-    return _el.Subtract.apply(a, b)
+    return _el.Subtract.apply(_weak(a), _weak(b))
 
 
 def multiply(a, b):
     """``a * b`` with broadcasting."""
-    return _el.Multiply.apply(a, b)
+    return _el.Multiply.apply(_weak(a), _weak(b))
 
 
 def divide(a, b):
     """``a / b`` with broadcasting."""
-    return _el.Divide.apply(a, b)
+    return _el.Divide.apply(_weak(a), _weak(b))
 
 
 def power(a, b):
     """``a ** b``; the gradient with respect to ``b`` is 0 where ``a <= 0``."""
-    return _el.Power.apply(a, b)
+    return _el.Power.apply(_weak(a), _weak(b))
 
 
 def negative(a):
@@ -90,22 +100,22 @@ def sign(a):
 
 def maximum(a, b):
     """Elementwise larger of ``a`` and ``b`` (ties split the gradient)."""
-    return _el.Maximum.apply(a, b)
+    return _el.Maximum.apply(_weak(a), _weak(b))
 
 
 def minimum(a, b):
     """Elementwise smaller of ``a`` and ``b`` (ties split the gradient)."""
-    return _el.Minimum.apply(a, b)
+    return _el.Minimum.apply(_weak(a), _weak(b))
 
 
 def where(condition, a, b):
     """``a`` where ``condition`` is true, else ``b``."""
-    return _el.Where.apply(_data(condition), a, b)
+    return _el.Where.apply(_data(condition), _weak(a), _weak(b))
 
 
 def clip(a, lo=None, hi=None):
     """Limit ``a`` to ``[lo, hi]`` (gradient 0 outside)."""
-    return _el.Clip.apply(a, lo, hi)
+    return _el.Clip.apply(a, _weak(lo), _weak(hi))
 
 
 def cast(a, dtype):
@@ -130,12 +140,12 @@ def relu(x):
 
 def leaky_relu(x, negative_slope=0.2):
     """``x`` if ``x > 0`` else ``negative_slope * x``."""
-    return _act.LeakyReLU.apply(x, negative_slope)
+    return _act.LeakyReLU.apply(x, _weak(negative_slope))
 
 
 def elu(x, alpha=1.0):
     """``x`` if ``x > 0`` else ``alpha * (e^x - 1)``."""
-    return _act.ELU.apply(x, alpha)
+    return _act.ELU.apply(x, _weak(alpha))
 
 
 def gelu(x, approximate=False):
@@ -297,7 +307,7 @@ def pad(x, pad_width, constant_values=0):
     pad_width = [tuple(p) if not isinstance(p, int) else (p, p) for p in pad_width]
     if len(pad_width) != nd:
         raise OpError(f"pad: pad_width has {len(pad_width)} entries for a tensor with {nd} axes")
-    return _sh.Pad.apply(x, tuple(pad_width), constant_values)
+    return _sh.Pad.apply(x, tuple(pad_width), _weak(constant_values))
 
 
 def flatten(x, start_axis=0):
