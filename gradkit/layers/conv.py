@@ -133,7 +133,7 @@ class ImageInputSpec(InputSpec):
                     "first input: create a new layer for other inputs")
 
 
-def sequence_channels(layer, input_shape, channels_first):
+def _known_channels(layer, input_shape, channels_first):
     axis = 1 if channels_first else -1
     c = input_shape[axis]
     if c is None:
@@ -209,7 +209,7 @@ class Conv2D(Layer):
         input_shape = tuple(input_shape)
         self.input_spec.check(self, input_shape)
         channels_first = self.data_format == "channels_first"
-        cin = sequence_channels(self, input_shape, channels_first)
+        cin = _known_channels(self, input_shape, channels_first)
         self.kernel = self.add_weight(
             self.kernel_size + (cin, self.filters), initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer, name="kernel")
