@@ -3,12 +3,21 @@
 An autodiff engine (``Tensor.backward`` and ``GradientTape`` on one engine),
 layers, optimizers and a Keras-style model API. See README.md.
 """
+# ruff: noqa: I001  (order matters: Tensor first, the ops are built on it)
 
-from gradkit import (  # noqa: I001
-    nn,  # noqa: E402
-    ops,
-    random,
+from gradkit.tensor import (
+    Tensor,
+    Variable,
+    bool_,
+    float16,
+    float32,
+    float64,
+    int32,
+    int64,
+    tensor,
+    uint8,
 )
+from gradkit import ops, random, nn
 from gradkit.autograd import (
     GradientTape,
     enable_grad,
@@ -75,17 +84,35 @@ from gradkit.ops import (
     where,
     zeros_like,
 )
-from gradkit.tensor import (
-    Tensor,  # first: the ops are built on it
-    Variable,
-    bool_,
-    float16,
-    float32,
-    float64,
-    int32,
-    int64,
-    tensor,
-    uint8,
+from gradkit import (
+    activations,
+    callbacks,
+    datasets,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    optimizers,
+    regularizers,
+    testing,
+    utils,
 )
+from gradkit.models import Input, Model, Sequential, load_model
+
+# TensorFlow-style aliases live in one place, gradkit.compat; ``import gradkit as tf`` works.
+from gradkit.compat import (
+    argmax,
+    constant,
+    gradients,
+    pow,  # noqa: A004
+    reduce_max,
+    reduce_mean,
+    reduce_min,
+    reduce_sum,
+    square,
+    train,
+)
+from gradkit import keras
 
 __version__ = "0.1.0"

@@ -264,18 +264,24 @@ class Layer:
 
     @property
     def trainable_weights(self):
-        out = []
+        out, seen = [], set()
         for layer in self._flatten_layers():
             if layer._trainable:
-                out.extend(w for w in layer._weights if w.trainable and w not in out)
+                for w in layer._weights:
+                    if w.trainable and id(w) not in seen:
+                        seen.add(id(w))
+                        out.append(w)
         return out
 
     @property
     def non_trainable_weights(self):
-        train = {id(w) for w in self.trainable_weights}
+        seen = {id(w) for w in self.trainable_weights}
         out = []
         for layer in self._flatten_layers():
-            out.extend(w for w in layer._weights if id(w) not in train and w not in out)
+            for w in layer._weights:
+                if id(w) not in seen:
+                    seen.add(id(w))
+                    out.append(w)
         return out
 
     trainable_variables = trainable_weights

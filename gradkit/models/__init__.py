@@ -1,0 +1,9 @@
+"""Models: ``Sequential``, the functional API (``Input``, ``Model(inputs, outputs)``),
+subclassed ``Model``, and saving/loading."""
+
+from gradkit.models.functional import Functional, Input
+from gradkit.models.model import Model
+from gradkit.models.saving import ModelFileError, load_model
+from gradkit.models.sequential import Sequential
+
+__all__ = ["Functional", "Input", "Model", "ModelFileError", "Sequential", "load_model"]

@@ -1,0 +1,403 @@
+"""Saving and loading models: one zip archive, no pickle, written atomically.
+
+A model file holds:
+
+* ``metadata.json``: format name and version, gradkit version, the random state;
+* ``config.json``: the architecture (layer configs) and the compile settings;
+* ``model.safetensors``: the weights, in an order ``config.json`` lists;
+* ``optimizer.safetensors``: the optimizer's slots and step count (optional).
+
+Why this shape: JSON and safetensors can't carry code, so loading a file
+from a stranger executes nothing; safetensors is read by other tools too;
+one zip keeps the pieces together. Writes go to a temporary file beside the
+target, are flushed and fsync-ed, then renamed over it: a crash or a kill at
+any moment leaves either the old file or the new one, never a mix.
+
+Loading checks everything before it allocates or assigns: the member names
+(nothing else, no paths), their sizes (no "terabyte" headers, no zip bombs),
+JSON and safetensors structure, and every weight's shape against the model.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+
+import numpy as np
+
+from gradkit.models import safetensors as st
+
+FORMAT = "gradkit.model"
+FORMAT_VERSION = 1
+MEMBERS = ("metadata.json", "config.json", "model.safetensors", "optimizer.safetensors")
+MAX_JSON = 64 * 1024 * 1024
+MAX_TENSORS = 16 * 1024 ** 3
+MAX_RATIO = 200  # decompressed/compressed; beyond this an entry is a zip bomb
+
+
+class ModelFileError(ValueError):
+    """A model or weights file that can't be loaded safely; the message says why."""
+
+
+# ---------------------------------------------------------------- atomic write
+def atomic_write(path, data: bytes):
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never a part.
+
+    Errors (disk full, no permission) raise an ``OSError`` naming the path and
+    leave any previous file untouched.
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
+    except OSError as e:
+        raise OSError(e.errno, f"cannot save to '{path}': {e.strerror} (could not create a "
+                      f"temporary file in '{folder}'); the previous file, if any, is "
+                      "unchanged") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if os.path.exists(path):
+            os.chmod(tmp, os.stat(path).st_mode & 0o777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise OSError(e.errno, f"cannot save to '{path}': {e.strerror}; the previous file, "
+                          "if any, is unchanged") from e
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+# ---------------------------------------------------------------- weights
+def _weight_keys(weights):
+    keys, seen = [], {}
+    for w in weights:
+        base = w.name or "weight"
+        k = seen.get(base, 0)
+        seen[base] = k + 1
+        keys.append(base if k == 0 else f"{base}#{k}")
+    return keys
+
+
+def _weights_payload(model):
+    ws = model.weights
+    keys = _weight_keys(ws)
+    return st.dumps({k: w.numpy() for k, w in zip(keys, ws)},
+                    {"format": "gradkit.weights", "order": json.dumps(keys)}), keys
+
+
+def _optimizer_payload(optimizer):
+    state = optimizer.state_dict()
+    tensors, index = {}, {}
+    for pi, slots in state.get("state", {}).items():
+        for slot, arr in slots.items():
+            key = f"{pi}/{slot}"
+            tensors[key] = np.asarray(arr)
+            index[key] = [int(pi), slot]
+    meta = {k: v for k, v in state.items() if k != "state"}
+    return st.dumps(tensors, {"format": "gradkit.optimizer", "index": json.dumps(index),
+                              "meta": json.dumps(meta, default=_json_default)})
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot serialize {type(o).__name__}")
+
+
+def save_model(model, filepath, include_optimizer=True):
+    """Write ``model`` (architecture, weights, optimizer state) to ``filepath``."""
+    from gradkit import __version__
+    from gradkit import random as R
+
+    if not model.built:
+        raise ValueError(f"{type(model).__name__} '{model.name}' is not built (it has no "
+                         "weights yet): build it or train it before saving")
+    from gradkit.layers import serialize
+
+    weights, keys = _weights_payload(model)
+    shape = model._build_input_shape
+    config = {"model": serialize(model), "compile": model.get_compile_config(),
+              "weights": keys,
+              "build_input_shape": None if shape is None else _json_shape(shape)}
+    meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "gradkit_version": __version__,
+            "rng_state": R.get_state()}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("metadata.json", json.dumps(meta, default=_json_default, indent=1))
+        z.writestr("config.json", json.dumps(config, default=_json_default, indent=1))
+        z.writestr("model.safetensors", weights)
+        if include_optimizer and model.optimizer is not None and \
+                hasattr(model.optimizer, "state_dict"):
+            z.writestr("optimizer.safetensors", _optimizer_payload(model.optimizer))
+    atomic_write(filepath, buf.getvalue())
+
+
+def _json_shape(shape):
+    if isinstance(shape, list) and shape and isinstance(shape[0], (tuple, list)):
+        return [list(s) for s in shape]
+    return list(shape)
+
+
+def _shape_from_json(shape):
+    if not isinstance(shape, list):
+        raise ModelFileError(f"invalid build_input_shape {shape!r}")
+    if shape and isinstance(shape[0], list):
+        return [tuple(s) for s in shape]
+    return tuple(shape)
+
+
+def save_weights(model, filepath):
+    """Write the weights alone as a safetensors file."""
+    if not model.built:
+        raise ValueError(f"{type(model).__name__} '{model.name}' has no weights yet")
+    payload, _ = _weights_payload(model)
+    atomic_write(filepath, payload)
+
+
+# ---------------------------------------------------------------- reading
+def _sniff(path, head):
+    if head[:1] == b"\x80" or head[:2] in (b"cc", b"c_") and b"\n" in head[:64]:
+        raise ModelFileError(f"'{path}' looks like a Python pickle; gradkit never loads pickles "
+                             "(they can run arbitrary code). Re-save it with model.save()")
+    if head[:8] == b"\x89HDF\r\n\x1a\n":
+        raise ModelFileError(f"'{path}' is an HDF5 (.h5) file, not a gradkit model")
+
+
+def _read_archive(path):
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no model file at '{path}'") from None
+    _sniff(path, head)
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(f"'{path}' is not a gradkit model file (not a zip archive); a "
+                             "weights-only file loads with model.load_weights()")
+    size = os.path.getsize(path)
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as z:
+            infos = z.infolist()
+            names = [i.filename for i in infos]
+            if "data.pkl" in " ".join(names):
+                raise ModelFileError(f"'{path}' is a PyTorch checkpoint (pickle inside); "
+                                     "gradkit refuses pickled payloads")
+            for info in infos:
+                name = info.filename
+                if name not in MEMBERS:
+                    raise ModelFileError(
+                        f"'{path}' holds an unexpected entry {name!r}; a gradkit model file "
+                        f"contains only {', '.join(MEMBERS)}. Refusing to load it")
+                if names.count(name) > 1:
+                    raise ModelFileError(f"'{path}' holds {name!r} twice; refusing to load it")
+                limit = MAX_JSON if name.endswith(".json") else MAX_TENSORS
+                if info.file_size > limit or info.file_size > size * MAX_RATIO + 1024:
+                    raise ModelFileError(
+                        f"'{path}': entry {name!r} claims {info.file_size:,} bytes for a "
+                        f"{size:,}-byte file; refusing it (corrupt or a decompression bomb)")
+            for info in infos:
+                with z.open(info) as f:
+                    data = f.read(info.file_size + 1)
+                if len(data) != info.file_size:
+                    raise ModelFileError(f"'{path}': entry {info.filename!r} does not match its "
+                                         "declared size")
+                out[info.filename] = data
+    except zipfile.BadZipFile as e:
+        raise ModelFileError(f"'{path}' is a damaged zip archive ({e})") from None
+    for need in ("metadata.json", "config.json", "model.safetensors"):
+        if need not in out:
+            raise ModelFileError(f"'{path}' lacks {need}; it is not a complete gradkit model")
+    try:
+        meta = json.loads(out["metadata.json"])
+        config = json.loads(out["config.json"])
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ModelFileError(f"'{path}': corrupt JSON ({e})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ModelFileError(f"'{path}' is not a gradkit model (metadata format "
+                             f"{meta.get('format') if isinstance(meta, dict) else meta!r})")
+    if meta.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelFileError(f"'{path}' was written by a newer gradkit (format "
+                             f"{meta['format_version']}); upgrade gradkit to load it")
+    if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
+        raise ModelFileError(f"'{path}': config.json lacks the model architecture")
+    return meta, config, out
+
+
+def _assign_weights(model, arrays, keys, path):
+    """Check every weight's presence and shape first, then assign them all."""
+    ws = model.weights
+    for key, w in zip(keys, ws):  # the first difference, layer by layer
+        if key not in arrays:
+            raise ModelFileError(f"'{path}' lacks weight '{key}'")
+        a = arrays[key]
+        if a.shape != w.shape:
+            layer = (w.name or "").split("/")[0]
+            raise ModelFileError(
+                f"weight mismatch at layer '{layer}': '{w.name}' has shape {w.shape} in the "
+                f"model but '{key}' has shape {a.shape} in '{path}'; the architectures differ")
+        if a.dtype.kind != w.dtype.kind:
+            raise ModelFileError(f"'{path}': weight '{key}' has dtype {a.dtype}, the model's "
+                                 f"'{w.name}' has {w.dtype}")
+    if len(keys) != len(ws):
+        extra = ws[len(keys)] if len(ws) > len(keys) else None
+        where = (f"; the model's '{extra.name}' has no counterpart" if extra is not None
+                 else f"; the file's '{keys[len(ws)]}' has no place in the model")
+        raise ModelFileError(f"'{path}' holds {len(keys)} weights, the model has {len(ws)}"
+                             f"{where}: the architectures differ")
+    for key, w in zip(keys, ws):
+        w.assign(arrays[key].astype(w.dtype, copy=False))
+
+
+def _parse_weights(payload, path):
+    try:
+        arrays, meta = st.loads(payload, what=f"'{path}'")
+    except st.SafetensorsError as e:
+        raise ModelFileError(str(e)) from None
+    try:
+        order = json.loads(meta.get("order", "null"))
+    except json.JSONDecodeError:
+        order = None
+    if not (isinstance(order, list) and all(isinstance(k, str) for k in order)):
+        order = list(arrays)
+    return arrays, order
+
+
+def load_weights(model, filepath):
+    """Load weights from a weights file or a model file into ``model``."""
+    path = os.fspath(filepath)
+    with open(path, "rb") as f:
+        head = f.read(64)
+    _sniff(path, head)
+    if zipfile.is_zipfile(path):
+        _, config, members = _read_archive(path)
+        payload = members["model.safetensors"]
+    else:
+        size = os.path.getsize(path)
+        if size > MAX_TENSORS:
+            raise ModelFileError(f"'{path}' is {size:,} bytes; larger than gradkit loads")
+        with open(path, "rb") as f:
+            payload = f.read()
+    arrays, keys = _parse_weights(payload, path)
+    if not model.built:
+        raise ValueError(f"{type(model).__name__} '{model.name}' is not built; build it (or "
+                         "call it on data) before load_weights so its weights exist")
+    _assign_weights(model, arrays, keys, path)
+
+
+def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
+    """Rebuild a model saved with ``model.save``: architecture, weights, optimizer state.
+
+    Only layer classes known to gradkit (or given in ``custom_objects``) are
+    instantiated; nothing in the file is executed. The random state saved with
+    the model is restored, so resumed training continues exactly.
+    """
+    from gradkit import random as R
+    from gradkit.layers import deserialize
+
+    path = os.fspath(filepath)
+    meta, config, members = _read_archive(path)
+    arrays, _ = _parse_weights(members["model.safetensors"], path)
+    keys = config.get("weights")
+    if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
+        raise ModelFileError(f"'{path}': config.json lacks the list of weights")
+    try:
+        model = _deserialize_model(config["model"], custom_objects, deserialize)
+    except (KeyError, TypeError) as e:
+        raise ModelFileError(f"'{path}': invalid model config ({e})") from None
+    if not model.built:
+        shape = config.get("build_input_shape") or \
+            config["model"].get("config", {}).get("build_input_shape")
+        if shape is None:
+            raise ModelFileError(f"'{path}': the model's input shape is unknown, so its weights "
+                                 "can't be created")
+        model.build(_shape_from_json(shape))
+    _assign_weights(model, arrays, keys, path)
+    comp = config.get("compile")
+    if compile and comp:
+        _compile_from_config(model, comp, custom_objects)
+        if "optimizer.safetensors" in members:
+            _load_optimizer(model, members["optimizer.safetensors"], path)
+    state = meta.get("rng_state")
+    if isinstance(state, dict):
+        try:
+            R.set_state(state)
+        except (TypeError, ValueError, KeyError):
+            pass
+    return model
+
+
+def _deserialize_model(spec, custom_objects, deserialize):
+    from gradkit.models.functional import Functional
+    from gradkit.models.sequential import Sequential
+
+    builtin = {"Sequential": Sequential, "Functional": Functional}
+    if isinstance(spec, dict) and spec.get("class_name") in builtin \
+            and isinstance(spec.get("config"), dict):
+        return builtin[spec["class_name"]].from_config(dict(spec["config"]),
+                                                        custom_objects=custom_objects)
+    return deserialize(spec, custom_objects=custom_objects)
+
+
+def _compile_from_config(model, comp, custom_objects):
+    from gradkit import losses as L
+    from gradkit import metrics as Me
+    from gradkit import optimizers as O
+
+    def obj(spec, module):
+        if isinstance(spec, dict):
+            name = spec.get("class_name")
+            if custom_objects and name in custom_objects:
+                return custom_objects[name].from_config(spec.get("config", {}))
+            return module.get(spec)
+        if isinstance(spec, list):
+            return [obj(s, module) for s in spec]
+        if custom_objects and isinstance(spec, str) and spec in custom_objects:
+            return custom_objects[spec]
+        return spec
+
+    optimizer = obj(comp.get("optimizer"), O)
+    loss = obj(comp.get("loss"), L)
+    metrics = [obj(m, Me) for m in comp.get("metrics") or []]
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
+                  loss_weights=comp.get("loss_weights"))
+
+
+def _load_optimizer(model, payload, path):
+    try:
+        arrays, meta = st.loads(payload, what=f"'{path}' (optimizer)")
+        index = json.loads(meta.get("index", "{}"))
+        extra = json.loads(meta.get("meta", "{}"))
+    except (st.SafetensorsError, json.JSONDecodeError) as e:
+        raise ModelFileError(f"'{path}': corrupt optimizer state ({e})") from None
+    state = {}
+    for key, arr in arrays.items():
+        pi, slot = index.get(key, (None, None))
+        if not isinstance(pi, int):
+            raise ModelFileError(f"'{path}': optimizer entry '{key}' is not indexed")
+        state.setdefault(pi, {})[slot] = arr
+    model.optimizer.build(model.trainable_weights)
+    model.optimizer.load_state_dict(dict(extra, state=state))
