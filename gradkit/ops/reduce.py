@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 from gradkit.autograd.function import Function
 from gradkit.backend import get_array_module as _xp
 
@@ -10,13 +12,13 @@ def _axes(axis, ndim):
     """Normalise ``axis`` to a sorted tuple of non-negative axes."""
     if axis is None:
         return tuple(range(ndim))
-    if isinstance(axis, int):
+    if isinstance(axis, numbers.Integral):  # NumPy integers too, not only int
         axis = (axis,)
     out = []
     for a in axis:
         if not -ndim <= a < max(ndim, 1):
             raise IndexError(f"axis {a} is out of range for a tensor with {ndim} axes")
-        out.append(a % ndim if ndim else 0)
+        out.append(int(a) % ndim if ndim else 0)
     return tuple(sorted(set(out)))
 
 
