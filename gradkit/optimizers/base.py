@@ -507,11 +507,16 @@ class Optimizer:
             except (TypeError, ValueError):
                 raise TypeError(f"{type(self).__name__}.apply_gradients expects (gradient, "
                                 f"variable) pairs, got {pair!r}") from None
-            if g is None:
-                continue
             if not isinstance(p, Tensor):
                 raise TypeError(f"{type(self).__name__}.apply_gradients: the variable of a pair "
                                 f"is a {type(p).__name__}, expected a gradkit Variable/Tensor")
+            if id(p) not in self._recs:     # indices follow the variable list, as Keras's build
+                if p.dtype.kind != "f":
+                    raise TypeError(f"{type(self).__name__}: cannot optimize a tensor of "
+                                    f"dtype {p.dtype}")
+                self._register(p)
+            if g is None:
+                continue
             grads.append(g)
             params.append(p)
         if not params:
@@ -652,12 +657,7 @@ class Optimizer:
         recs = []
         garrs = []
         for p, g in zip(params, grads):
-            rec = self._recs.get(id(p))
-            if rec is None:
-                if p.dtype.kind != "f":
-                    raise TypeError(f"{type(self).__name__}: cannot optimize a tensor of "
-                                    f"dtype {p.dtype}")
-                rec = self._register(p)
+            rec = self._recs[id(p)]
             self._ensure_state(rec)
             recs.append(rec)
             garrs.append(self._gradient_array(rec, g))
