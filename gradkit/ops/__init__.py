@@ -8,6 +8,8 @@ NumPy-style helpers (``zeros_like``, ``scatter_add``) a backward may call.
 
 from __future__ import annotations
 
+import numbers as _numbers
+
 import numpy as _np
 
 from gradkit.autograd.function import Function, OpError  # noqa: F401
@@ -39,7 +41,7 @@ def _axis(op, axis, ndim):
     """``axis`` in ``[0, ndim)``; an out-of-range axis is an error, never wrapped around."""
     if not -ndim <= axis < ndim:
         raise OpError(f"{op}: axis {axis} is out of range for a tensor with {ndim} axes")
-    return axis % ndim
+    return int(axis) % ndim
 
 
 # ---------------------------------------------------------------- elementwise
@@ -222,8 +224,8 @@ def logsumexp(x, axis=None, keepdims=False):
 # ---------------------------------------------------------------- shape
 def reshape(x, shape):
     """Same data, new shape (one axis may be -1)."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return _sh.Reshape.apply(x, shape)
+    shape = (shape,) if isinstance(shape, _numbers.Integral) else shape
+    return _sh.Reshape.apply(x, tuple(int(n) for n in shape))
 
 
 def transpose(x, axes=None):
@@ -256,7 +258,7 @@ def squeeze(x, axis=None):
         new = [n for n in shape if n != 1]
     else:
         axes = {_axis("squeeze", a, len(shape)) for a in
-                ((axis,) if isinstance(axis, int) else axis)}
+                ((axis,) if isinstance(axis, _numbers.Integral) else axis)}
         for a in axes:
             if shape[a] != 1:
                 raise OpError(f"squeeze: axis {a} has length {shape[a]}, not 1 "
