@@ -1,11 +1,21 @@
 """2-D convolution: im2col windows and one GEMM, forward and gradient side by side.
 
-Internally everything is channels-last (NHWC): the input is padded (only when
-there is padding), viewed as sliding windows ``(N, OH, OW, kh, kw, C)`` with
-``as_strided`` (no copy), flattened into the im2col matrix
-``(N*OH*OW, kh*kw*C)`` (the one copy) and multiplied by the kernel reshaped to
-``(kh*kw*C, C_out)``. channels_first inputs are transposed once on the way in
-and the output is handed back as a transposed view.
+The input is seen channels-last (NHWC; a channels_first input is a transposed
+view, copied once where a copy is needed), zero-padded only when there is
+padding, and turned into the im2col matrix, ``M = N*OH*OW`` rows by
+``K = kh*kw*C`` columns, in one of two layouts:
+
+* many channels: the sliding-window view ``(N, OH, OW, kh, kw, C)`` (``as_strided``,
+  no copy) copied once into ``(M, K)``;
+* few channels (``C <= KMAJOR_MAX_CHANNELS``, e.g. the 1-channel MNIST image):
+  ``(K, M)``, one copy per kernel offset with long contiguous rows.
+
+Then ONE GEMM with the kernel reshaped to ``(K, C_out)``. The bias rides in
+that GEMM as the weight of an extra ones column, so the forward needs no
+broadcast add and the backward gets ``[dW; db] = [cols, 1]^T g`` from one
+GEMM too. The input gradient ``col2im(g W^T)`` is computed offset by offset:
+per kernel offset one GEMM ``g W[i, j]^T`` and one strided add into the image,
+kh*kw iterations, no Python loop over pixels.
 
 The geometry helpers here (:func:`_pair`, :func:`_pads`, :func:`_out_len`)
 are shared with :mod:`gradkit.ops.pool`.

@@ -69,6 +69,28 @@ class _Pool(Function):
         self.window = ((ph, pw), (sh, sw), pt or pb or pl or pr)
         return xp, a, idx
 
+    def _reduce(self, xp, a, ufunc):
+        """Combine each window of ``a`` with ``ufunc`` (maximum or add), separably.
+
+        Rows first, over slices that keep the input's long contiguous rows (W*C
+        values channels_last), then columns over the smaller row-reduced array:
+        (ph - 1) fast passes and (pw - 1) strided ones instead of ph*pw - 1 strided.
+        """
+        ha, _, _, (oh, ow), *_ = self.geo
+        (ph, pw), (sh, sw), _ = self.window
+        used = slice(0, (ow - 1) * sw + pw)
+        r = None
+        for i in range(ph):
+            v = a[_index(ha, slice(i, i + sh * (oh - 1) + 1, sh), used)]
+            r = v if r is None else ufunc(r, v) if i == 1 else ufunc(r, v, out=r)
+        out = None
+        for j in range(pw):
+            v = r[_index(ha, slice(None), slice(j, j + sw * (ow - 1) + 1, sw))]
+            out = v if out is None else ufunc(out, v) if j == 1 else ufunc(out, v, out=out)
+        if ph == 1 and pw == 1:
+            out = out.copy()  # never hand out a view of the input
+        return xp.ascontiguousarray(out)
+
     def _grad_buffer(self, xp, shape, dtype):
         # exact cover: every element is written below, no need to zero it first
         return xp.empty(shape, dtype=dtype) if self.geo[4] else xp.zeros(shape, dtype=dtype)
@@ -87,12 +109,7 @@ class MaxPool2D(_Pool):
         xp = _xp(x)
         fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
         xp, a, idx = self._setup(x, pool_size, strides, padding, data_format, fill)
-        if len(idx) == 1:
-            out = a[idx[0]].copy()
-        else:
-            out = xp.maximum(a[idx[0]], a[idx[1]])
-            for ix in idx[2:]:
-                xp.maximum(out, a[ix], out=out)
+        out = self._reduce(xp, a, xp.maximum)
         if self.needs is not None:
             self.a = a  # the padded input (x itself when unpadded)
             self.idx = idx
@@ -131,12 +148,7 @@ class AvgPool2D(_Pool):
         if x.dtype.kind != "f":
             x = x.astype(xp.float32)
         xp, a, idx = self._setup(x, pool_size, strides, padding, data_format, 0)
-        if len(idx) == 1:
-            out = a[idx[0]].copy()
-        else:
-            out = a[idx[0]] + a[idx[1]]
-            for ix in idx[2:]:
-                out += a[ix]
+        out = self._reduce(xp, a, xp.add)
         inv = self._inverse_count(xp, out.dtype)
         out *= inv
         if self.needs is not None:
