@@ -62,7 +62,8 @@ __all__ = [
     "LossFunctionWrapper", "MeanAbsoluteError", "MeanSquaredError",
     "SparseCategoricalCrossentropy", "binary_crossentropy", "categorical_crossentropy",
     "deserialize", "get", "huber", "kl_divergence", "mean_absolute_error",
-    "mean_squared_error", "serialize", "sparse_categorical_crossentropy",
+    "mean_squared_error", "reduce_losses", "serialize", "sigmoid_logits", "softmax_logits",
+    "sparse_categorical_crossentropy",
 ]
 
 EPSILON = 1e-7

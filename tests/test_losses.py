@@ -566,3 +566,16 @@ def test_invalid_arguments():
         losses.BinaryCrossentropy(label_smoothing=1.5)
     with pytest.raises(ValueError, match="unknown loss class"):
         losses.deserialize({"class_name": "Nope", "config": {}})
+
+
+def test_benchmark_script_runs(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_losses.py"
+    spec = importlib.util.spec_from_file_location("bench_losses", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.main(["--steps", "2", "--repeats", "1", "--batch", "8"])
+    out = capsys.readouterr().out
+    assert "detected" in out and "ratio" in out
