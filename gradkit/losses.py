@@ -452,6 +452,8 @@ def reduce_losses(per, sample_weight=None, reduction="sum_over_batch_size", name
     Returns:
         A scalar Tensor, or the weighted per-example losses for ``"none"``.
     """
+    if not isinstance(per, Tensor):
+        per = Tensor(per)  # a custom loss function that returned an array
     sw = None
     if sample_weight is not None:
         sw = _weights(name, sample_weight, per)
