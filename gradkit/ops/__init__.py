@@ -366,20 +366,34 @@ def einsum(spec, *operands):
 
 
 # ---------------------------------------------------------------- losses
+def _target(t, pred, keep_int=False):
+    """Targets given as lists, scalars or arrays become arrays in the float dtype of the
+    predictions (integer labels stay integers with ``keep_int``), as Keras casts y_true:
+    float64 NumPy targets don't turn a float32 loss into float64. Tensors pass unchanged."""
+    if isinstance(t, Tensor):
+        return t
+    dtype = getattr(_data(pred), "dtype", None)
+    arr = get_array_module(_data(pred)).asarray(t)
+    if dtype is not None and dtype.kind == "f" and (
+            arr.dtype.kind == "f" or (arr.dtype.kind in "biu" and not keep_int)):
+        arr = arr.astype(dtype, copy=False)
+    return arr
+
+
 def softmax_cross_entropy(logits, labels, reduction="mean"):
     """Cross-entropy of ``softmax(logits)`` against integer labels (...,) or
     one-hot / probability targets (..., C); fused and stable."""
-    return _loss.SoftmaxCrossEntropy.apply(logits, labels, reduction)
+    return _loss.SoftmaxCrossEntropy.apply(logits, _target(labels, logits, True), reduction)
 
 
 def binary_cross_entropy_with_logits(logits, targets, reduction="mean"):
     """Binary cross-entropy of ``sigmoid(logits)`` against targets in [0, 1]; stable."""
-    return _loss.SigmoidCrossEntropy.apply(logits, targets, reduction)
+    return _loss.SigmoidCrossEntropy.apply(logits, _target(targets, logits), reduction)
 
 
 def mean_squared_error(pred, target, reduction="mean"):
     """``mean((pred - target) ** 2)``, fused."""
-    return _loss.MeanSquaredError.apply(pred, target, reduction)
+    return _loss.MeanSquaredError.apply(pred, _target(target, pred), reduction)
 
 
 mse = mean_squared_error
