@@ -55,8 +55,8 @@ def prepare_array(a, what, caller, float_dtype, check_finite=True):
         raise ValueError(f"{caller}: {what} is empty (shape {arr.shape}); pass at least one "
                          "sample")
     if arr.dtype.kind == "f":
-        if check_finite and not np.isfinite(arr).all():
-            bad = np.argwhere(~np.isfinite(arr))[0]
+        if check_finite and not _all_finite(arr):
+            bad = _first_nonfinite(arr)
             value = arr[tuple(bad)]
             where = tuple(int(i) for i in bad)
             raise ValueError(f"{caller}: {what} contains {value} at index {where}; clean or "
@@ -66,6 +66,26 @@ def prepare_array(a, what, caller, float_dtype, check_finite=True):
     elif arr.dtype.kind == "b":
         arr = arr.astype(float_dtype)
     return arr
+
+
+def _all_finite(arr):
+    # One float64 sum is NaN/inf iff some element is (float32 values can't overflow it),
+    # without the full-size boolean mask np.isfinite(arr) would allocate.
+    total = np.add.reduce(arr, axis=None, dtype=np.float64)
+    return bool(np.isfinite(total)) or (arr.dtype == np.float64 and _chunks_finite(arr))
+
+
+def _chunks_finite(arr, rows=4096):
+    return all(np.isfinite(arr[i:i + rows]).all() for i in range(0, len(arr), rows))
+
+
+def _first_nonfinite(arr, rows=4096):
+    for i in range(0, len(arr), rows):
+        bad = np.argwhere(~np.isfinite(arr[i:i + rows]))
+        if len(bad):
+            bad[0][0] += i
+            return bad[0]
+    raise AssertionError("no non-finite value found")  # pragma: no cover
 
 
 def prepare(x, what, caller, float_dtype, int_ok=True):

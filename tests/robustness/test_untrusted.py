@@ -1,0 +1,158 @@
+"""Untrusted files: model/weights files from strangers are refused before anything runs."""
+
+import io
+import json
+import pickle
+import struct
+import zipfile
+
+import numpy as np
+import pytest
+
+import gradkit as gk
+from gradkit.models import ModelFileError, load_model
+
+pytestmark = pytest.mark.untrusted
+
+
+class Boom:
+    """Unpickling this would run code; a refused file never gets that far."""
+
+    def __reduce__(self):
+        return (exec, ("raise SystemExit('pickle executed')",))
+
+
+@pytest.fixture
+def good(tmp_path):
+    model = gk.Sequential([gk.layers.Dense(4, activation="relu", input_shape=(3,)),
+                           gk.layers.Dense(2)])
+    model.compile(optimizer="adam", loss="mse")
+    path = tmp_path / "good.gradkit"
+    model.save(path)
+    with zipfile.ZipFile(path) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    return path, members
+
+
+def write_zip(path, members):
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_pickle_file_is_refused(tmp_path):
+    p = tmp_path / "model.gradkit"
+    p.write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(ModelFileError, match="pickle"):
+        load_model(p)
+    with pytest.raises(ModelFileError, match="pickle"):
+        gk.Sequential([gk.layers.Dense(2, input_shape=(3,))]).load_weights(p)
+
+
+def test_pytorch_style_archive_with_pickle_is_refused(tmp_path):
+    p = write_zip(tmp_path / "ckpt.pt", {"archive/data.pkl": pickle.dumps(Boom())})
+    with pytest.raises(ModelFileError, match="pickle"):
+        load_model(p)
+
+
+def test_unexpected_entry_is_refused(tmp_path, good):
+    _, members = good
+    p = write_zip(tmp_path / "extra.gradkit", {**members, "payload.py": b"import os"})
+    with pytest.raises(ModelFileError, match="unexpected entry 'payload.py'"):
+        load_model(p)
+
+
+def test_path_traversal_entry_is_refused(tmp_path, good):
+    _, members = good
+    p = write_zip(tmp_path / "trav.gradkit", {**members, "../../evil.txt": b"x"})
+    with pytest.raises(ModelFileError, match=r"unexpected entry '\.\./\.\./evil\.txt'"):
+        load_model(p)
+    assert not (tmp_path.parent.parent / "evil.txt").exists()
+
+
+def test_shapes_that_do_not_match_the_config_are_refused(tmp_path, good):
+    _, members = good
+    cfg = json.loads(members["config.json"])
+    cfg["model"]["config"]["layers"][0]["config"]["units"] = 5  # file weights stay 3x4
+    p = write_zip(tmp_path / "shape.gradkit", {**members, "config.json": json.dumps(cfg)})
+    with pytest.raises(ModelFileError, match=r"layer 'dense\w*'.*\(3, 5\).*\(3, 4\)"):
+        load_model(p)
+
+
+def test_unknown_layer_class_is_never_imported(tmp_path, good):
+    _, members = good
+    cfg = json.loads(members["config.json"])
+    cfg["model"]["config"]["layers"][0] = {"class_name": "os.system", "config": {"command": "x"}}
+    p = write_zip(tmp_path / "cls.gradkit", {**members, "config.json": json.dumps(cfg)})
+    with pytest.raises(ValueError, match="unknown layer class 'os.system'"):
+        load_model(p)
+
+
+def test_safetensors_header_claiming_terabytes_is_refused(tmp_path, good):
+    _, members = good
+    huge = struct.pack("<Q", 2 ** 42) + b"{}"
+    p = write_zip(tmp_path / "huge.gradkit", {**members, "model.safetensors": huge})
+    with pytest.raises(ModelFileError, match="header claims"):
+        load_model(p)
+
+
+def test_tensor_claiming_terabytes_is_refused(tmp_path, good):
+    _, members = good
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2 ** 20, 2 ** 20],
+                               "data_offsets": [0, 2 ** 42]}}).encode()
+    blob = struct.pack("<Q", len(header)) + header + b"\0" * 16
+    p = write_zip(tmp_path / "big.gradkit", {**members, "model.safetensors": blob})
+    with pytest.raises(ModelFileError, match="truncated or corrupt"):
+        load_model(p)
+
+
+def test_zip_entry_claiming_terabytes_is_refused(tmp_path, good):
+    path, members = good
+    raw = bytearray(path.read_bytes())
+    # Patch the central directory's uncompressed size of model.safetensors to ~4 GB.
+    name = b"model.safetensors"
+    cd = raw.rfind(b"PK\x01\x02", 0, raw.rfind(name))
+    raw[cd + 24:cd + 28] = struct.pack("<I", 0xFFFFFFF0)
+    p = tmp_path / "bomb.gradkit"
+    p.write_bytes(bytes(raw))
+    with pytest.raises(ModelFileError, match="decompression bomb|claims"):
+        load_model(p)
+
+
+def test_truncated_and_corrupt_files_are_refused(tmp_path, good):
+    path, _ = good
+    data = path.read_bytes()
+    (tmp_path / "cut.gradkit").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFileError):
+        load_model(tmp_path / "cut.gradkit")
+    (tmp_path / "noise.gradkit").write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(ModelFileError, match="not a gradkit model"):
+        load_model(tmp_path / "noise.gradkit")
+
+
+def test_npz_with_object_arrays_is_not_unpickled(tmp_path):
+    p = tmp_path / "w.npz"
+    np.savez(p, w=np.array([Boom()], dtype=object))
+    model = gk.Sequential([gk.layers.Dense(2, input_shape=(3,))])
+    with pytest.raises(ModelFileError):
+        model.load_weights(p)
+
+
+def test_dataset_cache_never_unpickles(tmp_path, monkeypatch):
+    """A pickle planted where an IDX file should be is rejected as corrupt data."""
+    from gradkit.datasets import DatasetError, mnist
+
+    d = tmp_path / "mnist"
+    d.mkdir()
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                 "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (d / name).write_bytes(pickle.dumps(Boom()))
+    with pytest.raises(DatasetError):
+        mnist.load_data(path=d, download=False)
+
+
+def test_a_good_file_still_loads(good):
+    path, _ = good
+    model = load_model(path)
+    assert model.predict(np.ones((2, 3), "float32")).shape == (2, 2)
