@@ -1,6 +1,5 @@
 """Untrusted files: model/weights files from strangers are refused before anything runs."""
 
-import io
 import json
 import pickle
 import struct
