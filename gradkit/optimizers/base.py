@@ -29,6 +29,7 @@ update is elementwise, so results do not depend on the split
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import os
@@ -698,40 +699,35 @@ class Optimizer:
         self.iterations = step
 
     def _run(self, c, recs, garrs):
+        kernel = self._kernel
         nthreads = get_num_threads()
         if nthreads == 1:
-            kernel = self._kernel
             for rec, g in zip(recs, garrs):
                 kernel(c, rec.arr, g, rec.slots, rec.scratch)
             return
-        # Split large contiguous parameters into one chunk per thread; the main thread
-        # takes chunk 0 of each and all small parameters.
-        jobs = [[] for _ in range(nthreads - 1)]
-        local = []
+        # Large contiguous parameters are cut into one chunk per thread. Chunks and small
+        # parameters go into one list that this thread and the pool's workers drain
+        # together: a worker that is slow to wake (a busy machine) leaves its share to
+        # this thread instead of making it wait.
+        tasks = []
+        small = []
         for rec, g in zip(recs, garrs):
             chunks = self._chunk_views(rec, nthreads)
             if chunks is None or not g.flags.c_contiguous:
-                local.append((rec.arr, g, rec.slots, rec.scratch))
+                small.append((rec.arr, g, rec.slots, rec.scratch))
                 continue
             flat = g.reshape(-1)
-            for j, (lo, hi, pv, sv, tv) in enumerate(chunks):
-                task = (pv, flat[lo:hi], sv, tv)
-                (local if j == 0 else jobs[j - 1]).append(task)
-        if not any(jobs):
-            self._run_tasks(c, local)
+            tasks.extend((pv, flat[lo:hi], sv, tv) for lo, hi, pv, sv, tv in chunks)
+        if len(tasks) < 2:
+            for task in tasks + small:
+                kernel(c, *task)
             return
+        batch = _Batch(kernel, c, tasks + small)
         pool = _get_pool()
-        futures = [pool.submit(self._run_tasks, c, job) for job in jobs if job]
-        try:
-            self._run_tasks(c, local)
-        finally:
-            for f in futures:
-                f.result()
-
-    def _run_tasks(self, c, tasks):
-        kernel = self._kernel
-        for p, g, slots, scratch in tasks:
-            kernel(c, p, g, slots, scratch)
+        for _ in range(min(nthreads - 1, len(tasks) - 1)):
+            pool.submit(batch.work)
+        batch.work()
+        batch.wait()
 
     @staticmethod
     def _chunk_views(rec, nthreads):
@@ -754,6 +750,40 @@ class Optimizer:
                      for lo, hi in zip(bounds[:-1], bounds[1:])]
         rec.chunks = (nthreads, views)
         return views
+
+
+class _Batch:
+    """Tasks that several threads claim one by one (``next`` on a counter is atomic)."""
+
+    __slots__ = ("kernel", "c", "tasks", "claim", "left", "lock", "done", "error")
+
+    def __init__(self, kernel, c, tasks):
+        self.kernel, self.c, self.tasks = kernel, c, tasks
+        self.claim = itertools.count()
+        self.left = len(tasks)
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.error = None
+
+    def work(self):
+        tasks, n = self.tasks, len(self.tasks)
+        while True:
+            i = next(self.claim)
+            if i >= n:
+                return
+            try:
+                self.kernel(self.c, *tasks[i])
+            except BaseException as e:  # re-raised by wait() in the calling thread
+                self.error = e
+            with self.lock:
+                self.left -= 1
+                if self.left == 0:
+                    self.done.set()
+
+    def wait(self):
+        self.done.wait()
+        if self.error is not None:
+            raise self.error
 
 
 def _sq(g):
