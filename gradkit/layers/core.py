@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from gradkit import activations, ops
+from gradkit.autograd.function import Function
 from gradkit.backend import get_array_module
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.registry import register_builtin
@@ -67,6 +68,40 @@ class _DenseInputSpec(InputSpec):
 
 
 # ----------------------------------------------------------------- Dense
+class DenseOp(Function):
+    """``relu?(x @ kernel + bias)`` as one primitive (Dense's hot path).
+
+    Fusing saves the separate add and relu nodes: the bias is added and the
+    relu applied in place on the fresh matmul result, and the backward pass
+    produces the three gradients from one masked upstream gradient. ``bias``
+    may be None; ``relu`` is a bool constant. ``x`` may have any number of
+    leading axes ``(batch, ..., in)``; ``kernel`` is ``(in, out)``.
+    """
+
+    def forward(self, x, kernel, bias, relu):
+        y = x @ kernel
+        if bias is not None:
+            y += bias
+        if relu:
+            get_array_module(y).maximum(y, 0, out=y)
+        return y
+
+    def backward(self, M, g, out, x, kernel, bias, relu):
+        nx, nk, nb = self.needs[:3]
+        if relu:
+            g = g * (out > 0)
+        gx = g @ kernel.T if nx else None
+        gk = gb = None
+        if nk:
+            if x.ndim == 2:
+                gk = x.T @ g
+            else:
+                gk = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+        if nb:
+            gb = g.sum(axis=tuple(range(g.ndim - 1)))
+        return gx, gk, gb, None
+
+
 @register_builtin
 class Dense(Layer):
     """A fully connected layer: ``activation(x @ kernel + bias)``.
@@ -98,6 +133,7 @@ class Dense(Layer):
         self.units = _positive_int(type(self).__name__, "units", units)
         self.activation = activations.get(activation)
         self._linear = self.activation is activations.linear
+        self._relu = self.activation in (activations.relu, ops.relu)  # fused into DenseOp
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
@@ -128,10 +164,11 @@ class Dense(Layer):
         self.built = True
 
     def call(self, inputs, training=None):
-        y = ops.matmul(inputs, self.kernel)
-        if self.use_bias:
-            y = ops.add(y, self.bias)
-        return y if self._linear else self.activation(y)
+        if inputs.dtype != self.kernel.dtype:  # e.g. integer pixels: compute in the layer dtype
+            inputs = ops.cast(inputs, self.kernel.dtype)
+        relu = self._relu
+        y = DenseOp.apply(inputs, self.kernel, self.bias, relu)
+        return y if self._linear or relu else self.activation(y)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)
