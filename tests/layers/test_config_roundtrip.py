@@ -23,8 +23,24 @@ def _pair(*shapes):
     return lambda rng: [rng.standard_normal(s).astype("float32") for s in shapes]
 
 
-# class name -> (constructor kwargs, sample input maker, options)
-# options: "prepare": a training call first (moving statistics), compared at inference.
+def _sequential():
+    from gradkit.models import Sequential
+
+    return Sequential([L.Dense(4, activation="relu", input_shape=(5,)), L.BatchNormalization(),
+                       L.Dense(2)])
+
+
+def _functional():
+    from gradkit.models import Functional, Input
+
+    a, b = Input((5,)), Input((5,))
+    h = L.Add()([L.Dense(3)(a), L.Dense(3)(b)])
+    return Functional([a, b], L.Dense(2, activation="softmax")(h))
+
+
+# class name -> (constructor kwargs or a factory returning the layer, sample input maker,
+# options). options: "prepare": a training call first (moving statistics), compared at
+# inference.
 SAMPLES = {
     # core
     "Dense": (dict(units=4, activation="relu", kernel_regularizer=None), _floats(3, 5), {}),
@@ -67,6 +83,9 @@ SAMPLES = {
     "SimpleRNN": (dict(units=4, return_sequences=True), _floats(2, 5, 3), {}),
     "LSTM": (dict(units=4), _floats(2, 5, 3), {}),
     "GRU": (dict(units=4, return_sequences=True), _floats(2, 5, 3), {}),
+    # models are layers too (gradkit.models)
+    "Sequential": (_sequential, _floats(3, 5), {"prepare": True}),
+    "Functional": (_functional, _pair((3, 5), (3, 5)), {}),
 }
 
 BUILTINS = sorted(k for k in L.registered_classes() if ">" not in k)
@@ -87,14 +106,17 @@ def test_config_round_trip(class_name, rng):
                     "arguments and a sample input so its config round trip is tested")
     kwargs, make_input, opts = SAMPLES[class_name]
     x = make_input(rng)
-    layer = cls(**kwargs)
+    layer = kwargs() if callable(kwargs) else cls(**kwargs)
+    assert type(layer) is cls
     if opts.get("prepare"):
         layer(x, training=True)
     y = layer(x, training=False)
 
     cfg = layer.get_config()
     assert json.loads(json.dumps(cfg)) == cfg, "get_config must be JSON-serializable"
-    assert "name" in cfg and "trainable" in cfg, "get_config must include the base config"
+    assert "name" in cfg, "get_config must include the base config (name, trainable...)"
+    if "layers" not in cfg:  # models' configs describe their layers instead of base kwargs
+        assert "trainable" in cfg, "get_config must include the base config (super().get_config())"
 
     for clone in (cls.from_config(cfg), L.deserialize(json.loads(json.dumps(L.serialize(layer))))):
         assert type(clone) is cls
@@ -113,7 +135,7 @@ def test_samples_table_has_no_stale_entries():
     missing = sorted(set(SAMPLES) - set(BUILTINS))
     known_elsewhere = {"Conv2D", "Conv1D", "MaxPooling2D", "AveragePooling2D",
                        "GlobalAveragePooling2D", "GlobalMaxPooling2D", "SimpleRNN", "LSTM",
-                       "GRU"}
+                       "GRU", "Sequential", "Functional"}
     assert set(missing) <= known_elsewhere, f"SAMPLES entries with no registered class: {missing}"
 
 

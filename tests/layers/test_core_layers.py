@@ -72,6 +72,44 @@ class TestDense:
         assert layer_gradcheck(L.Dense(2, dtype=F64, input_dim=3),
                                rng.standard_normal((2, 2, 3)), ["kernel", "bias"])
 
+    @pytest.mark.parametrize("activation", [None, "tanh"])
+    def test_second_order_gradient(self, rng, activation):
+        # create_graph through the fused DenseOp: d/dx <dL/dx, v>, checked numerically
+        from gradkit.testing import gradcheck
+
+        d = L.Dense(3, activation=activation, dtype=F64, input_dim=4)
+        v = gradkit.Tensor(rng.standard_normal((2, 4)))
+
+        def grad_dot_v(x):
+            gx = gradkit.grad(lambda t: (d(t) ** 3).sum())(x)
+            return (gx * v).sum()
+
+        assert gradcheck(grad_dot_v, rng.standard_normal((2, 4)))
+
+    def test_relu_is_fused_and_matches_composed_ops(self, rng):
+        from gradkit.layers.core import DenseOp
+
+        d = L.Dense(6, activation="relu", dtype=F64, input_dim=5)
+        d.bias.assign(rng.standard_normal(6))
+        x = gradkit.Tensor(rng.standard_normal((4, 5)), requires_grad=True)
+        y = d(x)
+        assert isinstance(y._ctx, DenseOp)
+        ref = gradkit.relu(x @ d.kernel + d.bias)
+        np.testing.assert_allclose(y.numpy(), ref.numpy(), atol=1e-14)
+        y.sum().backward()
+        g_fused = [x.grad.numpy(), d.kernel.grad.numpy(), d.bias.grad.numpy()]
+        x.grad = None
+        d.zero_grad()
+        ref.sum().backward()
+        for a, b in zip(g_fused, [x.grad.numpy(), d.kernel.grad.numpy(), d.bias.grad.numpy()]):
+            np.testing.assert_allclose(a, b, atol=1e-14)
+
+    def test_integer_input_computes_in_layer_dtype(self):
+        d = L.Dense(3, input_dim=4)
+        y = d(np.arange(8, dtype=np.uint8).reshape(2, 4))
+        assert y.dtype == np.float32
+        assert d(np.arange(8, dtype=np.int64).reshape(2, 4)).dtype == np.float32
+
     def test_training_step_pytorch_style(self, rng, sgd_step):
         d = L.Dense(1, input_dim=3)
         x = rng.standard_normal((32, 3)).astype("float32")
