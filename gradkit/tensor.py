@@ -319,8 +319,7 @@ class Variable(Tensor):
         value = value._data if isinstance(value, Tensor) else value
         xp = get_array_module(self._data)
         value = xp.asarray(value)
-        if value.shape != self._data.shape and xp.broadcast_shapes(
-                value.shape, self._data.shape) != self._data.shape:
+        if value.shape != self._data.shape and not _broadcasts_to(value.shape, self._data.shape):
             raise ValueError(
                 f"Variable{self._label()}.{op}: value of shape {value.shape} does not fit "
                 f"the variable's shape {self._data.shape}")
@@ -352,6 +351,13 @@ class Variable(Tensor):
     def __repr__(self):
         return (f"<Variable '{self.name or ''}' shape={self.shape} dtype={self.dtype} "
                 f"trainable={self.trainable}>")
+
+
+def _broadcasts_to(src, dst):
+    """True when an array of shape ``src`` broadcasts to exactly ``dst``."""
+    if len(src) > len(dst):
+        return False
+    return all(s in (1, d) for s, d in zip(src[::-1], dst[::-1]))
 
 
 def tensor(data, dtype=None, requires_grad=False):
