@@ -302,13 +302,24 @@ def split(x, indices_or_sections, axis=0):
 
 
 def pad(x, pad_width, constant_values=0):
-    """Pad with a constant; ``pad_width`` is ``((before, after), ...)`` per axis."""
+    """Pad with a constant; ``pad_width`` as in ``numpy.pad``: ``((before, after), ...)``
+    per axis, or ``n`` / ``(n,)`` / ``(before, after)`` for every axis."""
     nd = _data(x).ndim
-    if isinstance(pad_width, int):
-        pad_width = [(pad_width, pad_width)] * nd
-    pad_width = [tuple(p) if not isinstance(p, int) else (p, p) for p in pad_width]
+    if isinstance(pad_width, _numbers.Integral):
+        pad_width = [pad_width]
+    pad_width = list(pad_width)
+    if pad_width and len(pad_width) <= 2 and all(
+            isinstance(p, _numbers.Integral) for p in pad_width):
+        pad_width = [tuple(pad_width) * (3 - len(pad_width))] * nd  # NumPy: the same for all
+    pad_width = [tuple(p) if not isinstance(p, _numbers.Integral) else (p, p)
+                 for p in pad_width]
+    pad_width = [(p[0], p[0]) if len(p) == 1 else p for p in pad_width]
+    if len(pad_width) == 1:
+        pad_width = pad_width * nd  # NumPy: ((before, after),) for every axis
     if len(pad_width) != nd:
         raise OpError(f"pad: pad_width has {len(pad_width)} entries for a tensor with {nd} axes")
+    if nd == 0:
+        return reshape(x, ())  # nothing to pad (np.pad would reject the empty widths)
     return _sh.Pad.apply(x, tuple(pad_width), _weak(constant_values))
 
 
