@@ -13,23 +13,22 @@ class GradcheckError(AssertionError):
 
 
 def _as_f64_leaf(x):
-    data = np.array(x._data if isinstance(x, Tensor) else x, dtype=np.float64)
+    data = np.array(x._data if isinstance(x, Tensor) else x, dtype=np.float64, order="C")
     return Tensor._make(data, True, None)
 
 
 def numerical_grad(fn, inputs, index, seed, eps=1e-6):
     """Central differences of ``sum(fn(*inputs) * seed)`` with respect to ``inputs[index]``."""
     x = inputs[index]._data
-    g = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), g.reshape(-1)
-    for i in range(flat.size):
-        orig = flat[i]
-        flat[i] = orig + eps
+    g = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):  # in place, whatever the memory layout of x
+        orig = x[i]
+        x[i] = orig + eps
         hi = float((fn(*inputs)._data * seed).sum())
-        flat[i] = orig - eps
+        x[i] = orig - eps
         lo = float((fn(*inputs)._data * seed).sum())
-        flat[i] = orig
-        gflat[i] = (hi - lo) / (2 * eps)
+        x[i] = orig
+        g[i] = (hi - lo) / (2 * eps)
     return g
 
 
