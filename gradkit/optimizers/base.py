@@ -86,6 +86,16 @@ def get_num_threads():
     return _num_threads
 
 
+def _forget_pool_after_fork():
+    global _pool, _pool_lock
+    _pool = None                 # the parent's worker threads do not exist in a child
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
 def _get_pool():
     global _pool
     if _pool is None:
@@ -339,6 +349,15 @@ class Optimizer:
     def params(self):
         """The parameters given at construction (PyTorch style), or ``[]``."""
         return list(self._params or ())
+
+    @property
+    def param_groups(self):
+        """PyTorch's ``param_groups``: one group, a live view of this optimizer.
+
+        ``opt.param_groups[0]["lr"] = 0.01`` sets the learning rate; the other keys
+        are the ``get_config()`` entries (read-only) and ``"params"``.
+        """
+        return [_ParamGroup(self)]
 
     # ------------------------------------------------------------- state
     def _slot_names(self):
@@ -750,6 +769,42 @@ class Optimizer:
                      for lo, hi in zip(bounds[:-1], bounds[1:])]
         rec.chunks = (nthreads, views)
         return views
+
+
+class _ParamGroup:
+    """A dict-like view of an optimizer for PyTorch habits (``group["lr"]``)."""
+
+    __slots__ = ("_opt",)
+
+    def __init__(self, opt):
+        self._opt = opt
+
+    def _as_dict(self):
+        d = self._opt.get_config()
+        d["lr"] = self._opt.learning_rate
+        d["params"] = self._opt.params
+        return d
+
+    def __getitem__(self, key):
+        return self._as_dict()[key]
+
+    def __setitem__(self, key, value):
+        if key not in ("lr", "learning_rate"):
+            raise KeyError(f"param_groups: only 'lr' can be set, not {key!r}; make a new "
+                           "optimizer to change other hyper-parameters")
+        self._opt.learning_rate = value
+
+    def __contains__(self, key):
+        return key in self._as_dict()
+
+    def keys(self):
+        return self._as_dict().keys()
+
+    def get(self, key, default=None):
+        return self._as_dict().get(key, default)
+
+    def __repr__(self):
+        return repr(self._as_dict())
 
 
 class _Batch:

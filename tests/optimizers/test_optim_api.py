@@ -313,6 +313,18 @@ def test_learning_rate_property():
     assert opt.learning_rate == 0.125
 
 
+def test_param_groups_pytorch_habit():
+    w = gk.Variable(np.ones(2))
+    opt = O.SGD([w], lr=0.1, momentum=0.9)
+    group = opt.param_groups[0]
+    assert group["lr"] == 0.1 and group["momentum"] == 0.9 and group["params"] == [w]
+    for g in opt.param_groups:
+        g["lr"] = 0.05
+    assert opt.learning_rate == 0.05 and "lr" in group
+    with pytest.raises(KeyError):
+        group["momentum"] = 0.5
+
+
 def test_iterations_counts_updates():
     w = gk.Variable(np.ones(2))
     opt = O.Adam(lr=0.1)
