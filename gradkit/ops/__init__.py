@@ -125,7 +125,8 @@ def cast(a, dtype):
     import numpy as np
 
     dtype = np.dtype(dtype)
-    a = a if isinstance(a, Tensor) else Tensor(a)
+    if not isinstance(a, Tensor):  # straight to dtype: no float32 detour for Python floats
+        return Tensor(a, dtype=dtype)
     if a.dtype == dtype:
         return a
     out = _el.Cast.apply(a, dtype)
