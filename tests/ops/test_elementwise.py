@@ -150,6 +150,14 @@ def test_cast_between_floats_is_differentiable(torch_ok, make):
     assert ops.cast(x, "float32") is x  # a no-op cast returns the tensor itself
 
 
+def test_cast_of_python_and_numpy_values_is_exact():
+    assert ops.cast(0.1, "float64").item() == 0.1
+    assert ops.cast(np.float64(0.1), "float64").item() == 0.1
+    assert ops.cast([0.1, 0.2], "float64").numpy().tolist() == [0.1, 0.2]
+    assert ops.cast(np.array([0.1]), "float32").dtype == np.float32
+    assert ops.cast(2 ** 40 + 1, "int64").item() == 2 ** 40 + 1
+
+
 def test_cast_to_int_cuts_the_graph():
     x = Tensor(np.array([1.7, -2.2]), requires_grad=True)
     y = ops.cast(x, "int32")
@@ -383,3 +391,34 @@ def test_inputs_unchanged_by_forward_and_backward(make):
         f(x).sum().backward()
     np.testing.assert_array_equal(x.numpy(), a)
     np.testing.assert_array_equal(y.numpy(), b)
+
+
+# ------------------------------------------------------------ the checker itself
+class _WrongSquare(gradkit.ops.Function):
+    def forward(self, a):
+        return a * a
+
+    def backward(self, M, g, out, a):
+        return (g * a * 2.001,)  # off by 0.05%: gradcheck at default tolerance must see it
+
+
+def test_gradcheck_catches_a_wrong_gradient():
+    from gradkit.testing import GradcheckError, gradcheck
+
+    a = np.array([[1.0, -2.0], [3.0, 0.5]])
+    with pytest.raises(GradcheckError, match="input 0"):
+        gradcheck(_WrongSquare.apply, a, rtol=1e-4)
+    assert not gradcheck(_WrongSquare.apply, a, rtol=1e-4, raise_on_fail=False)
+    assert not gradcheck(lambda x: x.detach() * x.detach(), a, raise_on_fail=False)
+
+
+@pytest.mark.parametrize("layout", ["transposed", "strided", "float32", "tensor"])
+def test_gradcheck_with_any_input_layout(layout, make):
+    from gradkit.testing import gradcheck
+
+    (a,) = make([((3, 4), "any")])
+    x = {"transposed": a.T, "strided": a[:, ::2], "float32": a.astype(np.float32),
+         "tensor": Tensor(a.T, requires_grad=True)}[layout]
+    assert gradcheck(lambda t: t * t * 0.5 + ops.exp(t), x)
+    with pytest.raises(AssertionError):
+        gradcheck(_WrongSquare.apply, x, rtol=1e-5)

@@ -182,3 +182,35 @@ def test_losses_keep_float32(make):
         x.grad = None
         loss.backward()
         assert x.grad.dtype == np.float32
+
+
+def test_targets_as_lists_and_scalars(make):
+    (a,) = make([((3, 3), "any")])
+    want = ops.softmax_cross_entropy(Tensor(a), np.array([0, 1, 2])).numpy()
+    np.testing.assert_allclose(ops.softmax_cross_entropy(Tensor(a), [0, 1, 2]).numpy(), want)
+    np.testing.assert_allclose(ops.softmax_cross_entropy(Tensor(a[0]), 1).numpy(),
+                               ops.softmax_cross_entropy(Tensor(a[:1]), [1]).numpy())
+    z = [0.0, 1.0, 0.5]
+    np.testing.assert_allclose(ops.binary_cross_entropy_with_logits(Tensor(a[0]), z).numpy(),
+                               ops.binary_cross_entropy_with_logits(Tensor(a[0]),
+                                                                    np.array(z)).numpy())
+    np.testing.assert_allclose(ops.mean_squared_error(Tensor(a[0]), z).numpy(),
+                               np.mean((a[0] - np.array(z)) ** 2))
+    with pytest.raises(OpError, match="must match"):
+        ops.binary_cross_entropy_with_logits(Tensor(a), 1.0)
+
+
+@pytest.mark.parametrize("loss, target", [
+    (ops.softmax_cross_entropy, np.full((2, 3), 1 / 3)),
+    (ops.softmax_cross_entropy, np.array([2.0, 0.0])),
+    (ops.binary_cross_entropy_with_logits, np.full((2, 3), 0.25)),
+    (ops.binary_cross_entropy_with_logits, np.ones((2, 3), np.int64)),
+    (ops.mean_squared_error, np.full((2, 3), 0.25)),
+    (ops.mean_squared_error, [[1, 2, 3], [4, 5, 6]]),
+], ids=["ce-probs", "ce-float-labels", "bce", "bce-int", "mse", "mse-list"])
+def test_float64_numpy_targets_keep_a_float32_loss(loss, target):
+    x = Tensor(np.zeros((2, 3), np.float32), requires_grad=True)
+    out = loss(x, target)
+    assert out.dtype == np.float32
+    out.backward()
+    assert x.grad.dtype == np.float32

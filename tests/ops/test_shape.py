@@ -215,7 +215,7 @@ def test_scatter_add(shape, idx, spec, make, grad_ok, grad2_ok, torch_ok):
     (lambda x: ops.squeeze(x, 0), ["squeeze", "(2, 3)"]),
     (lambda x: ops.expand_dims(x, 3), ["expand_dims", "3"]),
     (lambda x: ops.split(x, 2, axis=1), ["split", "3", "2"]),
-    (lambda x: ops.pad(x, [(1, 1)]), ["pad"]),
+    (lambda x: ops.pad(x, [(1, 1), (1, 1), (1, 1)]), ["pad", "3 entries", "2 axes"]),
 ])
 def test_shape_errors_name_the_op_and_shapes(fn, words):
     x = Tensor(np.ones((2, 3)), requires_grad=True)
@@ -269,6 +269,25 @@ def test_numpy_integer_axes_and_shapes():
     assert ops.flatten(x, np.int64(1)).shape == (1, 3)
     with pytest.raises(OpError, match=r"into shape \(4,\)"):
         ops.reshape(x, (np.int64(4),))
+
+
+@pytest.mark.parametrize("shape", [(3,), (2, 3), (2, 1, 2)], ids=str)
+@pytest.mark.parametrize("width", [1, np.int64(2), (1,), (1, 2), [(2,)], [(0, 2)], "per-axis"])
+def test_pad_widths_follow_numpy(shape, width, grad_ok):
+    a = np.arange(float(np.prod(shape))).reshape(shape)
+    if isinstance(width, str):
+        width = [(i, 2 - i) for i in range(len(shape))]
+    out = ops.pad(Tensor(a), width, 0.5)
+    np.testing.assert_array_equal(out.numpy(), np.pad(a, width, constant_values=0.5))
+    grad_ok(lambda x: ops.pad(x, width), [a])
+
+
+def test_pad_of_0d_is_identity():
+    x = Tensor(np.array(3.0), requires_grad=True)
+    y = ops.pad(x, 2)
+    assert y.shape == () and y.item() == 3.0
+    y.backward()
+    assert x.grad.item() == 1.0
 
 
 def test_getitem_out_of_range_raises():
