@@ -11,11 +11,18 @@ channels_first``; PyTorch runs NCHW with ``torch.set_num_threads(threads)``.
 The two are interleaved (gradkit, torch, gradkit, torch, ...) in the same
 process so that load from other processes hits both alike; the table shows
 the median of ``--repeats`` timed runs after ``--warmup`` untimed ones, and
-the ratio gradkit / torch (below 1: gradkit faster).
+the ratio gradkit / torch (below 1: gradkit faster). A short pause
+(``--pause`` seconds) precedes every timed call: OpenBLAS (NumPy) and OpenMP
+(PyTorch) worker threads spin for a while after their last job, and would
+otherwise steal a core from the other library's next run.
+
+gradkit's time includes its engine copying the upstream gradient passed to
+``backward(gy)`` (PyTorch uses it in place); the ``seed copy`` line prints
+that cost alone.
 
 Usage:
     python benchmarks/bench_conv.py [--repeats 10] [--warmup 2] [--threads 2]
-                                    [--data-format channels_last]
+                                    [--pause 0.1] [--data-format channels_last]
 """
 
 from __future__ import annotations
@@ -101,7 +108,8 @@ def _torch_case(torch, kind, shape, cout, rng):
     return step
 
 
-def _time(fn):
+def _time(fn, pause):
+    time.sleep(pause)
     t = time.perf_counter()
     fn()
     return time.perf_counter() - t
@@ -112,6 +120,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pause", type=float, default=0.1)
     ap.add_argument("--data-format", default="channels_last",
                     choices=["channels_last", "channels_first"])
     args = ap.parse_args(argv)
@@ -138,13 +147,16 @@ def main(argv=None):
         t = _torch_case(torch, kind, shape, cout, rng) if torch else None
         tg, tt = [], []
         for r in range(args.warmup + args.repeats):
-            a = _time(g)
-            b = _time(t) if t else float("nan")
+            a = _time(g, args.pause)
+            b = _time(t, args.pause) if t else float("nan")
             if r >= args.warmup:
                 tg.append(a)
                 tt.append(b)
         mg, mt = statistics.median(tg) * 1e3, statistics.median(tt) * 1e3
         print(f"{name:<30}{mg:>10.2f}{mt:>10.2f}{mg / mt:>8.2f}")
+    big = np.ones((128, 26, 26, 32), np.float32)
+    seed = [_time(lambda: np.array(big), args.pause) for _ in range(args.repeats)]
+    print(f"seed copy of a (128,26,26,32) gradient: {statistics.median(seed) * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":

@@ -230,19 +230,23 @@ class Conv2D(Function):
             a = xp.ascontiguousarray(x.transpose(0, 2, 3, 1))  # the one transpose
         else:
             a = x.transpose(0, 2, 3, 1) if cf else x  # NHWC (view)
-        ones = bias is not None
+        # few channels: the bias rides in the GEMM as the weight of a ones row of cols
+        ones = bias is not None and kmajor
         cols = _im2col(xp, a, kh, kw, oh, ow, sh, sw, dh, dw, ones, kmajor)
         wk = kernel.transpose(2, 3, 1, 0) if cf else kernel  # (kh, kw, C, C_out)
         wmat = wk.reshape(kh * kw * c, co)
-        if ones:  # [W; b]: the bias is the weight of the ones column
+        if ones:  # [W; b]
             wmat = xp.concatenate([wmat, bias.astype(dtype, copy=False).reshape(1, co)])
         out = (cols.T if kmajor else cols) @ wmat  # (N*OH*OW, K) @ (K, C_out): the one GEMM
+        if bias is not None and not ones:  # rows of OW*C_out values: long inner loops
+            rows = out.reshape(n * oh, ow * co)  # a view: out is fresh and contiguous
+            rows += xp.tile(bias.astype(dtype, copy=False), ow)
         needs = self.needs
         if needs is not None:
             self.geom = (cf, a.shape, (n, oh, ow, kh, kw, c, co), (sh, sw, dh, dw),
                          (pt, pl, h, w), dtype)
             if needs[1]:
-                self.cols, self.kmajor = cols, kmajor  # for dW only
+                self.cols, self.kmajor, self.ones = cols, kmajor, ones  # for dW only
             if needs[0]:
                 self.wk = wk
         out = out.reshape(n, oh, ow, co)
@@ -258,15 +262,17 @@ class Conv2D(Function):
         g2 = (g.transpose(0, 2, 3, 1) if cf else g).reshape(n * oh * ow, co)
         gx = gk = gb = None
         k = kh * kw * c
+        folded = False
         if nk:
             cols = self.cols
-            dwb = (cols if self.kmajor else cols.T) @ g2  # [dW; db] = [cols, 1]^T g
+            dwb = (cols if self.kmajor else cols.T) @ g2  # dW = cols^T g ([dW; db] if folded)
             gk = dwb[:k].reshape(kh, kw, c, co)
             if cf:
                 gk = gk.transpose(3, 2, 0, 1)
-            if nb:
+            folded = self.ones
+            if nb and folded:
                 gb = dwb[k]
-        elif nb:
+        if nb and not folded:
             gb = xp.ones(g2.shape[0], dtype=dtype) @ g2  # db = sum of g over N, OH, OW
         if nx:
             # dx = col2im(g W^T)
