@@ -3,7 +3,8 @@
 The network is ``784 -> Dense(512, relu) -> Dense(10)`` on a float32 batch of
 128; one step is the forward pass and the backward pass for a fixed upstream
 gradient ``g`` of the logits (the loss is left out: it is not Dense's cost).
-Contenders, timed interleaved (round-robin) so machine drift hits all alike:
+Contenders, timed interleaved (round-robin, a few steps per turn after an
+untimed one) so machine drift hits all alike:
 
 * ``gradkit``: the two layers, ``y.backward(g)``, gradients reset each step;
 * ``numpy``: the bare NumPy a hand-written MLP needs, written out below (same
@@ -127,16 +128,24 @@ def check_agreement(x, g, params, weights):
             raise SystemExit(f"gradkit and the NumPy reference disagree on {name}")
 
 
-def run(contenders, repeats, clock, warmup=5):
+def run(contenders, repeats, clock, block=5, warmup=5):
+    """Round-robin over the contenders, ``block`` timed steps each per turn.
+
+    Each turn starts with one untimed step: a contender's thread pool (OpenBLAS's,
+    PyTorch's OpenMP) keeps spinning for a while after its last call and would
+    otherwise slow down whichever contender comes next.
+    """
     for fn in contenders.values():
         for _ in range(warmup):
             fn()
     times = {k: [] for k in contenders}
-    for _ in range(repeats):
+    for _ in range(max(1, repeats // block)):
         for name, fn in contenders.items():
-            t0 = clock()
             fn()
-            times[name].append(clock() - t0)
+            for _ in range(block):
+                t0 = clock()
+                fn()
+                times[name].append(clock() - t0)
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -150,14 +159,18 @@ def main(argv=None):
     ap.add_argument("--blas-threads", type=int, default=None,
                     help="limit NumPy's BLAS threads (needs threadpoolctl)")
     ap.add_argument("--cpu-time", action="store_true",
-                    help="time with the process CPU clock instead of the wall clock: steadier "
-                         "on a busy machine, meaningful with --blas-threads 1")
+                    help="time with this thread's CPU clock instead of the wall clock: "
+                         "steadier on a busy machine; use with --blas-threads 1 (no torch)")
     args = ap.parse_args(argv)
     if args.blas_threads is not None:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(args.blas_threads, user_api="blas")
-    clock = time.process_time if args.cpu_time else time.perf_counter
+    # The thread's own CPU clock: BLAS limited to 1 thread runs on it. PyTorch computes on
+    # its own thread pool (and its idle workers spin), so it has no place in this mode.
+    clock = time.thread_time if args.cpu_time else time.perf_counter
+    if args.cpu_time:
+        args.no_torch = True
 
     rng = np.random.default_rng(0)
     gradkit.random.seed(0)
@@ -188,7 +201,7 @@ def main(argv=None):
 
     print(f"Dense 784 -> 512 relu -> 10, batch {args.batch}, float32, forward + backward; "
           f"median of {args.repeats} interleaved reps, best of {args.rounds} rounds, "
-          f"{'process CPU' if args.cpu_time else 'wall'} clock, NumPy BLAS threads: "
+          f"{'thread CPU' if args.cpu_time else 'wall'} clock, NumPy BLAS threads: "
           f"{args.blas_threads or 'default'}")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"Python {platform.python_version()}, NumPy {np.__version__}")

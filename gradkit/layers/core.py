@@ -55,9 +55,11 @@ class _DenseInputSpec(InputSpec):
 
     def __init__(self, input_dim, built_ndim):
         super().__init__(min_ndim=2, axes={-1: input_dim})
-        self.built_ndim = built_ndim
+        self.input_dim, self.built_ndim = input_dim, built_ndim
 
     def check(self, layer, shape):
+        if len(shape) >= 2 and shape[-1] == self.input_dim:  # the common case, fast
+            return
         if len(shape) < 2:
             self.hint = "add the batch axis first (e.g. x.reshape(1, -1) for one sample)"
         elif len(shape) > self.built_ndim:
@@ -88,8 +90,13 @@ class DenseOp(Function):
 
     def backward(self, M, g, out, x, kernel, bias, relu):
         nx, nk, nb = self.needs[:3]
-        if relu:
+        if relu and M.graph:
             g = g * (out > 0)
+        elif relu:  # the mask written straight as floats, then scaled in place: no bool temp
+            m = M.empty_like(g)
+            M.greater(out, 0, out=m)
+            m *= g
+            g = m
         gx = g @ kernel.T if nx else None
         gk = gb = None
         if nk:
