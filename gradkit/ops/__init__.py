@@ -31,7 +31,8 @@ def _data(x):
 
 def _weak(x):
     """NumPy scalars (and 0-d arrays) act as Python scalars do: they don't promote a tensor's
-    dtype (float32 * np.float64(2) stays float32, as in PyTorch). Tensors pass unchanged."""
+    dtype (a float32 tensor times a NumPy float64 scalar stays float32, as in PyTorch).
+    Tensors pass unchanged."""
     if isinstance(x, _np.generic) or (type(x) is _np.ndarray and x.ndim == 0):
         return x.item()
     return x
