@@ -141,6 +141,7 @@ class NNClassifier(*_BASES):
 
     def predict(self, X):
         """The most probable class label of each row."""
+        self._check_fitted()
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def score(self, X, y, sample_weight=None):
