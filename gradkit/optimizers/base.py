@@ -33,6 +33,7 @@ import itertools
 import math
 import numbers
 import os
+import queue
 import threading
 
 import numpy as np
@@ -74,7 +75,7 @@ def set_num_threads(n):
     with _pool_lock:
         _num_threads = n
         if _pool is not None:
-            _pool.shutdown(wait=True)
+            _pool.shutdown()
             _pool = None
 
 
@@ -96,15 +97,37 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
+class _Workers:
+    """Daemon threads running callables from a queue (cheaper to wake than an Executor)."""
+
+    def __init__(self, n):
+        self.queue = queue.SimpleQueue()
+        for i in range(n):
+            threading.Thread(target=self._loop, name=f"gradkit-optim-{i}", daemon=True).start()
+        self.n = n
+
+    def _loop(self):
+        get = self.queue.get
+        while True:
+            job = get()
+            if job is None:
+                return
+            job()
+
+    def submit(self, fn):
+        self.queue.put(fn)
+
+    def shutdown(self):
+        for _ in range(self.n):
+            self.queue.put(None)
+
+
 def _get_pool():
     global _pool
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                from concurrent.futures import ThreadPoolExecutor
-
-                _pool = ThreadPoolExecutor(max_workers=get_num_threads() - 1,
-                                           thread_name_prefix="gradkit-optim")
+                _pool = _Workers(get_num_threads() - 1)
     return _pool
 
 
@@ -177,7 +200,6 @@ class Optimizer:
 
     _default_learning_rate = 0.001
     _scratch_count = 1               # scratch buffers the update rule needs
-    _aliases = {"lr": "learning_rate"}
 
     # ------------------------------------------------------------- construction
     def __init__(self, params=None, learning_rate=None, *, weight_decay=None,
