@@ -17,8 +17,8 @@ class Adam(Optimizer):
     (``m``, ``v`` and ``v_max`` start at 0)::
 
         alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
-        m <- m + (1 - beta_1) * (g - m)
-        v <- v + (1 - beta_2) * (g^2 - v)
+        m <- beta_1 * m + (1 - beta_1) * g
+        v <- beta_2 * v + (1 - beta_2) * g^2
         v_max <- max(v_max, v);  v <- v_max                 (amsgrad only)
         p <- p - alpha * m / (sqrt(v) + epsilon)
 
@@ -71,20 +71,20 @@ class Adam(Optimizer):
     def _coefficients(self, lr, step):
         b1, b2 = self.beta_1, self.beta_2
         alpha = lr * math.sqrt(1.0 - b2 ** step) / (1.0 - b1 ** step)
-        return (alpha, 1.0 - b1, 1.0 - b2, self.epsilon)
+        return (alpha, b1, 1.0 - b1, b2, 1.0 - b2, self.epsilon)
 
     def _kernel(self, c, p, g, slots, scratch):
-        alpha, one_m_b1, one_m_b2, eps = c
+        alpha, b1, one_m_b1, b2, one_m_b2, eps = c
         xp = get_array_module(p)
         m, v = slots[0], slots[1]
         s = scratch[0]
-        xp.subtract(g, m, out=s)            # s = g - m
-        xp.multiply(s, one_m_b1, out=s)     # s = (1 - beta_1) (g - m)
-        xp.add(m, s, out=m)                 # m <- m + (1 - beta_1) (g - m)
+        xp.multiply(m, b1, out=m)           # m <- beta_1 m
+        xp.multiply(g, one_m_b1, out=s)     # s = (1 - beta_1) g
+        xp.add(m, s, out=m)                 # m <- beta_1 m + (1 - beta_1) g
+        xp.multiply(v, b2, out=v)           # v <- beta_2 v
         xp.multiply(g, g, out=s)            # s = g^2
-        xp.subtract(s, v, out=s)            # s = g^2 - v
-        xp.multiply(s, one_m_b2, out=s)     # s = (1 - beta_2) (g^2 - v)
-        xp.add(v, s, out=v)                 # v <- v + (1 - beta_2) (g^2 - v)
+        xp.multiply(s, one_m_b2, out=s)     # s = (1 - beta_2) g^2
+        xp.add(v, s, out=v)                 # v <- beta_2 v + (1 - beta_2) g^2
         if self.amsgrad:
             v = slots[2]
             xp.maximum(v, slots[1], out=v)  # v_max <- max(v_max, v)
@@ -107,8 +107,8 @@ class AdamW(Adam):
     Update at step ``t`` (see :class:`Adam` for ``alpha``, ``m``, ``v``)::
 
         p <- p * (1 - lr * weight_decay)                    decoupled decay, first
-        m <- m + (1 - beta_1) * (g - m)
-        v <- v + (1 - beta_2) * (g^2 - v)
+        m <- beta_1 * m + (1 - beta_1) * g
+        v <- beta_2 * v + (1 - beta_2) * g^2
         p <- p - alpha * m / (sqrt(v) + epsilon)
 
     The default ``weight_decay`` is Keras's 0.004 (PyTorch's ``AdamW`` uses 0.01);

@@ -15,8 +15,8 @@ class Nadam(Optimizer):
 
         u_t = beta_1 * (1 - 0.5 * 0.96^t);  u_t1 = beta_1 * (1 - 0.5 * 0.96^(t + 1))
         P <- P * u_t                                         (once per step)
-        m <- m + (1 - beta_1) * (g - m)
-        v <- v + (1 - beta_2) * (g^2 - v)
+        m <- beta_1 * m + (1 - beta_1) * g
+        v <- beta_2 * v + (1 - beta_2) * g^2
         m_hat = u_t1 * m / (1 - P * u_t1) + (1 - u_t) * g / (1 - P)
         v_hat = v / (1 - beta_2^t)
         p <- p - lr * m_hat / (sqrt(v_hat) + epsilon)
@@ -77,20 +77,21 @@ class Nadam(Optimizer):
         c_m = lr * u_t1 / (1.0 - prod * u_t1)              # lr u_t1 / (1 - P u_t1)
         c_g = lr * (1.0 - u_t) / (1.0 - prod)              # lr (1 - u_t) / (1 - P)
         inv_bc2 = 1.0 / (1.0 - self.beta_2 ** step)        # 1 / (1 - beta_2^t)
-        return (c_m, c_g, inv_bc2, 1.0 - self.beta_1, 1.0 - self.beta_2, self.epsilon)
+        b1, b2 = self.beta_1, self.beta_2
+        return (c_m, c_g, inv_bc2, b1, 1.0 - b1, b2, 1.0 - b2, self.epsilon)
 
     def _kernel(self, c, p, g, slots, scratch):
-        c_m, c_g, inv_bc2, one_m_b1, one_m_b2, eps = c
+        c_m, c_g, inv_bc2, b1, one_m_b1, b2, one_m_b2, eps = c
         xp = get_array_module(p)
         m, v = slots
         s, d = scratch
-        xp.subtract(g, m, out=s)            # s = g - m
-        xp.multiply(s, one_m_b1, out=s)     # s = (1 - beta_1) (g - m)
-        xp.add(m, s, out=m)                 # m <- m + (1 - beta_1) (g - m)
+        xp.multiply(m, b1, out=m)           # m <- beta_1 m
+        xp.multiply(g, one_m_b1, out=s)     # s = (1 - beta_1) g
+        xp.add(m, s, out=m)                 # m <- beta_1 m + (1 - beta_1) g
+        xp.multiply(v, b2, out=v)           # v <- beta_2 v
         xp.multiply(g, g, out=s)            # s = g^2
-        xp.subtract(s, v, out=s)            # s = g^2 - v
-        xp.multiply(s, one_m_b2, out=s)     # s = (1 - beta_2) (g^2 - v)
-        xp.add(v, s, out=v)                 # v <- v + (1 - beta_2) (g^2 - v)
+        xp.multiply(s, one_m_b2, out=s)     # s = (1 - beta_2) g^2
+        xp.add(v, s, out=v)                 # v <- beta_2 v + (1 - beta_2) g^2
         xp.multiply(v, inv_bc2, out=d)      # d = v_hat
         xp.sqrt(d, out=d)                   # d = sqrt(v_hat)
         xp.add(d, eps, out=d)               # d = sqrt(v_hat) + eps
