@@ -9,6 +9,8 @@ inputs, so no reference cycle keeps activations alive.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from gradkit.backend import get_array_module, is_array, to_numpy
@@ -22,6 +24,9 @@ uint8 = np.dtype("uint8")
 bool_ = np.dtype("bool")
 
 _default_float = float32
+# Every tensor gets the next number: an op's output is always numbered after its
+# inputs, so decreasing numbers are a valid order for the backward pass.
+_creation_order = itertools.count()
 
 
 def _to_array(data, dtype=None):
@@ -66,7 +71,8 @@ class Tensor:
         x.grad            # Tensor([[2., 4.]])
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_version", "name", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_version", "_seq", "name",
+                 "__weakref__")
     __array_priority__ = 100
 
     def __init__(self, data, dtype=None, requires_grad=False, name=None):
@@ -74,6 +80,7 @@ class Tensor:
         self.grad = None
         self._ctx = None
         self._version = 0
+        self._seq = next(_creation_order)
         self.name = name
         self.requires_grad = False
         if requires_grad:
@@ -88,6 +95,7 @@ class Tensor:
         t.requires_grad = requires_grad
         t._ctx = ctx
         t._version = 0
+        t._seq = next(_creation_order)
         t.name = None
         return t
 

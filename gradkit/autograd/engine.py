@@ -1,43 +1,21 @@
 """The one backward pass behind ``Tensor.backward``, ``GradientTape`` and ``grad``.
 
-Iterative throughout (no recursion: a chain of 100,000 ops is fine): a
-depth-first walk orders the graph, then gradients flow from the root back
-through each node's ``Function.backward`` in reverse topological order.
+Iterative throughout (no recursion: a chain of 100,000 ops is fine):
+gradients flow from the root back through each node's ``Function.backward``
+in reverse creation order, which is a topological order of the graph.
 """
 
 from __future__ import annotations
+
+from heapq import heappop, heappush
 
 from gradkit.autograd import function as F
 from gradkit.backend import get_array_module
 from gradkit.tensor import Tensor
 
 
-def _topo_order(root):
-    """Tensors reachable from ``root`` that require grad, inputs before outputs.
-
-    Depth-first with an explicit stack: a tensor is appended once all its
-    inputs are (post-order), so every consumer comes after what it consumes.
-    """
-    order, visited = [], set()
-    stack = [(root, False)]
-    while stack:
-        t, done = stack.pop()
-        if done:
-            order.append(t)
-            continue
-        if id(t) in visited:
-            continue
-        visited.add(id(t))
-        stack.append((t, True))
-        ctx = t._ctx
-        if ctx is not None:
-            for p, need in zip(ctx.parents, ctx.needs):
-                if need and id(p) not in visited:  # required grad when recorded
-                    stack.append((p, False))
-    return order
-
-
 def _check_node(t, ctx):
+    """Raise if ``ctx``'s saved values are gone or an input changed in place since forward."""
     if ctx.released:
         raise RuntimeError(
             f"backward through the graph a second time: the saved values of "
@@ -45,7 +23,7 @@ def _check_node(t, ctx):
             "retain_graph=True to the first backward (or use a persistent GradientTape) "
             "to differentiate the same graph again.")
     for p, v in zip(ctx.parents, ctx.versions):
-        if isinstance(p, Tensor) and p._version != v:
+        if v != getattr(p, "_version", v):
             who = f"'{p.name}'" if p.name else f"of shape {p.shape}"
             raise RuntimeError(
                 f"a tensor {who} that '{ctx.name}' needs for its gradient was changed in "
@@ -94,14 +72,17 @@ def run_backward(root, gradient=None, sources=None, retain_graph=False, create_g
     grads = {id(root): _seed(root, gradient, create_graph)}
     wanted = None if sources is None else {id(s): i for i, s in enumerate(sources)}
     found = [None] * (0 if sources is None else len(sources))
-    order = _topo_order(root)
     given = set()
     M = None
+    # Reverse creation order is a topological order (outputs are numbered after their
+    # inputs): a heap on -number visits each tensor after every consumer has passed
+    # its gradient back. One iterative sweep, no recursion, no separate sort.
+    heap = [(-root._seq, root)]
+    queued = {id(root)}
     with F._GradMode(create_graph):
-        for t in reversed(order):
-            g = grads.pop(id(t), None)
-            if g is None:
-                continue
+        while heap:
+            t = heappop(heap)[1]
+            g = grads.pop(id(t))
             if wanted is not None and id(t) in wanted:
                 found[wanted[id(t)]] = g
             ctx = t._ctx
@@ -116,14 +97,11 @@ def run_backward(root, gradient=None, sources=None, retain_graph=False, create_g
                         f"'{ctx.name}' has no differentiable gradient yet: "
                         "create_graph=True (higher-order gradients) is not supported through it")
                 import gradkit.ops as M
-                out = t
-                xs = ctx.parents
+                in_grads = ctx.backward(M, g, t, *ctx.parents)
             else:
                 if M is None:
                     M = F.array_math(get_array_module(t._data))
-                out = t._data
-                xs = [p._data if isinstance(p, Tensor) else p for p in ctx.parents]
-            in_grads = ctx.backward(M, g, out, *xs)
+                in_grads = ctx.backward(M, g, t._data, *ctx.inputs)
             for p, need, gp in zip(ctx.parents, ctx.needs, in_grads):
                 if not need or gp is None:
                     continue
@@ -133,8 +111,13 @@ def run_backward(root, gradient=None, sources=None, retain_graph=False, create_g
                         f"{gp.shape} for an input of shape {p.shape}")
                 if gp.dtype != p.dtype:
                     gp = gp.astype(p.dtype)
-                prev = grads.get(id(p))
-                grads[id(p)] = gp if prev is None else prev + gp
+                key = id(p)
+                if key in queued:
+                    grads[key] = grads[key] + gp
+                else:
+                    grads[key] = gp
+                    queued.add(key)
+                    heappush(heap, (-p._seq, p))
             if not retain_graph:
                 ctx.release()
     if wanted is not None:

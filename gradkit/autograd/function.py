@@ -206,6 +206,7 @@ class Function:
         if not record:
             return Tensor._make(out, False, None)
         ctx.parents = args
+        ctx.inputs = arrays  # what backward receives, without re-reading each parent
         ctx.versions = [a._version if isinstance(a, Tensor) else 0 for a in args]
         ctx.released = False
         return Tensor._make(out, True, ctx)
@@ -222,10 +223,9 @@ class Function:
 
     def release(self):
         """Drop what forward saved; a later backward through here is an error."""
-        keep = ("needs", "parents", "versions")
-        for k in [k for k in self.__dict__ if k not in keep]:
-            del self.__dict__[k]
-        self.released = True
+        d = self.__dict__
+        self.__dict__ = {"needs": d["needs"], "parents": d["parents"],
+                         "versions": d["versions"], "released": True}
 
 
 def float_like(x) -> bool:

@@ -21,10 +21,11 @@ def _reduce(per_example, reduction):
 
 
 def _scale_back(M, g, n, reduction, shape):
-    """The gradient of the reduction, shaped like the per-example losses."""
+    """The gradient of the reduction for each example: per-example values for "none",
+    else one scalar that broadcasts over them (no full-size array is made)."""
     if reduction == "none":
         return g.reshape(shape)
-    return M.broadcast_to(g * (1.0 / n if reduction == "mean" else 1.0), shape)
+    return g * (1.0 / n) if reduction == "mean" else g
 
 
 def _check_reduction(op, reduction):
