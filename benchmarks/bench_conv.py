@@ -16,24 +16,45 @@ the ratio gradkit / torch (below 1: gradkit faster). A short pause
 (PyTorch) worker threads spin for a while after their last job, and would
 otherwise steal a core from the other library's next run.
 
+``--clock cpu`` times process CPU time instead of wall time: with
+``--threads 1`` (which also sets OPENBLAS_NUM_THREADS=1 before NumPy loads)
+this is the least noisy comparison on a shared machine, as waiting for the
+CPU does not count.
+
 gradkit's time includes its engine copying the upstream gradient passed to
 ``backward(gy)`` (PyTorch uses it in place); the ``seed copy`` line prints
 that cost alone.
 
 Usage:
     python benchmarks/bench_conv.py [--repeats 10] [--warmup 2] [--threads 2]
-                                    [--pause 0.1] [--data-format channels_last]
+                                    [--pause 0.1] [--clock wall|cpu]
+                                    [--data-format channels_last]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
+
+def _early_threads(argv):
+    """Apply ``--threads`` to OpenBLAS before NumPy is imported (it reads the env once)."""
+    for i, a in enumerate(argv):
+        n = a.split("=", 1)[1] if a.startswith("--threads=") else (
+            argv[i + 1] if a == "--threads" and i + 1 < len(argv) else None)
+        if n is not None:
+            os.environ["OPENBLAS_NUM_THREADS"] = n
+            os.environ["OMP_NUM_THREADS"] = n
+
+
+if __name__ == "__main__":
+    _early_threads(sys.argv[1:])
+
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -108,11 +129,14 @@ def _torch_case(torch, kind, shape, cout, rng):
     return step
 
 
+_clock = time.perf_counter
+
+
 def _time(fn, pause):
     time.sleep(pause)
-    t = time.perf_counter()
+    t = _clock()
     fn()
-    return time.perf_counter() - t
+    return _clock() - t
 
 
 def main(argv=None):
@@ -121,9 +145,12 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--pause", type=float, default=0.1)
+    ap.add_argument("--clock", default="wall", choices=["wall", "cpu"])
     ap.add_argument("--data-format", default="channels_last",
                     choices=["channels_last", "channels_first"])
     args = ap.parse_args(argv)
+    global _clock
+    _clock = time.process_time if args.clock == "cpu" else time.perf_counter
     try:
         import torch
     except ImportError:  # pragma: no cover
@@ -139,8 +166,8 @@ def main(argv=None):
         ("maxpool2x2 (128,11,11,64)", "pool", (128, 11, 11, 64), None),
     ]
     rng = np.random.default_rng(0)
-    print(f"forward+backward, median of {args.repeats} (ms); gradkit {args.data_format}, "
-          f"torch NCHW with {args.threads} threads")
+    print(f"forward+backward, median of {args.repeats} (ms, {args.clock} clock); gradkit "
+          f"{args.data_format}, torch NCHW; {args.threads} thread(s) each")
     print(f"{'case':<30}{'gradkit':>10}{'torch':>10}{'ratio':>8}")
     for name, kind, shape, cout in cases:
         g = _gradkit_case(kind, shape, cout, args.data_format, rng)
