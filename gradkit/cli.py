@@ -30,7 +30,9 @@ import math
 import os
 import platform
 import shlex
+import signal
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -153,8 +155,7 @@ def _add_debug(parser, default):
                         help="show the full Python traceback on errors (for developers)")
 
 
-def _add_data_options(p, *, train: bool):
-    """Options shared by ``train`` and ``evaluate`` that choose and shape the data."""
+def _add_dataset_option(p, *, train: bool):
     which = "train and test on" if train else "evaluate on"
     p.add_argument("--dataset", type=_dataset_type, metavar="NAME",
                    default="auto" if train else None,
@@ -164,23 +165,33 @@ def _add_data_options(p, *, train: bool):
                         + (" (default: %(default)s)" if train else
                            " (default: the dataset recorded in metrics.json next to MODEL, "
                            "else auto)"))
-    p.add_argument("--data-dir", metavar="DIR",
+
+
+def _add_data_source_options(p, *, train: bool):
+    """Options shared by ``train`` and ``evaluate`` on where the data comes from."""
+    g = p.add_argument_group("data sources")
+    g.add_argument("--data-dir", metavar="DIR",
                    help="directory holding the four IDX files of MNIST or Fashion-MNIST "
                         "(only this directory is searched; default: the standard places, "
                         "see gradkit.datasets)")
-    p.add_argument("--no-download", action="store_true",
+    g.add_argument("--no-download", action="store_true",
                    help="never download MNIST/Fashion-MNIST; fail if the files are not found")
-    p.add_argument("--samples", type=_int_type(10), metavar="N",
+    from_run = "" if train else ", or the value in metrics.json"
+    g.add_argument("--samples", type=_int_type(10), metavar="N",
                    help="toy datasets: number of points generated, 20%% of them held out "
-                        "for testing (default: 1000, or the value in metrics.json)")
-    p.add_argument("--noise", type=_float_type(0.0, 10.0, False, False), metavar="X",
+                        f"for testing (default: 1000{from_run})")
+    g.add_argument("--noise", type=_float_type(0.0, 10.0, False, False), metavar="X",
                    help="toy datasets: standard deviation of the noise (default: circles "
                         f"{TOY_NOISE['circles']}, moons {TOY_NOISE['moons']}, xor "
-                        f"{TOY_NOISE['xor']}, or the value in metrics.json)")
-    p.add_argument("--seed", type=_int_type(0), metavar="S", default=None if not train else 0,
-                   help="random seed: weights, shuffling and the toy data"
-                        + (" (default: %(default)s)" if train
-                           else " (default: the one in metrics.json, else 0)"))
+                        f"{TOY_NOISE['xor']}{from_run})")
+
+
+def _add_seed_option(p, *, train: bool):
+    p.add_argument("--seed", type=_int_type(0), metavar="S", default=0 if train else None,
+                   help="random seed: weights, shuffling and the toy data (default: "
+                        "%(default)s)" if train else
+                        "seed of the toy data's points and train/test split (default: the "
+                        "one in metrics.json, else 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -220,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
                "Example:\n"
                "  gradkit train --dataset auto --model mlp --epochs 5 --batch-size 128 \\\n"
                "      --optimizer rmsprop --lr 0.001 --out runs/main")
-    _add_data_options(p, train=True)
+    _add_dataset_option(p, train=True)
     p.add_argument("--model", choices=MODELS, default="mlp",
                    help="mlp: Dense(512, relu) -> Dense(10, softmax) for images, or "
                         "Dense(16, tanh) -> Dense(16, tanh) -> Dense(1, sigmoid) for the toy "
@@ -247,9 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR",
                    help="directory for the run's files, created if needed; existing files "
                         "are replaced (default: runs/DATASET-MODEL)")
+    _add_seed_option(p, train=True)
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 quiet, 1 progress bar, 2 one line per epoch (default: %(default)s)")
     _add_debug(p, argparse.SUPPRESS)
+    _add_data_source_options(p, train=True)
     p.set_defaults(func=cmd_train)
 
     # ---- evaluate
@@ -260,14 +273,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example:\n  gradkit evaluate runs/main/model.gradkit --dataset fashion-mnist")
     p.add_argument("model", metavar="MODEL", help="model file written by 'gradkit train' or "
                                                    "model.save()")
-    _add_data_options(p, train=False)
+    _add_dataset_option(p, train=False)
     p.add_argument("--limit", type=_int_type(1), metavar="N",
                    help="evaluate on the first N test samples only (default: all)")
     p.add_argument("--batch-size", type=_int_type(1), default=EVAL_BATCH_SIZE, metavar="B",
                    help="samples per evaluation step (default: %(default)s)")
+    _add_seed_option(p, train=False)
     p.add_argument("--verbose", type=int, choices=(0, 1), default=0,
                    help="1 shows a progress bar (default: %(default)s)")
     _add_debug(p, argparse.SUPPRESS)
+    _add_data_source_options(p, train=False)
     p.set_defaults(func=cmd_evaluate)
 
     # ---- predict
@@ -410,7 +425,7 @@ def _make_toy(name, samples, noise, seed):
 
 
 def load_dataset(name, *, data_dir=None, download=True, samples=None, noise=None, seed=0,
-                 test_only=False) -> Data:
+                 test_only=False, train_limit=None, test_limit=None) -> Data:
     """Load (or generate) a dataset by its command-line name.
 
     Images are scaled to float32 in [0, 1] with shape ``(N, 28, 28)``; toy sets
@@ -424,6 +439,8 @@ def load_dataset(name, *, data_dir=None, download=True, samples=None, noise=None
         noise: Toy datasets: noise level (default :data:`TOY_NOISE`).
         seed: Toy datasets: seed of the points and of the split.
         test_only: Load only the test split (``x_train`` is then None).
+        train_limit: Keep only the first ``train_limit`` training samples.
+        test_limit: Keep only the first ``test_limit`` test samples.
 
     Returns:
         A :class:`Data`.
@@ -439,7 +456,8 @@ def load_dataset(name, *, data_dir=None, download=True, samples=None, noise=None
         x_train, y_train, x_test, y_test, details = _make_toy(name, samples, noise, seed)
         if test_only:
             x_train = y_train = None
-        return Data(name, name.capitalize(), x_train, y_train, x_test, y_test, details=details)
+        return Data(name, name.capitalize(), *_first(x_train, y_train, train_limit),
+                    *_first(x_test, y_test, test_limit), details=details)
     if samples is not None or noise is not None:
         raise _usage_error("--samples and --noise apply to the toy datasets "
                            f"({', '.join(TOY_DATASETS)}) only")
@@ -461,10 +479,19 @@ def load_dataset(name, *, data_dir=None, download=True, samples=None, noise=None
                                   "standard places")
         raise DatasetError(message) from None
 
-    def scale(x):
+    x_train, y_train = _first(x_train, y_train, train_limit)
+    x_test, y_test = _first(x_test, y_test, test_limit)
+
+    def scale(x):  # after the limits: only the samples used are converted
         return None if x is None else x.astype(np.float32) / np.float32(255.0)
 
     return Data(name, title, scale(x_train), y_train, scale(x_test), y_test, note=note)
+
+
+def _first(x, y, limit):
+    if x is None or limit is None:
+        return x, y
+    return x[:limit], y[:limit]
 
 
 def _fit_to_model(x: np.ndarray, sample_shape: tuple, what: str) -> np.ndarray:
@@ -581,24 +608,31 @@ def _probabilities(model, x, batch_size):
 
 
 # ---------------------------------------------------------------- train
-class _EpochCompletion(Callback):
-    """Notes whether the last epoch ran all its steps: after Ctrl-C, ``fit`` stops early
-    and returns normally, and this is how the command tells."""
+class _StopOnCtrlC(Callback):
+    """Turn the first Ctrl-C during ``fit`` into a clean stop at the end of the batch.
+
+    ``fit`` already stops gracefully on Ctrl-C, printing its own notice; this
+    callback takes the signal over when the first epoch begins, so that the
+    command can say so in its single ``gradkit: interrupted`` line instead. A
+    second Ctrl-C stops at once. ``fit`` puts the previous handler back when
+    it returns.
+    """
 
     def __init__(self):
         super().__init__()
-        self.steps_done = 0
-        self.complete = False
+        self.hit = False
+        self._installed = False
+
+    def _handler(self, signum, frame):
+        if self.hit:
+            raise KeyboardInterrupt
+        self.hit = True
+        self.model.stop_training = True
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.steps_done = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps_done += 1
-
-    def on_epoch_end(self, epoch, logs=None):
-        steps = self.params.get("steps")
-        self.complete = steps is None or self.steps_done >= steps
+        if not self._installed and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
 
 
 def _jsonable(value):
@@ -684,17 +718,14 @@ def cmd_train(args) -> int:
     out = _prepare_out_dir(args.out) if args.out else None
     set_random_seed(args.seed)
     data = load_dataset(args.dataset, data_dir=args.data_dir, download=not args.no_download,
-                        samples=args.samples, noise=args.noise, seed=args.seed)
+                        samples=args.samples, noise=args.noise, seed=args.seed,
+                        train_limit=args.limit, test_limit=args.test_limit)
     if out is None:
         out = _prepare_out_dir(os.path.join("runs", f"{data.name}-{args.model}"))
     if data.note:
         print(data.note)
     x_train, y_train = data.x_train, data.y_train
     x_test, y_test = data.x_test, data.y_test
-    if args.limit is not None:
-        x_train, y_train = x_train[: args.limit], y_train[: args.limit]
-    if args.test_limit is not None:
-        x_test, y_test = x_test[: args.test_limit], y_test[: args.test_limit]
     if data.is_image:
         sample = (784,) if args.model == "mlp" else (28, 28, 1)
         x_train = x_train.reshape((len(x_train), *sample))
@@ -712,17 +743,17 @@ def cmd_train(args) -> int:
     model = build_model(args.model, data, args.optimizer, args.lr)
     if args.verbose:
         model.summary()
-    completion = _EpochCompletion()
+    stopper = _StopOnCtrlC()
     csv_path = out / "history.csv"
     t0 = time.perf_counter()
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
                         verbose=args.verbose, validation_split=args.validation_split,
-                        callbacks=[CSVLogger(csv_path), completion])
+                        callbacks=[CSVLogger(csv_path), stopper])
     train_time = time.perf_counter() - t0
-    done = len(history.epoch)
-    if done < args.epochs or not completion.complete:
-        print(f"gradkit: interrupted (Ctrl-C) during epoch {max(done, 1)}/{args.epochs}; no "
-              f"model saved (the history so far is in {csv_path})", file=sys.stderr)
+    if stopper.hit or len(history.epoch) < args.epochs:
+        print(f"gradkit: interrupted (Ctrl-C) during epoch {max(len(history.epoch), 1)}/"
+              f"{args.epochs}; no model saved (the history so far is in {csv_path})",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
 
     t0 = time.perf_counter()
@@ -789,14 +820,13 @@ def cmd_evaluate(args) -> int:
         else info.get("toy_samples")
     noise = args.noise if args.noise is not None or not from_run else info.get("toy_noise")
     data = load_dataset(name, data_dir=args.data_dir, download=not args.no_download,
-                        samples=samples, noise=noise, seed=seed, test_only=True)
+                        samples=samples, noise=noise, seed=seed, test_only=True,
+                        test_limit=args.limit)
     if data.note:
         print(data.note)
     sample_shape = _input_shape(model)
     units = _output_units(model, sample_shape)
     x, y = data.x_test, data.y_test
-    if args.limit is not None:
-        x, y = x[: args.limit], y[: args.limit]
     x = _fit_to_model(x, sample_shape, f"the {data.title} test set")
     classes = max(units, 2)
     if int(y.max()) >= classes:
@@ -1107,7 +1137,11 @@ def main(argv=None) -> int:
     except CLIError as exc:
         if exc.code != EXIT_USAGE and args is not None and args.debug:
             raise
-        print(f"gradkit: error: {_error_line(exc)}", file=sys.stderr)
+        line = _error_line(exc)
+        if exc.code == EXIT_USAGE and "--help" not in line:
+            command = f"gradkit {args.command}" if args is not None else "gradkit"
+            line += f" (see '{command} --help')"
+        print(f"gradkit: error: {line}", file=sys.stderr)
         return exc.code
     except Exception as exc:
         if args is not None and args.debug:
