@@ -178,6 +178,10 @@ class Conv2D(Function):
 
     def forward(self, x, kernel, bias, strides, padding, data_format, dilation):
         op = "conv2d"
+        xp = _xp(x, kernel)
+        x, kernel = xp.asarray(x), xp.asarray(kernel)  # lists, scalars: arrays
+        if bias is not None:
+            bias = xp.asarray(bias)
         cf = _check_format(op, data_format)
         _check_rank(op, x, cf)
         if kernel.ndim != 4:
@@ -207,8 +211,9 @@ class Conv2D(Function):
         oh = _out_len(op, h, pt + pb, ekh, sh, "height", shapes)
         ow = _out_len(op, w, pl + pr, ekw, sw, "width", shapes)
 
-        xp = _xp(x, kernel)
-        dtype = kernel.dtype if kernel.dtype.kind == "f" else xp.result_type(x, kernel)
+        fx, fk = x.dtype.kind == "f", kernel.dtype.kind == "f"
+        dtype = (xp.result_type(x.dtype, kernel.dtype) if fx and fk else kernel.dtype if fk
+                 else x.dtype if fx else xp.dtype(xp.float32))  # uint8 images: the kernel's
         if x.dtype != dtype:
             x = x.astype(dtype)
         if kernel.dtype != dtype:

@@ -456,3 +456,16 @@ def test_cnn_block_end_to_end_matches_torch(torch):
                                rtol=1e-5, atol=1e-5)
     for p, t in zip(params, tp):
         np.testing.assert_allclose(p.grad.numpy(), t.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_conv2d_dtypes_and_array_like_inputs():
+    k = np.ones((3, 3, 1, 2), np.float32)
+    assert ops.conv2d(np.ones((1, 4, 4, 1), np.uint8), k).dtype == np.float32  # images
+    assert ops.conv2d(np.ones((1, 4, 4, 1)), k).dtype == np.float64  # the wider float
+    y = ops.conv2d(np.ones((1, 4, 4, 1)).tolist(), k, [1.0, 2.0])
+    np.testing.assert_allclose(y.numpy()[0, 0, 0], [10.0, 11.0])
+    x = Tensor(np.zeros((0, 5, 5, 1), np.float32), requires_grad=True)  # empty batch
+    y = ops.conv2d(x, Tensor(k, requires_grad=True))
+    assert y.shape == (0, 3, 3, 2)
+    y.sum().backward()
+    assert x.grad.shape == x.shape
