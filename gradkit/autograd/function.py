@@ -110,9 +110,18 @@ class ArrayMath:
 
     def sigmoid(self, x):
         xp = self.xp
-        # exp of a non-positive number only: no overflow for large |x|
-        e = xp.exp(-xp.abs(x))
-        return xp.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
+        # e^min(x,0) / (1 + e^-|x|): exact in both tails, never overflows, and no
+        # boolean-mask select (np.where), which costs more than the exps themselves.
+        if x.ndim == 0:  # NumPy gives 0-d results as scalars, which can't take out=
+            return self.sigmoid(x.reshape(1)).reshape(())
+        num = xp.minimum(x, 0)
+        xp.exp(num, out=num)
+        den = xp.abs(x)
+        xp.negative(den, out=den)
+        xp.exp(den, out=den)
+        den += 1.0
+        num /= den
+        return num
 
     def softmax(self, x, axis=-1):
         e = self.xp.exp(x - x.max(axis=axis, keepdims=True))
