@@ -987,8 +987,8 @@ def _image_size(sample_shape: tuple) -> tuple[int, int]:
                    "images, so a PNG can't be fed to it")
 
 
-def _samples_from_array(arr: np.ndarray, sample_shape: tuple, source: str) -> np.ndarray:
-    """Turn a loaded array into a float32 batch ``(N, *sample_shape)``."""
+def _samples_from_array(arr: np.ndarray, sample_shape: tuple, source: str):
+    """Turn a loaded array into a float32 batch ``(N, *sample_shape)``; returns (batch, notes)."""
     if arr.dtype.kind not in "biuf":
         raise CLIError(f"{source} holds {arr.dtype} data; expected numbers")
     size = int(np.prod(sample_shape))
@@ -1012,9 +1012,13 @@ def _samples_from_array(arr: np.ndarray, sample_shape: tuple, source: str) -> np
     batch = batch.astype(np.float32)
     if not np.all(np.isfinite(batch)):
         raise CLIError(f"{source} holds NaN or infinite values")
-    if images and (arr.dtype.kind in "iu" or float(batch.max()) > 1.5):
+    notes = []
+    if images and arr.dtype.kind in "iu":
         batch = batch / np.float32(255.0)  # 0-255 pixels, as the model was trained on [0, 1]
-    return batch
+    elif images and float(batch.max()) > 1.5:
+        batch = batch / np.float32(255.0)
+        notes.append("float values above 1 taken as 0-255 pixels and scaled to [0, 1]")
+    return batch, notes
 
 
 def load_inputs(path: str, model_sample_shape: tuple, invert: str = "auto"):
@@ -1044,7 +1048,7 @@ def load_inputs(path: str, model_sample_shape: tuple, invert: str = "auto"):
         from gradkit.datasets import read_idx
 
         arr = read_idx(path)
-    return _samples_from_array(arr, model_sample_shape, f"'{path}'"), []
+    return _samples_from_array(arr, model_sample_shape, f"'{path}'")
 
 
 def cmd_predict(args) -> int:

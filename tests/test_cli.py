@@ -185,6 +185,22 @@ def test_python_m_gradkit_train(tmp_path):
     check_run_dir(tmp_path, "xor", 2, image=False)
 
 
+def test_train_without_matplotlib_notes_the_missing_plots(tmp_path, monkeypatch):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "matplotlib" else find_spec(name, *a))
+    code, stdout, stderr = run_main(["train", "--dataset", "xor", "--epochs", "1", "--out",
+                                     tmp_path, "--verbose", "0", "--samples", "100"])
+    assert code == 0, stderr
+    assert "note: matplotlib is not installed" in stdout
+    assert not list(tmp_path.glob("*.png"))
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["files"] == ["model.gradkit", "metrics.json", "history.csv"]
+    final_accuracy(stdout)
+
+
 def test_validation_split_adds_val_history(tmp_path):
     code, _, stderr = run_main(["train", "--dataset", "moons", "--epochs", "2", "--out", tmp_path,
                                 "--verbose", "0", "--validation-split", "0.25",
@@ -296,6 +312,11 @@ def test_predict_idx_npy_and_png_agree(fashion_run, tmp_path):
         assert int(index) == i and int(cls) == probs[i].argmax()
         assert name == names[int(cls)]
         assert float(p) == pytest.approx(probs[i].max(), abs=1e-4)
+
+    np.save(tmp_path / "six255.npy", images.astype(np.float32))  # floats, but 0-255
+    code, text, stderr = run_main(["predict", model_path, tmp_path / "six255.npy"])
+    assert code == 0 and "taken as 0-255 pixels" in stderr
+    assert [line.split("\t") for line in text.strip().splitlines()[1:]] == results["six.npy"]
 
     code, text, _ = run_main(["predict", model_path, tmp_path / "one.npy"])
     assert code == 0 and text.strip().splitlines()[1].split("\t")[1:] == results["six.npy"][2][1:]
