@@ -256,7 +256,9 @@ class Model(Layer):
                 cb.on_epoch_begin(epoch, {})
                 if verbose:
                     print(f"Epoch {epoch + 1}/{epochs}", flush=True)
-                bar = Progbar(steps, verbose=verbose) if verbose else None
+                # fit hands the bar epoch averages already: it must show them as they are
+                bar = Progbar(steps, verbose=verbose, stateful_metrics=self._log_names(
+                    validation_data is not None)) if verbose else None
                 loss_sum, seen = 0.0, 0
                 batches = self._train_batches(x, y, n if arrays else None, batch_size, shuffle,
                                               steps_per_epoch, R) if arrays else iter(x)
@@ -302,6 +304,10 @@ class Model(Layer):
         self._fit_weights = None
         cb.on_train_end(logs)
         return history
+
+    def _log_names(self, with_validation):
+        names = ["loss"] + [m.name for m in self._metrics]
+        return set(names + ([f"val_{n}" for n in names] if with_validation else []))
 
     def _metric_reset_after_eval(self, logs):
         # evaluate() reused the metric objects; the train values are already in ``logs``.
@@ -356,7 +362,8 @@ class Model(Layer):
             total = math.ceil(n / batch_size)
         else:
             batches, total = (D.split_xy(b, caller)[:2] for b in x), _len_or_none(x)
-        bar = Progbar(total, verbose=verbose) if verbose else None
+        bar = Progbar(total, verbose=verbose, stateful_metrics=self._log_names(False)) \
+            if verbose else None
         loss_sum, count = 0.0, 0
         for i, (xb, yb) in enumerate(batches):
             nb = len(D._flat(xb)[0])

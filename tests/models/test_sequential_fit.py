@@ -178,3 +178,13 @@ def test_string_names_resolve(blobs):
         model = mlp()
         model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["acc"])
         model.fit(x[:64], y[:64], epochs=1, verbose=0)
+
+
+def test_progress_line_shows_the_epoch_values(blobs, capsys):
+    x, y = blobs
+    model = mlp()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    hist = model.fit(x, y, epochs=1, batch_size=16, verbose=2, shuffle=False)
+    line = capsys.readouterr().out.splitlines()[1]
+    assert f"loss: {hist.history['loss'][0]:.4f}" in line
+    assert f"accuracy: {hist.history['accuracy'][0]:.4f}" in line
