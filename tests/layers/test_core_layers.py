@@ -72,7 +72,7 @@ class TestDense:
         assert layer_gradcheck(L.Dense(2, dtype=F64, input_dim=3),
                                rng.standard_normal((2, 2, 3)), ["kernel", "bias"])
 
-    @pytest.mark.parametrize("activation", [None, "tanh"])
+    @pytest.mark.parametrize("activation", [None, "relu", "tanh"])
     def test_second_order_gradient(self, rng, activation):
         # create_graph through the fused DenseOp: d/dx <dL/dx, v>, checked numerically
         from gradkit.testing import gradcheck
