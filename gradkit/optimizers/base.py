@@ -263,7 +263,9 @@ class Optimizer:
         elif isinstance(params, (str, bytes, dict)) or not hasattr(params, "__iter__"):
             raise TypeError(f"{cls}: params must be an iterable of Variables/Tensors or a "
                             f"learning rate, got {type(params).__name__}")
-        params = list(params)
+        # named parameters, ("name", tensor) pairs, as torch accepts them
+        params = [p[1] if isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) else p
+                  for p in params]
         if not params:
             raise ValueError(f"{cls}: got an empty parameter list")
         seen = set()

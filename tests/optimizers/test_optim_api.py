@@ -285,6 +285,7 @@ def test_construction_styles():
     assert O.SGD([w], 0.05).learning_rate == 0.05             # PyTorch positional
     assert O.SGD([w], lr=0.05).params[0] is w
     assert O.SGD(w).params == [w]                             # a single tensor
+    assert O.SGD([("w", w)]).params == [w]                    # named parameters
     opt = O.Adam((p for p in [w]), lr=0.1, betas=(0.5, 0.6), eps=1e-3)
     assert (opt.beta_1, opt.beta_2, opt.epsilon) == (0.5, 0.6, 1e-3)
     assert O.RMSprop(alpha=0.99).rho == 0.99
