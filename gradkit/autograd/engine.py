@@ -73,12 +73,12 @@ def run_backward(root, gradient=None, sources=None, retain_graph=False, create_g
     wanted = None if sources is None else {id(s): i for i, s in enumerate(sources)}
     found = [None] * (0 if sources is None else len(sources))
     given = set()
-    M = None
     # Reverse creation order is a topological order (outputs are numbered after their
     # inputs): a heap on -number visits each tensor after every consumer has passed
     # its gradient back. One iterative sweep, no recursion, no separate sort.
     heap = [(-root._seq, root)]
-    queued = {id(root)}
+    if not create_graph:
+        M = F.array_math(get_array_module(root._data))
     with F._GradMode(create_graph):
         while heap:
             t = heappop(heap)[1]
@@ -90,34 +90,35 @@ def run_backward(root, gradient=None, sources=None, retain_graph=False, create_g
                 if sources is None:
                     _accumulate_leaf(t, g, create_graph, given)
                 continue
-            _check_node(t, ctx)
+            parents = ctx.parents
+            if ctx.released or ctx.versions != [getattr(p, "_version", 0) for p in parents]:
+                _check_node(t, ctx)  # raises, saying what went wrong
             if create_graph:
                 if not ctx.higher_order:
                     raise NotImplementedError(
                         f"'{ctx.name}' has no differentiable gradient yet: "
                         "create_graph=True (higher-order gradients) is not supported through it")
                 import gradkit.ops as M
-                in_grads = ctx.backward(M, g, t, *ctx.parents)
+                in_grads = ctx.backward(M, g, t, *parents)
             else:
-                if M is None:
-                    M = F.array_math(get_array_module(t._data))
                 in_grads = ctx.backward(M, g, t._data, *ctx.inputs)
-            for p, need, gp in zip(ctx.parents, ctx.needs, in_grads):
+            for p, need, gp in zip(parents, ctx.needs, in_grads):
                 if not need or gp is None:
                     continue
-                if gp.shape != p.shape:
+                pa = p._data
+                if gp.shape != pa.shape:
                     raise RuntimeError(
                         f"internal error in '{ctx.name}' backward: gradient of shape "
-                        f"{gp.shape} for an input of shape {p.shape}")
-                if gp.dtype != p.dtype:
-                    gp = gp.astype(p.dtype)
+                        f"{gp.shape} for an input of shape {pa.shape}")
+                if gp.dtype != pa.dtype:
+                    gp = gp.astype(pa.dtype)
                 key = id(p)
-                if key in queued:
-                    grads[key] = grads[key] + gp
-                else:
+                prev = grads.get(key)  # pending gradients: each tensor is queued once
+                if prev is None:
                     grads[key] = gp
-                    queued.add(key)
                     heappush(heap, (-p._seq, p))
+                else:
+                    grads[key] = prev + gp
             if not retain_graph:
                 ctx.release()
     if wanted is not None:

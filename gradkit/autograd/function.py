@@ -188,21 +188,14 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        ctx = cls.__new__(cls)
-        arrays = []
-        needs = []
-        record = False
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a._data)
-                rg = a.requires_grad
-                needs.append(rg)
-                record = record or rg
-            else:
-                arrays.append(a)
-                needs.append(False)
-        record = record and _grad_enabled
-        ctx.needs = needs if record else None
+        ctx = _new(cls)
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        needs = None
+        if _grad_enabled:
+            needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
+            if True not in needs:
+                needs = None
+        ctx.needs = needs
         try:
             out = ctx.forward(*arrays, **kwargs)
         except OpError:
@@ -212,13 +205,13 @@ class Function:
             raise OpError(f"{cls.__name__.lower()}: invalid input shapes {shapes}: {e}") from e
         if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
             out = _numpy.asarray(out)  # NumPy reductions return scalars, not 0-d arrays
-        if not record:
-            return Tensor._make(out, False, None)
+        if needs is None:
+            return _make(out, False, None)
         ctx.parents = args
         ctx.inputs = arrays  # what backward receives, without re-reading each parent
-        ctx.versions = [a._version if isinstance(a, Tensor) else 0 for a in args]
+        ctx.versions = [getattr(a, "_version", 0) for a in args]
         ctx.released = False
-        return Tensor._make(out, True, ctx)
+        return _make(out, True, ctx)
 
     def forward(self, *xs, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -243,3 +236,6 @@ def float_like(x) -> bool:
 
 
 from gradkit.tensor import Tensor  # noqa: E402  (Tensor needs this module first)
+
+_new = object.__new__
+_make = Tensor._make
