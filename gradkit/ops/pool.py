@@ -1,9 +1,12 @@
 """2-D max and average pooling, forward and gradient side by side.
 
 Both work in the input's own layout (no transposes): the spatial axes are
-axes 1, 2 (channels_last) or 2, 3 (channels_first), and a pool is computed as
-``pool_h * pool_w`` strided slices of the (padded) input, one per offset
-inside the window, combined elementwise. Nothing loops over output pixels.
+axes 1, 2 (channels_last) or 2, 3 (channels_first). The forward pass combines
+strided slices of the (padded) input, separably: first the pool_h rows of
+each window (slices that keep whole rows, long contiguous runs), then the
+pool_w columns of that smaller result. The backward pass visits the
+pool_h * pool_w offsets inside the window, one strided slice each. Nothing
+loops over output pixels.
 
 * max: ``'same'``/explicit padding pads with ``-inf``; the gradient goes to
   ONE element per window, the first maximum in row-major order within the
@@ -107,7 +110,9 @@ class MaxPool2D(_Pool):
 
     def forward(self, x, pool_size, strides, padding, data_format):
         xp = _xp(x)
-        fill = -xp.inf if x.dtype.kind == "f" else xp.iinfo(x.dtype).min
+        x = xp.asarray(x)
+        kind = x.dtype.kind
+        fill = xp.iinfo(x.dtype).min if kind in "iu" else False if kind == "b" else -xp.inf
         xp, a, idx = self._setup(x, pool_size, strides, padding, data_format, fill)
         out = self._reduce(xp, a, xp.maximum)
         if self.needs is not None:
@@ -145,6 +150,7 @@ class AvgPool2D(_Pool):
 
     def forward(self, x, pool_size, strides, padding, data_format):
         xp = _xp(x)
+        x = xp.asarray(x)
         if x.dtype.kind != "f":
             x = x.astype(xp.float32)
         xp, a, idx = self._setup(x, pool_size, strides, padding, data_format, 0)
