@@ -35,6 +35,8 @@ def _to_array(data, dtype=None):
         arr = data._data
     elif is_array(data):
         arr = data
+    elif isinstance(data, np.generic):
+        arr = np.asarray(data)  # a NumPy scalar keeps its dtype, like an array
     else:
         arr = np.asarray(data)
         if dtype is None and arr.dtype == np.float64:

@@ -163,6 +163,7 @@ class Functional(Model):
                           "kwargs": kwargs})
         return {
             "name": self.name,
+            "trainable": self.trainable,
             "inputs": [{"shape": list(t.shape), "dtype": t.dtype.name, "name": t.name}
                        for t in self.inputs],
             "layers": layers,
@@ -194,7 +195,10 @@ class Functional(Model):
         outputs = [tensors[r] for r in config["outputs"]]
         outs = outputs if config.get("outputs_list") else outputs[0]
         ins = inputs if len(inputs) > 1 else inputs[0]
-        return cls(ins, outs, name=config.get("name"))
+        model = cls(ins, outs, name=config.get("name"))
+        if not config.get("trainable", True):
+            model.trainable = False  # (True would also unfreeze layers frozen one by one)
+        return model
 
 
 def _check_input(model, i, spec, x):

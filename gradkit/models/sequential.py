@@ -110,7 +110,8 @@ class Sequential(Model):
     def get_config(self):
         from gradkit.layers import serialize
 
-        cfg = {"name": self.name, "layers": [serialize(layer) for layer in self._layers]}
+        cfg = {"name": self.name, "trainable": self.trainable,
+               "layers": [serialize(layer) for layer in self._layers]}
         if self._build_input_shape is not None:
             cfg["build_input_shape"] = list(self._build_input_shape)
         return cfg
@@ -125,4 +126,6 @@ class Sequential(Model):
         shape = config.get("build_input_shape")
         if shape is not None:
             model.build(tuple(shape))
+        if not config.get("trainable", True):
+            model.trainable = False  # (True would also unfreeze layers frozen one by one)
         return model
