@@ -35,6 +35,7 @@ import numbers
 import os
 import queue
 import threading
+import time
 
 import numpy as np
 
@@ -238,6 +239,7 @@ class Optimizer:
             raise ValueError(f"{cls}: only one of clipnorm, clipvalue and global_clipnorm can "
                              f"be set, got {', '.join(given)}")
         self.iterations = 0
+        self._timing = _Timing()
         self._recs = {}              # id(param) -> _Rec
         self._order = []             # _Rec in registration order (= state_dict index)
         self._pending = {}           # index -> slot dict loaded before the param was seen
@@ -750,8 +752,7 @@ class Optimizer:
             return
         # Large contiguous parameters are cut into one chunk per thread. Chunks and small
         # parameters go into one list that this thread and the pool's workers drain
-        # together: a worker that is slow to wake (a busy machine) leaves its share to
-        # this thread instead of making it wait.
+        # together: a worker that is slow to wake leaves its share to this thread.
         tasks = []
         small = []
         for rec, g in zip(recs, garrs):
@@ -765,12 +766,21 @@ class Optimizer:
             for task in tasks + small:
                 kernel(c, *task)
             return
-        batch = _Batch(kernel, c, tasks + small)
-        pool = _get_pool()
-        for _ in range(min(nthreads - 1, len(tasks) - 1)):
-            pool.submit(batch.work)
-        batch.work()
-        batch.wait()
+        # On a machine busier than its cores, waking a worker can cost more than it
+        # saves; time both ways now and then and keep the faster (same results either way).
+        parallel = self._timing.choose()
+        t0 = time.perf_counter()
+        if parallel:
+            batch = _Batch(kernel, c, tasks + small)
+            pool = _get_pool()
+            for _ in range(min(nthreads - 1, len(tasks) - 1)):
+                pool.submit(batch.work)
+            batch.work()
+            batch.wait()
+        else:
+            for task in tasks + small:
+                kernel(c, *task)
+        self._timing.record(parallel, time.perf_counter() - t0)
 
     @staticmethod
     def _chunk_views(rec, nthreads):
@@ -793,6 +803,37 @@ class Optimizer:
                      for lo, hi in zip(bounds[:-1], bounds[1:])]
         rec.chunks = (nthreads, views)
         return views
+
+
+class _Timing:
+    """Running estimates of an update's time split over threads and not; picks the faster.
+
+    Each way is re-timed every ``probe`` updates, so the choice follows the machine's load.
+    """
+
+    __slots__ = ("ewma", "count", "probe")
+
+    def __init__(self, probe=16):
+        self.ewma = [None, None]     # [serial, parallel] seconds
+        self.count = 0
+        self.probe = probe
+
+    def choose(self):
+        self.count += 1
+        serial, par = self.ewma
+        if par is None:
+            return True
+        if serial is None:
+            return False
+        best = par <= serial
+        if self.count % self.probe == 0:
+            return not best          # re-time the other way now and then
+        return best
+
+    def record(self, parallel, seconds):
+        i = int(parallel)
+        old = self.ewma[i]
+        self.ewma[i] = seconds if old is None else 0.7 * old + 0.3 * seconds
 
 
 class _ParamGroup:
