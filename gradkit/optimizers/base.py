@@ -23,8 +23,10 @@ Updates allocate nothing per step: per-parameter state (``xp.zeros_like(p)``,
 created on the parameter's first update) and a scratch buffer are reused, every
 NumPy call writes through ``out=``. Large parameters are split into contiguous
 chunks updated by a small thread pool (NumPy releases the GIL inside ufuncs); the
-update is elementwise, so results do not depend on the split
-(:func:`set_num_threads` controls it).
+update is elementwise, so results do not depend on the split. Each optimizer times
+the threaded and the single-threaded way now and then and uses the faster, which
+on a machine busier than its cores is often the latter (:func:`set_num_threads`
+sets the number of threads; 1 turns splitting off).
 """
 
 from __future__ import annotations
