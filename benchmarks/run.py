@@ -52,11 +52,13 @@ class WorkerFailed(RuntimeError):
 class Worker:
     """One worker process: JSON lines in on stdin, out on stdout, stderr to a log file."""
 
-    def __init__(self, workload, name, cfg, logdir):
+    def __init__(self, workload, name, cfg, logdir, threads=None):
         self.name = name
         self.log_path = Path(logdir) / f"{workload}-{name}.log"
         self.log = open(self.log_path, "w")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if threads:
+            env.update(thread_env(threads))
         self.proc = subprocess.Popen(
             [sys.executable, str(HERE / "workers.py"), json.dumps(cfg)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
@@ -105,6 +107,15 @@ class Worker:
         self.log.close()
 
 
+def thread_env(n):
+    """Environment that caps every library's compute threads at ``n`` (``--threads``)."""
+    return {"OMP_NUM_THREADS": str(n), "OPENBLAS_NUM_THREADS": str(n),
+            "MKL_NUM_THREADS": str(n), "GRADKIT_NUM_THREADS": str(n),
+            "XLA_FLAGS": (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_eigen="
+                          f"{'false' if n == 1 else 'true'} intra_op_parallelism_threads={n}"
+                          ).strip()}
+
+
 # ----------------------------------------------------------------- one workload
 def med(xs):
     return statistics.median(xs) if xs else None
@@ -116,10 +127,13 @@ def run_workload(workload, names, args, logdir):
             "max_batches": args.max_batches, "eval_limit": args.eval_limit,
             "synthetic": args.synthetic_data, "xor_steps": args.xor_steps,
             "xor_train_steps": args.xor_train_steps, "predict_batch": args.predict_batch,
-            "predict_limit": args.predict_limit, "warmup_batches": 1 if args.smoke else 2}
+            "predict_limit": args.predict_limit, "warmup_batches": 1 if args.smoke else 2,
+            "torch_threads": args.threads or 2,
+            "epochs": args.epochs_mlp if workload == "mlp" else args.epochs_cnn}
     res = {n: {"status": "pending"} for n in names}
     print(f"\n== {workload}: starting {', '.join(names)}", flush=True)
-    workers = {n: Worker(workload, n, dict(base, contender=n), logdir) for n in names}
+    workers = {n: Worker(workload, n, dict(base, contender=n), logdir, args.threads)
+               for n in names}
     active = []
     try:
         for n, w in workers.items():
@@ -296,8 +310,9 @@ def targets(summary, args):
         add(f"CNN test accuracy after {args.epochs_cnn} epochs: gradkit - PyTorch", gap,
             "within 1 pt", lambda v: abs(v) <= 1.0, pts)
     if xor:
-        solved = xor.get("solved", {}).get("gradkit-loop", False)
-        add("XOR step (loop): gradkit / PyTorch CPU" + ("" if solved else " [XOR NOT solved]"),
+        solved = xor.get("solved", {}).get("gradkit-loop")
+        add("XOR step (loop): gradkit / PyTorch CPU" + (" [XOR NOT solved]" if solved is False
+                                                        else ""),
             xor["ratios"].get("gradkit-loop/pytorch"), "<= 0.25 and solved",
             lambda v: v <= 0.25 and solved, r)
     for m, t in (("mlp", 0.80), ("cnn", 1.00)):
@@ -368,6 +383,7 @@ def write_markdown(path, report):
          f"{v.get('numpy')} ({m.get('blas') or 'BLAS ?'}), torch {v.get('torch') or '-'}, "
          f"jax {v.get('jax') or '-'}, keras {v.get('keras') or '-'}; gradkit "
          f"{m['gradkit_commit']}",
+         f"- threads: {meta['threads']}",
          f"- load average (1/5/15 min) at start {meta['load_start']}, at end {meta['load_end']}",
          f"- wall time of the run: {meta['elapsed_s']:.0f} s", ""]
     L += ["## Targets (ratios from this run)", "",
@@ -470,7 +486,8 @@ def parse_args(argv):
                     help="batches per training epoch (default: all 469)")
     ap.add_argument("--quick", action="store_true", help="--max-batches 100")
     ap.add_argument("--smoke", action="store_true",
-                    help="tiny run to check the suite: 2 batches, 1 epoch, few XOR steps, "
+                    help="tiny run to check the suite: 2 batches per epoch, 2 MLP epochs, 1 CNN "
+                         "epoch, few XOR steps, "
                          "256 test images; writes smoke.json/smoke.md")
     ap.add_argument("--batch-size", type=int, default=128)
     ap.add_argument("--xor-rounds", type=int, default=25)
@@ -486,14 +503,20 @@ def parse_args(argv):
     ap.add_argument("--no-blas-floor", action="store_true")
     ap.add_argument("--synthetic-data", action="store_true",
                     help="random images instead of Fashion-MNIST (no dataset on the machine)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="cap every library at N compute threads (OpenBLAS, OpenMP, XLA, "
+                         "gradkit's optimizer pool, torch.set_num_threads); default: the "
+                         "libraries' own defaults and torch.set_num_threads(2)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(HERE / "results"), help="directory for the reports")
     args = ap.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        ap.error("--threads must be >= 1")
     if args.quick and args.max_batches is None:
         args.max_batches = 100
     if args.smoke:
         args.max_batches = args.max_batches or 2
-        args.epochs_mlp = args.epochs_cnn = 1
+        args.epochs_mlp, args.epochs_cnn = 2, 1   # 2: fit's epoch-by-epoch gate runs
         args.xor_rounds, args.xor_steps, args.xor_train_steps = 2, 20, 200
         args.predict_rounds, args.predict_limit = 1, args.predict_limit or 256
         args.eval_limit = args.eval_limit or 256
@@ -537,6 +560,9 @@ def main(argv=None):
     report = {
         "meta": {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
                  "mode": mode_text(args), "smoke": args.smoke,
+                 "threads": (f"capped at {args.threads} for every library (--threads)"
+                             if args.threads else "the libraries' defaults (NumPy's OpenBLAS "
+                             "and XLA: all cores), torch.set_num_threads(2)"),
                  "command": " ".join(["python", "benchmarks/run.py"] + (
                      sys.argv[1:] if argv is None else list(argv))),
                  "args": {k: v for k, v in vars(args).items()},

@@ -233,6 +233,43 @@ def timed(fn):
     return {"wall": time.perf_counter() - t0, "cpu": time.process_time() - c0}
 
 
+class FitDriver:
+    """Run ``fit(epochs=E)`` once, as a user would, yet one epoch per ``epoch`` command.
+
+    A callback (subclass of the framework's ``Callback``) times each epoch from
+    ``on_epoch_begin`` to ``on_epoch_end``; at the end of every epoch but the last
+    it replies to the parent and blocks until the next ``epoch`` command, so the
+    parent can run the other contenders' epochs in between. ``fit``'s one-time
+    set-up is paid once, not once per epoch.
+    """
+
+    def __init__(self, worker, callback_base, fit):
+        self.worker, self.fit, self.result, self.started = worker, fit, None, False
+        driver = self
+
+        class Gate(callback_base):
+            def on_epoch_begin(self, epoch, logs=None):
+                driver.t0, driver.c0 = time.perf_counter(), time.process_time()
+
+            def on_epoch_end(self, epoch, logs=None):
+                driver.result = {"wall": time.perf_counter() - driver.t0,
+                                 "cpu": time.process_time() - driver.c0, "epoch": epoch}
+                if epoch + 1 < worker.cfg["epochs"]:
+                    worker.io.reply(ok=True, **driver.result)
+                    msg = worker.io.next_command()
+                    if msg.get("cmd") != "epoch":
+                        raise RuntimeError(f"expected the next epoch command, got {msg}")
+
+        self.callback = Gate()
+
+    def epoch(self):
+        if self.started:
+            raise RuntimeError("all epochs of fit() have run already")
+        self.started = True
+        self.fit(epochs=self.worker.cfg["epochs"], callbacks=[self.callback])
+        return self.result
+
+
 # ................................................................. gradkit
 class _Gradkit(Contender):
     models = ("mlp", "cnn", "xor", "predict")
@@ -311,15 +348,16 @@ class GradkitFit(_Gradkit):
         self.model.set_weights(initial_weights(self.workload, self.seed))
         self.compile()
         self.gk.random.seed(self.seed)
+        self.driver = FitDriver(self, self.gk.callbacks.Callback, lambda **kw: self.model.fit(
+            self.x_train, self.y_train, batch_size=self.batch, verbose=0,
+            steps_per_epoch=self.max_batches, **kw))
 
     def epoch(self, msg):
         if self.workload == "xor":
             return self.xor_epoch(lambda: self.model.train_on_batch(XOR_X, XOR_Y))
         if self.workload == "predict":
             return self.predict_epoch(msg)
-        return timed(lambda: self.model.fit(self.x_train, self.y_train, batch_size=self.batch,
-                                            epochs=1, verbose=0,
-                                            steps_per_epoch=self.max_batches))
+        return self.driver.epoch()
 
     def evaluate(self, msg):
         if self.workload == "xor":
@@ -424,7 +462,7 @@ class PyTorch(Contender):
             import torch
         except ImportError as e:
             raise Skip(f"PyTorch is not installed ({e}); pip install torch==2.13.0") from e
-        torch.set_num_threads(2)
+        torch.set_num_threads(self.cfg.get("torch_threads", 2))
         torch.manual_seed(self.seed)
         self.torch = torch
         return torch
@@ -636,15 +674,16 @@ class KerasJax(Contender):
         self.model.evaluate(self.x_test[:1024], self.y_test[:1024], batch_size=1024, verbose=0)
         self.reset()
         keras.utils.set_random_seed(self.seed)
+        self.driver = FitDriver(self, keras.callbacks.Callback, lambda **kw: self.model.fit(
+            self.x_train, self.y_train, batch_size=self.batch, verbose=0,
+            steps_per_epoch=self.max_batches, **kw))
 
     def epoch(self, msg):
         if self.workload == "xor":
             return self.xor_epoch(lambda: self.model.train_on_batch(XOR_X, XOR_Y))
         if self.workload == "predict":
             return timed(lambda: self.run_predict(msg["model"]))
-        return timed(lambda: self.model.fit(self.x_train, self.y_train, batch_size=self.batch,
-                                            epochs=1, verbose=0,
-                                            steps_per_epoch=self.max_batches))
+        return self.driver.epoch()
 
     def run_predict(self, m):
         return self.nets[m].predict(self.inputs[m], batch_size=self.cfg["predict_batch"],
@@ -858,43 +897,54 @@ def peak_rss_mb():
 
 
 # ----------------------------------------------------------------- protocol
+class Protocol:
+    """JSON lines: commands from stdin, replies to a private copy of the original stdout."""
+
+    def __init__(self):
+        self.out = os.fdopen(os.dup(1), "w", buffering=1)
+        os.dup2(2, 1)                  # stray prints from libraries go to stderr
+
+    def reply(self, **kw):
+        self.out.write(json.dumps(kw) + "\n")
+        self.out.flush()
+
+    def next_command(self):
+        line = sys.stdin.readline()
+        return json.loads(line) if line else {"cmd": "quit"}
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     cfg = json.loads(argv[0])
-    proto = os.fdopen(os.dup(1), "w", buffering=1)
-    os.dup2(2, 1)                      # stray prints from libraries go to stderr
-
-    def reply(**kw):
-        proto.write(json.dumps(kw) + "\n")
-        proto.flush()
-
+    io = Protocol()
     try:
         worker = CONTENDERS[cfg["contender"]](cfg)
+        worker.io = io
         worker.setup()
     except Skip as e:
-        reply(ok=False, skip=str(e))
+        io.reply(ok=False, skip=str(e))
         return 0
     except Exception:
-        reply(ok=False, error=traceback.format_exc())
+        io.reply(ok=False, error=traceback.format_exc())
         return 1
-    reply(ok=True, ready=True, info=worker.info(), rss_mb=peak_rss_mb())
-    for line in sys.stdin:
-        msg = json.loads(line)
+    io.reply(ok=True, ready=True, info=worker.info(), rss_mb=peak_rss_mb())
+    while True:
+        msg = io.next_command()
         cmd = msg.get("cmd")
         if cmd == "quit":
             break
         try:
             if cmd == "epoch":
-                reply(ok=True, **worker.epoch(msg))
+                io.reply(ok=True, **worker.epoch(msg))
             elif cmd == "eval":
-                reply(ok=True, **worker.evaluate(msg))
+                io.reply(ok=True, **worker.evaluate(msg))
             elif cmd == "rss":
                 ru = resource.getrusage(resource.RUSAGE_SELF)
-                reply(ok=True, rss_mb=peak_rss_mb(), cpu_s=ru.ru_utime + ru.ru_stime)
+                io.reply(ok=True, rss_mb=peak_rss_mb(), cpu_s=ru.ru_utime + ru.ru_stime)
             else:
-                reply(ok=False, error=f"unknown command {cmd!r}")
+                io.reply(ok=False, error=f"unknown command {cmd!r}")
         except Exception:
-            reply(ok=False, error=traceback.format_exc())
+            io.reply(ok=False, error=traceback.format_exc())
     return 0
 
 

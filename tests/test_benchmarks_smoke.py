@@ -4,6 +4,7 @@ Runs every workload with 2 batches per epoch in worker processes, and checks tha
 ``smoke.json`` and ``smoke.md`` are written and well formed. JAX is replaced by a
 stub that fails to import, so the Keras-JAX contender always takes the "not
 installed" path (and the test stays fast); PyTorch runs when it is installed.
+``--threads 1`` keeps multi-threaded BLAS from thrashing on a busy CI machine.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _run_smoke(tmp_path):
     env["PYTHONPATH"] = os.pathsep.join(
         [str(tmp_path / "stubs"), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH")
                                                 else []))
-    cmd = [sys.executable, str(RUN), "--smoke", "--out", str(tmp_path / "out"),
+    cmd = [sys.executable, str(RUN), "--smoke", "--threads", "1", "--out", str(tmp_path / "out"),
            "--contenders", "gradkit-fit,gradkit-loop,pytorch,keras-jax,numpy"]
     if not workers.data_available():
         cmd.append("--synthetic-data")
@@ -80,6 +81,8 @@ def test_suite_smoke(tmp_path):
                 assert t is not None and t > 0 and math.isfinite(t), (wl, name, key)
             if wl != "predict":
                 assert r["peak_rss_mb"] > 10
+            if wl == "mlp":     # two epochs, each timed on its own
+                assert len(r["runs"]["train"]) == 2, (name, r["runs"])
     assert "blas-floor" in report["results"]["mlp"]
     assert 0 < report["summary"]["mlp"]["blas_floor"]["seconds"]
     for wl in ("mlp", "cnn"):
