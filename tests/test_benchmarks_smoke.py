@@ -105,7 +105,7 @@ def test_suite_smoke(tmp_path):
     assert "SMOKE" in md and "load average" in md
     tables = _tables(md)
     assert len(tables) == 5     # targets, mlp, cnn, xor, predict
-    assert tables[0][0] == ["measure", "value", "target", "result"]
+    assert tables[0][0] == ["measure", "value", "target", "result", "same ratio by CPU time"]
     assert len(tables[0]) == 2 + len(rows)
     for table in tables:
         assert set(table[1]) == {"---"}
