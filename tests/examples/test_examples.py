@@ -51,6 +51,10 @@ def _fashion_or_mnist_train() -> bool:
 
 def run_example(name, *args, tmp_path, expect_rc=0):
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+    # One BLAS thread: on a shared 2-core machine OpenBLAS's threads fight over the cores and
+    # the small matrix products here ran 10-25x slower with them (examples/README.md).
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(var, "1")
     proc = subprocess.run(
         [sys.executable, str(EXAMPLES / name), "--quick", "--out", str(tmp_path), *args],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT,
