@@ -64,12 +64,14 @@ from gradkit.utils import set_random_seed
 QUICK_BAR = {"MNIST": 0.75, "Fashion-MNIST": 0.5}
 
 
-def load_dataset():
-    """MNIST if its training files exist (no download), else Fashion-MNIST."""
-    try:
-        return "MNIST", datasets.mnist.load_data(download=False)
-    except DatasetError:
-        pass
+def load_dataset(mnist_dir):
+    """MNIST if its training files exist (``--mnist-dir``, then the usual places; no
+    download), else Fashion-MNIST."""
+    for where in (mnist_dir, None):
+        try:
+            return "MNIST", datasets.mnist.load_data(where, download=False)
+        except DatasetError:
+            pass
     try:
         return "Fashion-MNIST", datasets.fashion_mnist.load_data(download=False)
     except DatasetError as exc:
@@ -359,11 +361,12 @@ def fashion_note(data, name, args, steps=100):
 def main():
     p = C.parser(__doc__.splitlines()[1], "runs/examples/003", seed=0)
     p.add_argument("--mnist-dir", default=str(C.ROOT.parent / "shared" / "data" / "mnist"),
-                   help="directory with MNIST files for the naive loop when the training "
-                        "set is absent (default: <repo>/../shared/data/mnist)")
+                   help="directory with the MNIST files (default: <repo>/../shared/data/mnist); "
+                        "with the training files section 1 uses MNIST, with only the t10k "
+                        "files the naive loop does")
     args = p.parse_args()
     set_random_seed(args.seed)
-    name, data = load_dataset()
+    name, data = load_dataset(args.mnist_dir)
     print(f"dataset: {name}" + ("" if name == "MNIST" else
           " (the MNIST training files are not available here; Fashion-MNIST has the same "
           "shapes but is harder, so expect lower accuracies than the tutorial's MNIST ones)"))
