@@ -184,7 +184,19 @@ class Standardizer:
         self._shape: tuple[int, ...] | None = None
         self._axes: tuple[int, ...] = ()
 
-    def fit(self, x) -> Standardizer:
+    def get_params(self, deep=True):
+        """Constructor arguments (scikit-learn's protocol: pipelines, ``clone``)."""
+        return {"axis": self.axis}
+
+    def set_params(self, **params):
+        """Set constructor arguments (scikit-learn's protocol); returns self."""
+        for k, v in params.items():
+            if k != "axis":
+                raise ValueError(f"Standardizer.set_params: unknown parameter {k!r}; valid: axis")
+            self.axis = v
+        return self
+
+    def fit(self, x, y=None) -> Standardizer:
         """Compute mean and scale from ``x``.
 
         Args:
@@ -260,7 +272,7 @@ class Standardizer:
         x = self._check(x, "transform")
         return ((x - self.mean_) / self.scale_).astype(self._out_dtype(x))
 
-    def fit_transform(self, x) -> np.ndarray:
+    def fit_transform(self, x, y=None) -> np.ndarray:
         """Fit on ``x`` and return it standardized.
 
         Args:

@@ -153,3 +153,34 @@ def test_tf1_style_gradients_and_train_on_batch():
         for x, y in zip(X, Y):
             model.train_on_batch(np.array([x]), np.array([y]))
     assert model.test_on_batch(X, Y) < first
+
+
+def test_keras_submodule_imports_convert_by_root_name():
+    from gradkit.keras.datasets import fashion_mnist, mnist
+    from gradkit.keras.layers import Dense
+    from gradkit.keras.utils import to_categorical
+
+    import gradkit
+    from gradkit.keras import optimizers
+
+    assert Dense is gradkit.layers.Dense and optimizers is gradkit.optimizers
+    assert mnist is gradkit.datasets.mnist and fashion_mnist is gradkit.datasets.fashion_mnist
+    assert to_categorical([1], 3).tolist() == [[0.0, 1.0, 0.0]]
+
+
+def test_standardizer_in_a_scikit_learn_pipeline():
+    import pytest
+
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    from gradkit.utils import Standardizer
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 5.0, size=(80, 3))
+    y = (x[:, 0] > 3).astype(int)
+    pipe = Pipeline([("s", Standardizer()), ("m", LogisticRegression())]).fit(x, y)
+    assert pipe.score(x, y) > 0.9
+    assert clone(Standardizer(axis=0)).get_params() == {"axis": 0}

@@ -22,6 +22,25 @@ from gradkit import (  # noqa: F401
 from gradkit.models import Input, Model, Sequential, load_model  # noqa: F401
 
 
+def _alias_submodules():
+    """Make ``from gradkit.keras.layers import Dense`` (and the like) import gradkit's own
+    modules, so Keras imports convert by changing only their root name."""
+    import sys
+
+    from gradkit.datasets import fashion_mnist, mnist
+
+    mods = {"activations": activations, "callbacks": callbacks, "datasets": datasets,
+            "initializers": initializers, "layers": layers, "losses": losses,
+            "metrics": metrics, "models": models, "optimizers": optimizers,
+            "regularizers": regularizers, "utils": utils, "datasets.mnist": mnist,
+            "datasets.fashion_mnist": fashion_mnist}
+    for name, mod in mods.items():
+        sys.modules.setdefault(f"{__name__}.{name}", mod)
+
+
+_alias_submodules()
+
+
 class backend:  # noqa: N801 - a namespace, like keras.backend
     """The few ``keras.backend`` functions programs call."""
 
