@@ -11,7 +11,8 @@ channels_first``; PyTorch runs NCHW with ``torch.set_num_threads(threads)``.
 The two are interleaved (gradkit, torch, gradkit, torch, ...) in the same
 process so that load from other processes hits both alike; the table shows
 the median of ``--repeats`` timed runs after ``--warmup`` untimed ones, and
-the ratio gradkit / torch (below 1: gradkit faster). A short pause
+the ratio gradkit / torch (below 1: gradkit faster), then the same for the
+fastest run (less sensitive to other processes' load). A short pause
 (``--pause`` seconds) precedes every timed call: OpenBLAS (NumPy) and OpenMP
 (PyTorch) worker threads spin for a while after their last job, and would
 otherwise steal a core from the other library's next run.
@@ -168,7 +169,8 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     print(f"forward+backward, median of {args.repeats} (ms, {args.clock} clock); gradkit "
           f"{args.data_format}, torch NCHW; {args.threads} thread(s) each")
-    print(f"{'case':<30}{'gradkit':>10}{'torch':>10}{'ratio':>8}")
+    print(f"{'case':<30}{'gradkit':>10}{'torch':>10}{'ratio':>8}   "
+          f"{'min: gradkit':>12}{'torch':>9}{'ratio':>7}")
     for name, kind, shape, cout in cases:
         g = _gradkit_case(kind, shape, cout, args.data_format, rng)
         t = _torch_case(torch, kind, shape, cout, rng) if torch else None
@@ -180,7 +182,9 @@ def main(argv=None):
                 tg.append(a)
                 tt.append(b)
         mg, mt = statistics.median(tg) * 1e3, statistics.median(tt) * 1e3
-        print(f"{name:<30}{mg:>10.2f}{mt:>10.2f}{mg / mt:>8.2f}")
+        lg, lt = min(tg) * 1e3, min(tt) * 1e3
+        print(f"{name:<30}{mg:>10.2f}{mt:>10.2f}{mg / mt:>8.2f}   "
+              f"{lg:>12.2f}{lt:>9.2f}{lg / lt:>7.2f}")
     big = np.ones((128, 26, 26, 32), np.float32)
     seed = [_time(lambda: np.array(big), args.pause) for _ in range(args.repeats)]
     print(f"seed copy of a (128,26,26,32) gradient: {statistics.median(seed) * 1e3:.2f} ms")
