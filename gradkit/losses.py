@@ -351,7 +351,8 @@ def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=
         t = t * (1.0 - label_smoothing) + label_smoothing / p.shape[-1]
     logits = p if from_logits else softmax_logits(p)
     if logits is not None:
-        return ops.softmax_cross_entropy(logits, t, reduction="none")
+        return ops.softmax_cross_entropy(logits, t, reduction="none",
+                                         probs=None if from_logits else p)
     return _cce_clipped(t, p)
 
 
@@ -381,7 +382,8 @@ def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
     lab = _sparse_labels("sparse_categorical_crossentropy", y_true, p)
     logits = p if from_logits else softmax_logits(p)
     if logits is not None:
-        return ops.softmax_cross_entropy(logits, lab, reduction="none")
+        return ops.softmax_cross_entropy(logits, lab, reduction="none",
+                                         probs=None if from_logits else p)
     xp = get_array_module(lab)
     onehot = xp.zeros(p.shape, dtype=p.dtype)
     xp.put_along_axis(onehot, lab[..., None], 1.0, axis=-1)
@@ -686,7 +688,8 @@ class CategoricalCrossentropy(LossFunctionWrapper):
         if kw["label_smoothing"]:
             s = kw["label_smoothing"]
             t = t * (1.0 - s) + s / y_pred.shape[-1]
-        return ops.softmax_cross_entropy(logits, t, reduction="mean")
+        return ops.softmax_cross_entropy(logits, t, reduction="mean",
+                                         probs=None if kw["from_logits"] else y_pred)
 
 
 class SparseCategoricalCrossentropy(LossFunctionWrapper):
@@ -716,7 +719,8 @@ class SparseCategoricalCrossentropy(LossFunctionWrapper):
         if logits is None:
             return None
         lab = _sparse_labels("sparse_categorical_crossentropy", y_true, y_pred)
-        return ops.softmax_cross_entropy(logits, lab, reduction="mean")
+        return ops.softmax_cross_entropy(logits, lab, reduction="mean",
+                                         probs=None if self._fn_kwargs["from_logits"] else y_pred)
 
 
 class KLDivergence(LossFunctionWrapper):

@@ -393,10 +393,18 @@ def _target(t, pred, keep_int=False):
     return arr
 
 
-def softmax_cross_entropy(logits, labels, reduction="mean"):
+def softmax_cross_entropy(logits, labels, reduction="mean", probs=None):
     """Cross-entropy of ``softmax(logits)`` against integer labels (...,) or
-    one-hot / probability targets (..., C); fused and stable."""
-    return _loss.SoftmaxCrossEntropy.apply(logits, _target(labels, logits, True), reduction)
+    one-hot / probability targets (..., C); fused and stable.
+
+    ``probs``: optionally ``softmax(logits)`` already computed (an array, e.g. a
+    softmax layer's output); the loss and its gradient then reuse it instead of
+    exponentiating again. The gradient still flows to ``logits`` only.
+    """
+    if isinstance(probs, Tensor):
+        probs = probs._data
+    return _loss.SoftmaxCrossEntropy.apply(logits, _target(labels, logits, True), reduction,
+                                           probs)
 
 
 def binary_cross_entropy_with_logits(logits, targets, reduction="mean"):

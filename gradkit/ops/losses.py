@@ -37,13 +37,21 @@ class SoftmaxCrossEntropy(Function):
     """-log softmax(logits)[label], from logits (..., C) and integer labels (...)
     or one-hot / probability targets (..., C)."""
 
-    def forward(self, logits, labels, reduction):
+    def forward(self, logits, labels, reduction, probs=None):
         _check_reduction("softmax_cross_entropy", reduction)
         xp = _xp(logits)
         if logits.ndim < 1:
             raise OpError("softmax_cross_entropy: logits need a class axis, got a scalar")
         c = logits.shape[-1]
-        logp = array_math(xp).log_softmax(logits, -1)
+        self.probs = probs
+        if probs is None:
+            logp = array_math(xp).log_softmax(logits, -1)
+        else:
+            # softmax(z) is at hand (a softmax layer's output): log p = z - max z + log max p,
+            # because the largest probability is 1 / sum(e^(z - max z)). No exp, no sum;
+            # max p >= 1/C, so the log is always finite.
+            logp = logits - logits.max(axis=-1, keepdims=True)
+            logp += xp.log(probs.max(axis=-1, keepdims=True))
         if labels.shape == logits.shape and labels.dtype.kind == "f":
             self.sparse = False
             per = -(labels * logp).sum(axis=-1)
@@ -72,18 +80,21 @@ class SoftmaxCrossEntropy(Function):
             self.logp = logp
         return _reduce(per, reduction)
 
-    def backward(self, M, g, out, logits, labels, reduction):
+    def backward(self, M, g, out, logits, labels, reduction, probs=None):
         # d/dlogits = softmax - target, times the upstream gradient of each example
         gp = _scale_back(M, g, self.n, reduction, self.per_shape)[..., None]
-        p = M.softmax(logits, axis=-1) if M.graph else M.exp(self.logp)
+        if M.graph:
+            p = M.softmax(logits, axis=-1)
+        else:
+            p = self.probs if self.probs is not None else M.exp(self.logp)
         if self.sparse:
             xp = _xp(self.labels)
             target = xp.zeros(p.shape, dtype=p.dtype)
             xp.put_along_axis(target, self.labels[..., None], 1.0, axis=-1)
-            return (p - target) * gp, None, None
+            return (p - target) * gp, None, None, None
         t = labels
         return (p * t.sum(axis=-1, keepdims=True) - t) * gp, (
-            -M.log_softmax(logits, axis=-1) * gp if self.needs[1] else None), None
+            -M.log_softmax(logits, axis=-1) * gp if self.needs[1] else None), None, None
 
 
 class SigmoidCrossEntropy(Function):
