@@ -337,3 +337,18 @@ def test_ops_take_their_array_module_from_inputs():
                     isinstance(f.value, ast.Name) and f.value.id in ("np", "numpy"):
                 calls.add(f.attr)
         assert calls <= allowed, f"{path.name} calls numpy directly: {calls - allowed}"
+
+
+def test_softmax_cross_entropy_reusing_probs_matches():
+    rng = np.random.default_rng(5)
+    z = rng.normal(size=(6, 4)) * 30
+    labels = rng.integers(0, 4, 6)
+    onehot = np.eye(4)[labels]
+    for target in (labels, onehot):
+        a, b = leaf(z), leaf(z)
+        la = gk.softmax_cross_entropy(a, target, reduction="none")
+        lb = gk.softmax_cross_entropy(b, target, reduction="none", probs=gk.softmax(b).numpy())
+        np.testing.assert_allclose(lb.numpy(), la.numpy(), rtol=1e-12, atol=1e-12)
+        la.sum().backward()
+        lb.sum().backward()
+        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-12, atol=1e-12)
