@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from gradkit import random as _random
+from gradkit.utils.config import Configurable
 
 __all__ = [
     "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
@@ -77,7 +78,7 @@ def _float_dtype(dtype, who):
     return dt
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class: ``init(shape, dtype="float32")`` returns a new NumPy array.
 
     Subclasses implement ``__call__`` and ``get_config``.
@@ -85,19 +86,6 @@ class Initializer:
 
     def __call__(self, shape, dtype="float32"):  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def get_config(self):
-        """The constructor arguments, as a JSON-able dict."""
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        """Rebuild an initializer from :meth:`get_config`'s dict."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class _Random(Initializer):

@@ -56,6 +56,7 @@ from gradkit import ops
 from gradkit.backend import get_array_module
 from gradkit.ops import activation as _act
 from gradkit.tensor import Tensor
+from gradkit.utils.config import Configurable
 
 __all__ = [
     "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "KLDivergence", "Loss",
@@ -472,7 +473,7 @@ def reduce_losses(per, sample_weight=None, reduction="sum_over_batch_size", name
     return total * (1.0 / denom) if denom else total * 0.0
 
 
-class Loss:
+class Loss(Configurable):
     """Base class of losses: ``loss(y_true, y_pred, sample_weight=None)`` -> Tensor.
 
     Subclasses implement :meth:`call` (per-example losses); the base class
@@ -521,15 +522,6 @@ class Loss:
     def get_config(self):
         """The constructor arguments, as a JSON-able dict."""
         return {"name": self.name, "reduction": self.reduction}
-
-    @classmethod
-    def from_config(cls, config):
-        """Rebuild a loss from :meth:`get_config`'s dict."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class LossFunctionWrapper(Loss):

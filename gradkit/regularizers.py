@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from gradkit import ops
 from gradkit.tensor import Tensor
+from gradkit.utils.config import Configurable
 
 __all__ = ["L1", "L1L2", "L2", "Regularizer", "deserialize", "get", "l1", "l1_l2", "l2",
            "serialize"]
@@ -31,7 +32,7 @@ def _factor(name, value):
     return value
 
 
-class Regularizer:
+class Regularizer(Configurable):
     """Base class: ``reg(weight)`` returns a scalar penalty Tensor.
 
     Subclasses implement ``__call__`` and ``get_config``.
@@ -39,19 +40,6 @@ class Regularizer:
 
     def __call__(self, weight):  # pragma: no cover - abstract
         raise NotImplementedError
-
-    def get_config(self):
-        """The constructor arguments, as a JSON-able dict."""
-        return {}
-
-    @classmethod
-    def from_config(cls, config):
-        """Rebuild a regularizer from :meth:`get_config`'s dict."""
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class L1L2(Regularizer):

@@ -21,6 +21,8 @@ import bisect
 import math
 import numbers
 
+from gradkit.utils.config import Configurable
+
 __all__ = ["CosineDecay", "ExponentialDecay", "LearningRateSchedule", "PiecewiseConstantDecay",
            "StepDecay", "deserialize", "get", "serialize"]
 
@@ -50,7 +52,7 @@ def _step(step):
     return step
 
 
-class LearningRateSchedule:
+class LearningRateSchedule(Configurable):
     """Base class: ``schedule(step) -> float``, ``get_config()``, ``from_config(config)``.
 
     Subclasses implement ``__call__(step)`` and ``get_config()``; the config must hold
@@ -62,14 +64,6 @@ class LearningRateSchedule:
 
     def get_config(self):
         raise NotImplementedError
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class ExponentialDecay(LearningRateSchedule):
