@@ -71,32 +71,38 @@ class _DenseInputSpec(InputSpec):
 
 # ----------------------------------------------------------------- Dense
 class DenseOp(Function):
-    """``relu?(x @ kernel + bias)`` as one primitive (Dense's hot path).
+    """``act(x @ kernel + bias)`` as one primitive (Dense's hot path).
 
-    Fusing saves the separate add and relu nodes: the bias is added and the
-    relu applied in place on the fresh matmul result, and the backward pass
-    produces the three gradients from one masked upstream gradient. ``bias``
-    may be None; ``relu`` is a bool constant. ``x`` may have any number of
-    leading axes ``(batch, ..., in)``; ``kernel`` is ``(in, out)``.
+    Fusing saves the separate add and activation nodes: the bias is added (and
+    relu applied) in place on the fresh matmul result, and the backward pass
+    produces the three gradients from one upstream gradient, masked or scaled by
+    the activation's derivative, which it reads off the output. ``bias`` may be
+    None; ``act`` is None, ``"relu"`` or ``"tanh"`` (sigmoid stays a separate op so
+    that a following binary cross-entropy can see it and use the logits). ``x`` may have
+    any number of leading axes ``(batch, ..., in)``; ``kernel`` is ``(in, out)``.
     """
 
-    def forward(self, x, kernel, bias, relu):
+    def forward(self, x, kernel, bias, act):
         y = x @ kernel
         if bias is not None:
             y += bias
-        if relu:
+        if act == "relu":
             get_array_module(y).maximum(y, 0, out=y)
+        elif act == "tanh":
+            get_array_module(y).tanh(y, out=y)
         return y
 
-    def backward(self, M, g, out, x, kernel, bias, relu):
+    def backward(self, M, g, out, x, kernel, bias, act):
         nx, nk, nb = self.needs[:3]
-        if relu and M.graph:
+        if act == "relu" and M.graph:
             g = g * (out > 0)
-        elif relu:  # the mask written straight as floats, then scaled in place: no bool temp
+        elif act == "relu":  # the mask written straight as floats, then scaled in place
             m = M.empty_like(g)
             M.greater(out, 0, out=m)
             m *= g
             g = m
+        elif act == "tanh":
+            g = g * (1.0 - out * out)  # 1 - tanh^2
         gx = g @ kernel.T if nx else None
         gk = gb = None
         if nk:
@@ -140,7 +146,9 @@ class Dense(Layer):
         self.units = _positive_int(type(self).__name__, "units", units)
         self.activation = activations.get(activation)
         self._linear = self.activation is activations.linear
-        self._relu = self.activation in (activations.relu, ops.relu)  # fused into DenseOp
+        # relu and tanh are fused into DenseOp (one graph node per layer)
+        self._fused = {activations.relu: "relu", ops.relu: "relu",
+                       activations.tanh: "tanh", ops.tanh: "tanh"}.get(self.activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
@@ -173,9 +181,9 @@ class Dense(Layer):
     def call(self, inputs, training=None):
         if inputs.dtype != self.kernel.dtype:  # e.g. integer pixels: compute in the layer dtype
             inputs = ops.cast(inputs, self.kernel.dtype)
-        relu = self._relu
-        y = DenseOp.apply(inputs, self.kernel, self.bias, relu)
-        return y if self._linear or relu else self.activation(y)
+        fused = self._fused
+        y = DenseOp.apply(inputs, self.kernel, self.bias, fused)
+        return y if self._linear or fused else self.activation(y)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape[:-1]) + (self.units,)

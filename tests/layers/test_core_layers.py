@@ -472,3 +472,24 @@ def test_repr_comes_from_config():
     assert repr(L.Dense(3, activation="relu", name="d_repr")).startswith(
         "<Dense 'd_repr': units=3, activation='relu'")
     assert repr(L.Flatten(name="f_repr")) == "<Flatten 'f_repr'>"
+
+
+def test_tanh_is_fused_and_matches_composed_ops():
+    from gradkit.layers.core import DenseOp
+
+    rng = np.random.default_rng(3)
+    d = L.Dense(6, activation="tanh", dtype="float64", input_dim=5)
+    d.bias.assign(rng.standard_normal(6))
+    x = gradkit.Tensor(rng.standard_normal((4, 5)), requires_grad=True)
+    y = d(x)
+    assert isinstance(y._ctx, DenseOp)
+    ref = gradkit.tanh(x @ d.kernel + d.bias)
+    np.testing.assert_allclose(y.numpy(), ref.numpy(), atol=1e-14)
+    y.sum().backward()
+    fused = [x.grad.numpy(), d.kernel.grad.numpy(), d.bias.grad.numpy()]
+    x.grad = None
+    d.zero_grad()
+    ref.sum().backward()
+    for a, b in zip(fused, [x.grad.numpy(), d.kernel.grad.numpy(), d.bias.grad.numpy()]):
+        np.testing.assert_allclose(a, b, atol=1e-14)
+    assert gradkit.testing.gradcheck(lambda t: d(t), rng.standard_normal((3, 5)))
