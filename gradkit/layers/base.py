@@ -362,19 +362,25 @@ class Layer:
             self.built = True
 
     def __call__(self, inputs, *args, training=None, **kwargs):
-        if _is_symbolic(inputs):
+        if isinstance(inputs, Tensor) and inputs._data.dtype is self.dtype:
+            shape = inputs._data.shape  # the hot path: a Tensor of the layer's dtype
+        elif _is_symbolic(inputs):
             return self._symbolic_call(inputs, args, training, kwargs)
-        if isinstance(inputs, (list, tuple)):
+        elif isinstance(inputs, (list, tuple)):
             inputs = type(inputs)(to_tensor_input(self, x, self.dtype) for x in inputs)
             shape = [x.shape for x in inputs]
         else:
             inputs = to_tensor_input(self, inputs, self.dtype)
-            shape = inputs.shape
+            shape = inputs._data.shape
         if not self.built:
             self._maybe_build(shape)
-        if self.input_spec is not None and not isinstance(shape, list):
-            self.input_spec.check(self, shape)
-        if _takes_training(type(self)):
+        spec = self.input_spec
+        if spec is not None and not isinstance(shape, list):
+            spec.check(self, shape)
+        takes = _takes_training_cache.get(type(self))
+        if takes is None:
+            takes = _takes_training(type(self))
+        if takes:
             return self.call(inputs, *args, training=self.training if training is None
                              else training, **kwargs)
         return self.call(inputs, *args, **kwargs)
