@@ -771,10 +771,10 @@ class Optimizer:
         # On a machine busier than its cores, waking a worker can cost more than it
         # saves; time both ways now and then and keep the faster (same results either way).
         parallel = self._timing.choose()
+        pool = _get_pool() if parallel else None
         t0 = time.perf_counter()
         if parallel:
             batch = _Batch(kernel, c, tasks + small)
-            pool = _get_pool()
             for _ in range(min(nthreads - 1, len(tasks) - 1)):
                 pool.submit(batch.work)
             batch.work()
@@ -810,7 +810,9 @@ class Optimizer:
 class _Timing:
     """Running estimates of an update's time split over threads and not; picks the faster.
 
-    Each way is re-timed every ``probe`` updates, so the choice follows the machine's load.
+    The first two updates are not timed (they fault in fresh state pages and start the
+    pool); after that each way is timed once, then the faster is used and the other
+    re-timed every ``probe`` updates, so the choice follows the machine's load.
     """
 
     __slots__ = ("ewma", "count", "probe")
@@ -824,7 +826,7 @@ class _Timing:
         self.count += 1
         serial, par = self.ewma
         if par is None:
-            return True
+            return self.count != 2
         if serial is None:
             return False
         best = par <= serial
@@ -833,6 +835,8 @@ class _Timing:
         return best
 
     def record(self, parallel, seconds):
+        if self.count <= 2:
+            return
         i = int(parallel)
         old = self.ewma[i]
         self.ewma[i] = seconds if old is None else 0.7 * old + 0.3 * seconds
