@@ -171,6 +171,11 @@ def run_workload(workload, names, args, logdir):
                         continue
                     if key and key not in W.CONTENDERS[n].predict_models:
                         continue
+                    if args.settle:
+                        # Let the previous library's worker threads stop spinning (OpenMP,
+                        # XLA and OpenBLAS pools busy-wait after their work), so they don't
+                        # take the second core from this contender.
+                        time.sleep(args.settle)
                     try:
                         rep = workers[n].ask(cmd="epoch", model=key)
                     except WorkerFailed as e:
@@ -523,6 +528,9 @@ def parse_args(argv):
                     help="cap every library at N compute threads (OpenBLAS, OpenMP, XLA, "
                          "gradkit's optimizer pool, torch.set_num_threads); default: the "
                          "libraries' own defaults and torch.set_num_threads(2)")
+    ap.add_argument("--settle", type=float, default=0.5,
+                    help="seconds to pause before each contender's turn (spinning thread "
+                         "pools of the previous one go idle)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(HERE / "results"), help="directory for the reports")
     args = ap.parse_args(argv)
