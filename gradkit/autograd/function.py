@@ -224,11 +224,6 @@ class Function:
                          "versions": d["versions"], "released": True}
 
 
-def float_like(x) -> bool:
-    """True for floating-point (or complex) dtypes: those that carry gradients."""
-    return x.dtype.kind in "fc"
-
-
 from gradkit.tensor import Tensor  # noqa: E402  (Tensor needs this module first)
 
 _new = object.__new__
