@@ -103,24 +103,12 @@ def plot_history(
         val = data.get(f"val_{name}")
         n_epochs = max(len(train) if train is not None else 0, len(val) if val is not None else 0)
         marker_size = 5 if n_epochs <= 40 else 0
-        if train is not None:
-            ax.plot(
-                np.arange(1, len(train) + 1),
-                train,
-                "-o",
-                color=BLUE,
-                markersize=marker_size,
-                label="train",
-            )
+        for series, style, color, label in ((train, "-o", BLUE, "train"),
+                                            (val, "--s", VERMILLION, "validation")):
+            if series is not None:
+                ax.plot(np.arange(1, len(series) + 1), series, style, color=color,
+                        markersize=marker_size, label=label)
         if val is not None:
-            ax.plot(
-                np.arange(1, len(val) + 1),
-                val,
-                "--s",
-                color=VERMILLION,
-                markersize=marker_size,
-                label="validation",
-            )
             finite = np.isfinite(val)
             if finite.any():
                 masked = np.where(finite, val, np.inf if _lower_is_better(name) else -np.inf)

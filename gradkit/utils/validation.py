@@ -112,12 +112,7 @@ def normalize_axis(owner: str, axis, ndim: int) -> int:
         TypeError: ``axis`` is not an integer.
         AxisError: it is outside ``[-ndim, ndim)``.
     """
-    if isinstance(axis, bool):
-        raise TypeError(f"{owner}: axis must be an integer, received {axis!r}")
-    try:
-        axis = operator.index(axis)
-    except TypeError:
-        raise TypeError(f"{owner}: axis must be an integer, received {axis!r}") from None
+    axis = check_int(owner, "axis", axis)
     if not -ndim <= axis < ndim:
         hint = f"use -{ndim}..{ndim - 1}" if ndim else "a 0-d input has no axes"
         raise AxisError(f"{owner}: axis {axis} is out of range for an input with {ndim} "
