@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from gradkit import random as _random
-from gradkit.utils.validation import check_int, check_number
+from gradkit.utils.validation import check_int, check_number, normalize_axes
 
 __all__ = [
     "Standardizer",
@@ -193,16 +193,8 @@ class Standardizer:
             raise TypeError(f"Standardizer.fit: x must be numeric, got dtype {x.dtype}")
         if x.ndim == 0:
             raise ValueError("Standardizer.fit: x is a 0-d scalar; pass an array of samples")
-        if self.axis is None:
-            axes = tuple(range(x.ndim))
-        else:
-            wanted = (self.axis,) if isinstance(self.axis, (int, np.integer)) else self.axis
-            for a in wanted:
-                if not -x.ndim <= a < x.ndim:
-                    raise ValueError(
-                        f"Standardizer.fit: axis {a} is out of range for a {x.ndim}-d array"
-                    )
-            axes = tuple(sorted({int(a) % x.ndim for a in wanted}))
+        axes = normalize_axes("Standardizer.fit", self.axis, x.ndim)
+        axes = tuple(range(x.ndim)) if axes is None else axes
         if any(x.shape[a] == 0 for a in axes):
             raise ValueError(f"Standardizer.fit: x of shape {x.shape} has no samples to fit on")
         data = x.astype(np.float64)

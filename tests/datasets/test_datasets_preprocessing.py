@@ -14,6 +14,7 @@ from gradkit.utils.data import (
     to_categorical,
     train_test_split,
 )
+from gradkit.utils.validation import AxisError
 
 # ------------------------------------------------------------ to_categorical
 
@@ -117,8 +118,10 @@ def test_standardizer_errors():
         s.transform(np.ones((2, 4)))
     with pytest.raises(ValueError, match="no samples"):
         Standardizer().fit(np.ones((0, 3)))
-    with pytest.raises(ValueError, match="axis 2 is out of range"):
+    with pytest.raises(AxisError, match="Standardizer.fit: axis 2 is out of range"):
         Standardizer(axis=2).fit(np.ones((3, 3)))
+    with pytest.raises(ValueError, match=r"repeated axis in \(0, -2\)"):
+        Standardizer(axis=(0, -2)).fit(np.ones((3, 3)))
     assert "fitted" in repr(s)
 
 
