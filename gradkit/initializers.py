@@ -99,7 +99,7 @@ class _Random(Initializer):
 
     def _rng(self):
         # looked up on every call: gradkit.random.seed() replaces the global generator
-        return _random.generator() if self.seed is None else np.random.default_rng(self.seed)
+        return _random.rng(self.seed, owner=type(self).__name__)
 
     def get_config(self):
         return {"seed": self.seed}

@@ -21,14 +21,11 @@ leaves nothing behind.
 
 from __future__ import annotations
 
-import http.client
 import os
 import re
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -261,6 +258,10 @@ def _download_missing(spec, files, cache: Path, urls, tried, quiet, timeout) -> 
 
 
 def _download_one(f: FileSpec, cache: Path, urls, tried, quiet, timeout) -> bool:
+    # imported here, not at the top: http/ssl/email cost ~30 ms and are needed only to download
+    import http.client
+    import urllib.error
+
     for base in urls:
         url = base.rstrip("/") + "/" + f.filename + ".gz"
         fd, tmp = tempfile.mkstemp(prefix=f".{f.filename}.", suffix=".part", dir=cache)
@@ -289,6 +290,9 @@ def _download_one(f: FileSpec, cache: Path, urls, tried, quiet, timeout) -> bool
 
 def _fetch(url: str, out, quiet: bool, timeout: float) -> None:
     """Stream ``url`` into the open binary file ``out`` with a progress line."""
+    import http.client
+    import urllib.request
+
     label = url.rsplit("/", 1)[-1]
     received, total, last = 0, None, 0.0
 

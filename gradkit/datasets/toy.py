@@ -1,56 +1,20 @@
 """Small synthetic problems for examples, tests and debugging.
 
-Every function takes a ``seed`` (None, an int, or a
-:class:`numpy.random.Generator`) and returns float32 features; the
-classification problems return int64 class labels of shape ``(n_samples,)``
-(use :func:`gradkit.utils.data.to_categorical` for one-hot targets).
+Every function takes a ``seed``: None draws from gradkit's global generator
+(so :func:`gradkit.random.seed` repeats the data), an int or a
+:class:`numpy.random.Generator` gives the call its own stream. Features are
+float32; the classification problems return int64 class labels of shape
+``(n_samples,)`` (use :func:`gradkit.utils.data.to_categorical` for one-hot targets).
 """
 
 from __future__ import annotations
 
-import math
-import operator
-
 import numpy as np
 
+from gradkit import random as _random
+from gradkit.utils.validation import check_int, check_number
+
 __all__ = ["make_circles", "make_moons", "make_regression", "make_spirals", "make_xor"]
-
-
-def _rng(func: str, seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        if seed is not None and seed < 0:
-            raise ValueError(f"{func}: seed must be a non-negative integer, got {seed}")
-        return np.random.default_rng(seed)
-    raise TypeError(
-        f"{func}: seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__}"
-    )
-
-
-def _int_arg(func: str, name: str, value, minimum: int) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        result = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{func}: {name} must be an integer >= {minimum}, got {value!r}") from None
-    if result < minimum:
-        raise ValueError(f"{func}: {name} must be >= {minimum}, got {result}")
-    return result
-
-
-def _float_arg(func: str, name: str, value, low: float = 0.0, high: float = math.inf,
-               high_inclusive: bool = True) -> float:  # fmt: skip
-    try:
-        result = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{func}: {name} must be a number, got {value!r}") from None
-    too_high = result > high if high_inclusive else result >= high
-    if not math.isfinite(result) or result < low or too_high:
-        bracket = "]" if high_inclusive else ")"
-        raise ValueError(f"{func}: {name} must be in [{low:g}, {high:g}{bracket}, got {value!r}")
-    return result
 
 
 def _finish(x, y, noise: float, rng: np.random.Generator, shuffle: bool = True):
@@ -72,7 +36,7 @@ def make_xor(n_samples: int = 4, noise: float = 0.0, seed=None):
     Args:
         n_samples: Number of points (>= 1).
         noise: Standard deviation of Gaussian noise added to the coordinates.
-        seed: Seed or Generator for the noise.
+        seed: None (the global generator), an int or a Generator for the noise.
 
     Returns:
         ``(x, y)``: float32 array ``(n_samples, 2)`` and int64 labels ``(n_samples,)``.
@@ -82,9 +46,9 @@ def make_xor(n_samples: int = 4, noise: float = 0.0, seed=None):
         >>> x.tolist(), y.tolist()
         ([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], [0, 1, 1, 0])
     """
-    n = _int_arg("make_xor", "n_samples", n_samples, 1)
-    noise = _float_arg("make_xor", "noise", noise)
-    rng = _rng("make_xor", seed)
+    n = check_int("make_xor", "n_samples", n_samples, minimum=1)
+    noise = check_number("make_xor", "noise", noise, minimum=0.0)
+    rng = _random.rng(seed, owner="make_xor")
     corners = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
     index = np.arange(n) % 4
     return _finish(corners[index], corners[index, 0] != corners[index, 1], noise, rng, False)
@@ -98,7 +62,8 @@ def make_circles(n_samples: int = 100, noise: float = 0.0, factor: float = 0.5, 
             extra point when it is odd.
         noise: Standard deviation of Gaussian noise added to the coordinates.
         factor: Radius of the inner circle, in ``[0, 1)``.
-        seed: Seed or Generator for the noise and the shuffle.
+        seed: None (the global generator), an int or a Generator for the
+            noise and the shuffle.
 
     Returns:
         ``(x, y)``: float32 array ``(n_samples, 2)`` and int64 labels
@@ -109,10 +74,10 @@ def make_circles(n_samples: int = 100, noise: float = 0.0, factor: float = 0.5, 
         >>> x.shape, int(y.sum())
         ((200, 2), 100)
     """
-    n = _int_arg("make_circles", "n_samples", n_samples, 1)
-    noise = _float_arg("make_circles", "noise", noise)
-    factor = _float_arg("make_circles", "factor", factor, 0.0, 1.0, high_inclusive=False)
-    rng = _rng("make_circles", seed)
+    n = check_int("make_circles", "n_samples", n_samples, minimum=1)
+    noise = check_number("make_circles", "noise", noise, minimum=0.0)
+    factor = check_number("make_circles", "factor", factor, 0.0, 1.0, max_open=True)
+    rng = _random.rng(seed, owner="make_circles")
     n_inner = n // 2
     n_outer = n - n_inner
     t_outer = np.linspace(0.0, 2 * np.pi, n_outer, endpoint=False)
@@ -135,7 +100,8 @@ def make_moons(n_samples: int = 100, noise: float = 0.0, seed=None):
         n_samples: Total number of points (>= 1); the first moon gets the
             extra point when it is odd.
         noise: Standard deviation of Gaussian noise added to the coordinates.
-        seed: Seed or Generator for the noise and the shuffle.
+        seed: None (the global generator), an int or a Generator for the
+            noise and the shuffle.
 
     Returns:
         ``(x, y)``: float32 array ``(n_samples, 2)`` and int64 labels
@@ -146,9 +112,9 @@ def make_moons(n_samples: int = 100, noise: float = 0.0, seed=None):
         >>> x.dtype, y.dtype
         (dtype('float32'), dtype('int64'))
     """
-    n = _int_arg("make_moons", "n_samples", n_samples, 1)
-    noise = _float_arg("make_moons", "noise", noise)
-    rng = _rng("make_moons", seed)
+    n = check_int("make_moons", "n_samples", n_samples, minimum=1)
+    noise = check_number("make_moons", "noise", noise, minimum=0.0)
+    rng = _random.rng(seed, owner="make_moons")
     n_lower = n // 2
     n_upper = n - n_lower
     t_upper = np.linspace(0.0, np.pi, n_upper)
@@ -173,7 +139,8 @@ def make_spirals(n_samples: int = 100, n_classes: int = 2, noise: float = 0.0, s
             get one more; with fewer points than classes, some get none).
         n_classes: Number of arms/classes (>= 2).
         noise: Standard deviation of Gaussian noise added to the coordinates.
-        seed: Seed or Generator for the noise and the shuffle.
+        seed: None (the global generator), an int or a Generator for the
+            noise and the shuffle.
 
     Returns:
         ``(x, y)``: float32 array ``(n_samples, 2)`` and int64 labels in
@@ -184,10 +151,10 @@ def make_spirals(n_samples: int = 100, n_classes: int = 2, noise: float = 0.0, s
         >>> np.bincount(y).tolist()
         [100, 100, 100]
     """
-    k = _int_arg("make_spirals", "n_classes", n_classes, 2)
-    n = _int_arg("make_spirals", "n_samples", n_samples, 1)
-    noise = _float_arg("make_spirals", "noise", noise)
-    rng = _rng("make_spirals", seed)
+    k = check_int("make_spirals", "n_classes", n_classes, minimum=2)
+    n = check_int("make_spirals", "n_samples", n_samples, minimum=1)
+    noise = check_number("make_spirals", "noise", noise, minimum=0.0)
+    rng = _random.rng(seed, owner="make_spirals")
     counts = [n // k + (c < n % k) for c in range(k)]
     xs, ys = [], []
     for c, m in enumerate(counts):
@@ -211,7 +178,7 @@ def make_regression(
         n_samples: Number of rows (>= 1).
         n_features: Number of input features (>= 1).
         noise: Standard deviation of Gaussian noise added to ``y``.
-        seed: Seed or Generator.
+        seed: None (the global generator), an int or a Generator.
         n_targets: Number of outputs (>= 1).
 
     Returns:
@@ -225,11 +192,11 @@ def make_regression(
         >>> bool(np.allclose(x @ w + b, y, atol=1e-5))
         True
     """
-    n = _int_arg("make_regression", "n_samples", n_samples, 1)
-    f = _int_arg("make_regression", "n_features", n_features, 1)
-    t = _int_arg("make_regression", "n_targets", n_targets, 1)
-    noise = _float_arg("make_regression", "noise", noise)
-    rng = _rng("make_regression", seed)
+    n = check_int("make_regression", "n_samples", n_samples, minimum=1)
+    f = check_int("make_regression", "n_features", n_features, minimum=1)
+    t = check_int("make_regression", "n_targets", n_targets, minimum=1)
+    noise = check_number("make_regression", "noise", noise, minimum=0.0)
+    rng = _random.rng(seed, owner="make_regression")
     w_real = rng.standard_normal((f, t)).astype(np.float32)
     b_real = rng.standard_normal(t).astype(np.float32)
     x = rng.standard_normal((n, f)).astype(np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradkit import random as _random
 from gradkit.autograd import engine
 from gradkit.tensor import Tensor
 
@@ -41,6 +42,8 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, wrt=None, seed=0, rai
         *inputs: arrays or Tensors; float ones are differentiated (all, or
             those indexed by ``wrt``), the others pass through as constants.
         eps, atol, rtol: step and tolerances.
+        seed: seed of the random upstream gradient (None: gradkit's global
+            generator; see :func:`gradkit.random.rng`).
 
     Returns:
         True when every gradient matches; otherwise raises GradcheckError
@@ -50,7 +53,7 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, wrt=None, seed=0, rai
 
         gradcheck(lambda a, b: a * b, np.random.randn(3, 1), np.random.randn(4))
     """
-    rng = np.random.default_rng(seed)
+    rng = _random.rng(seed, owner="gradcheck")
     leaves = []
     for i, x in enumerate(inputs):
         data = x._data if isinstance(x, Tensor) else np.asarray(x)

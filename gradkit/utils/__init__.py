@@ -16,21 +16,35 @@ from gradkit.utils.data import (
     train_test_split,
 )
 from gradkit.utils.progbar import Progbar
+from gradkit.utils.validation import check_int
 
 
 def set_random_seed(seed: int):
     """Seed every source of randomness gradkit uses, so two runs are bit-identical.
 
-    That is gradkit's global generator (weights, dropout, shuffling in ``fit``),
-    NumPy's legacy global state and Python's ``random``.
+    gradkit draws everything (weights, dropout, shuffling in ``fit``,
+    :func:`batch_iterator`, :func:`train_test_split`, the toy datasets) from
+    one generator, :func:`gradkit.random.generator`; this reseeds it. Like
+    Keras's function of the same name it also seeds NumPy's legacy global
+    state and Python's ``random``, for the user's own code.
+
+    Args:
+        seed: a non-negative integer.
+
+    Raises:
+        TypeError: ``seed`` is not an integer. ValueError: it is negative.
+
+    Example:
+        >>> set_random_seed(0); a = shuffle(list(range(5))).tolist()
+        >>> set_random_seed(0); shuffle(list(range(5))).tolist() == a
+        True
     """
     from gradkit import random
 
-    if not isinstance(seed, (int, _np.integer)) or seed < 0:
-        raise ValueError(f"set_random_seed: seed must be a non-negative integer, got {seed!r}")
-    random.seed(int(seed))
-    _np.random.seed(int(seed) % 2**32)
-    _pyrandom.seed(int(seed))
+    seed = check_int("set_random_seed", "seed", seed, minimum=0)
+    random.seed(seed)
+    _np.random.seed(seed % 2**32)
+    _pyrandom.seed(seed)
 
 
 __all__ = ["Progbar", "Standardizer", "batch_iterator", "one_hot", "set_random_seed", "shuffle",

@@ -2,16 +2,19 @@
 
 All functions take plain NumPy arrays (or anything :func:`numpy.asarray`
 accepts) whose first axis indexes samples. Randomness is controlled by a
-``seed`` that may be None, an int or a :class:`numpy.random.Generator`.
+``seed`` that may be None (gradkit's global generator, see
+:func:`gradkit.random.seed`), an int or a :class:`numpy.random.Generator`.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Iterator
 
 import numpy as np
+
+from gradkit import random as _random
+from gradkit.utils.validation import check_int, check_number, normalize_axes
 
 __all__ = [
     "Standardizer",
@@ -22,30 +25,6 @@ __all__ = [
     "to_categorical",
     "train_test_split",
 ]
-
-
-def _rng(func: str, seed) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)):
-        if seed is not None and seed < 0:
-            raise ValueError(f"{func}: seed must be a non-negative integer, got {seed}")
-        return np.random.default_rng(seed)
-    raise TypeError(
-        f"{func}: seed must be None, an int or a numpy.random.Generator, got {type(seed).__name__}"
-    )
-
-
-def _positive_int(func: str, name: str, value) -> int:
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        result = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{func}: {name} must be a positive integer, got {value!r}") from None
-    if result < 1:
-        raise ValueError(f"{func}: {name} must be >= 1, got {result}")
-    return result
 
 
 def _as_arrays(func: str, arrays) -> tuple[list[np.ndarray], int]:
@@ -131,7 +110,7 @@ def to_categorical(y, num_classes: int | None = None, dtype="float32") -> np.nda
             )
         num_classes = int(flat.max()) + 1
     else:
-        num_classes = _positive_int("to_categorical", "num_classes", num_classes)
+        num_classes = check_int("to_categorical", "num_classes", num_classes, minimum=1)
         if flat.size and flat.max() >= num_classes:
             i = int(np.argmax(flat >= num_classes))
             raise ValueError(
@@ -214,16 +193,8 @@ class Standardizer:
             raise TypeError(f"Standardizer.fit: x must be numeric, got dtype {x.dtype}")
         if x.ndim == 0:
             raise ValueError("Standardizer.fit: x is a 0-d scalar; pass an array of samples")
-        if self.axis is None:
-            axes = tuple(range(x.ndim))
-        else:
-            wanted = (self.axis,) if isinstance(self.axis, (int, np.integer)) else self.axis
-            for a in wanted:
-                if not -x.ndim <= a < x.ndim:
-                    raise ValueError(
-                        f"Standardizer.fit: axis {a} is out of range for a {x.ndim}-d array"
-                    )
-            axes = tuple(sorted({int(a) % x.ndim for a in wanted}))
+        axes = normalize_axes("Standardizer.fit", self.axis, x.ndim)
+        axes = tuple(range(x.ndim)) if axes is None else axes
         if any(x.shape[a] == 0 for a in axes):
             raise ValueError(f"Standardizer.fit: x of shape {x.shape} has no samples to fit on")
         data = x.astype(np.float64)
@@ -337,19 +308,17 @@ def standardize(x_train, x_test=None, axis: int | tuple[int, ...] | None = 0):
 
 
 def _test_count(test_size, n: int) -> int:
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.number)):
+    if isinstance(test_size, (float, np.floating)):
+        fraction = check_number("train_test_split", "a fractional test_size", test_size, 0.0,
+                                1.0, min_open=True, max_open=True)
+        n_test = math.ceil(fraction * n)
+    elif isinstance(test_size, (int, np.integer)) and not isinstance(test_size, bool):
+        n_test = int(test_size)
+    else:
         raise TypeError(
             f"train_test_split: test_size must be a fraction in (0, 1) or a count, "
-            f"got {test_size!r}"
+            f"received {test_size!r}"
         )
-    if isinstance(test_size, (float, np.floating)):
-        if not 0.0 < test_size < 1.0:
-            raise ValueError(
-                f"train_test_split: a fractional test_size must be in (0, 1), got {test_size}"
-            )
-        n_test = math.ceil(float(test_size) * n)
-    else:
-        n_test = int(test_size)
     if not 1 <= n_test <= n - 1:
         raise ValueError(
             f"train_test_split: test_size={test_size!r} gives {n_test} test and "
@@ -384,7 +353,8 @@ def train_test_split(*arrays, test_size=0.25, shuffle: bool = True, seed=None, s
             integer count for the test set. Both sets must end up non-empty.
         shuffle: Shuffle before splitting (default True). If False, the last
             samples form the test set.
-        seed: Seed or Generator for the shuffle.
+        seed: None (gradkit's global generator), an int or a Generator for
+            the shuffle.
         stratify: Optional class labels (length N); class proportions are
             then preserved in both sets. Requires ``shuffle=True``.
 
@@ -403,7 +373,7 @@ def train_test_split(*arrays, test_size=0.25, shuffle: bool = True, seed=None, s
     """
     data, n = _as_arrays("train_test_split", arrays)
     n_test = _test_count(test_size, n)
-    rng = _rng("train_test_split", seed)
+    rng = _random.rng(seed, owner="train_test_split")
     if stratify is not None:
         if not shuffle:
             raise ValueError("train_test_split: stratify requires shuffle=True")
@@ -434,7 +404,7 @@ def shuffle(*arrays, seed=None):
 
     Args:
         *arrays: One or more arrays with the same first-axis length.
-        seed: Seed or Generator.
+        seed: None (gradkit's global generator), an int or a Generator.
 
     Returns:
         The shuffled array if one was given, else a tuple of shuffled arrays
@@ -446,7 +416,7 @@ def shuffle(*arrays, seed=None):
         True
     """
     data, n = _as_arrays("shuffle", arrays)
-    order = _rng("shuffle", seed).permutation(n)
+    order = _random.rng(seed, owner="shuffle").permutation(n)
     out = tuple(a[order] for a in data)
     return out[0] if len(out) == 1 else out
 
@@ -462,7 +432,8 @@ def batch_iterator(
         *arrays: One or more arrays with the same first-axis length.
         batch_size: Samples per batch (>= 1).
         shuffle: Visit samples in a random order.
-        seed: Seed or Generator for the order.
+        seed: None (gradkit's global generator), an int or a Generator for
+            the order.
         drop_last: Skip the final batch if it is smaller than ``batch_size``.
 
     Returns:
@@ -478,9 +449,9 @@ def batch_iterator(
         >>> [yb.tolist() for _, yb in batch_iterator(x, y, batch_size=2)]
         [[0, 1], [2, 3], [4]]
     """
-    size = _positive_int("batch_iterator", "batch_size", batch_size)
+    size = check_int("batch_iterator", "batch_size", batch_size, minimum=1)
     data, n = _as_arrays("batch_iterator", arrays)
-    order = _rng("batch_iterator", seed).permutation(n) if shuffle else None
+    order = _random.rng(seed, owner="batch_iterator").permutation(n) if shuffle else None
     stop = n - n % size if drop_last else n
 
     def batches():

@@ -14,6 +14,7 @@ from gradkit.utils.data import (
     to_categorical,
     train_test_split,
 )
+from gradkit.utils.validation import AxisError
 
 # ------------------------------------------------------------ to_categorical
 
@@ -56,7 +57,7 @@ def test_to_categorical_inverts_argmax(labels):
         ([0.0, 1.5], {}, r"label 1\.5 at index 1 is not an integer"),
         ([0.0, np.nan], {}, r"label nan at index 1 is not an integer"),
         ([], {}, r"cannot infer num_classes from empty labels"),
-        ([0, 1], {"num_classes": 0}, r"num_classes must be >= 1"),
+        ([0, 1], {"num_classes": 0}, r"num_classes must be an integer >= 1, received 0"),
     ],
 )
 def test_to_categorical_errors(y, kwargs, match):
@@ -117,8 +118,10 @@ def test_standardizer_errors():
         s.transform(np.ones((2, 4)))
     with pytest.raises(ValueError, match="no samples"):
         Standardizer().fit(np.ones((0, 3)))
-    with pytest.raises(ValueError, match="axis 2 is out of range"):
+    with pytest.raises(AxisError, match="Standardizer.fit: axis 2 is out of range"):
         Standardizer(axis=2).fit(np.ones((3, 3)))
+    with pytest.raises(ValueError, match=r"repeated axis in \(0, -2\)"):
+        Standardizer(axis=(0, -2)).fit(np.ones((3, 3)))
     assert "fitted" in repr(s)
 
 
@@ -183,7 +186,8 @@ def test_split_stratified_property(labels, frac, seed):
     "args, kwargs, exc, match",
     [
         ((np.arange(5), np.arange(4)), {}, ValueError, "got lengths 5, 4"),
-        ((np.arange(5),), {"test_size": 1.5}, ValueError, r"must be in \(0, 1\)"),
+        ((np.arange(5),), {"test_size": 1.5}, ValueError,
+         r"a fractional test_size must be a finite number > 0.0 and < 1.0, received 1.5"),
         ((np.arange(5),), {"test_size": 5}, ValueError, "gives 5 test and 0 training"),
         ((np.arange(5),), {"test_size": 0}, ValueError, "gives 0 test"),
         ((np.arange(5),), {"test_size": "a"}, TypeError, "test_size must be"),
@@ -259,9 +263,9 @@ def test_batches_shuffled_reproducibly():
 
 
 def test_batch_iterator_validates_eagerly():
-    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be an integer >= 1, received 0"):
         batch_iterator(np.arange(3), batch_size=0)
-    with pytest.raises(TypeError, match="batch_size must be a positive integer"):
+    with pytest.raises(TypeError, match="batch_size must be an integer >= 1, received 2.0"):
         batch_iterator(np.arange(3), batch_size=2.0)
     with pytest.raises(ValueError, match="got lengths 3, 4"):
         batch_iterator(np.arange(3), np.arange(4))
