@@ -660,9 +660,11 @@ def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training=
         if moving_mean is None or moving_variance is None:
             raise ValueError("batch_norm: inference (training=False) normalizes with "
                              "moving_mean and moving_variance; pass both, or training=True")
-        return _nn.Normalize.apply(x, gamma, beta, _data(moving_mean).reshape(pshape),
-                                   _data(moving_variance).reshape(pshape), red, pshape,
-                                   epsilon, None)
+        dtype = x.dtype  # statistics in x's dtype: float64 ones don't promote a float32 x
+        return _nn.Normalize.apply(
+            x, gamma, beta, _data(moving_mean).reshape(pshape).astype(dtype, copy=False),
+            _data(moving_variance).reshape(pshape).astype(dtype, copy=False), red, pshape,
+            epsilon, None)
     stats = {}
     y = _nn.Normalize.apply(x, gamma, beta, None, None, red, pshape, epsilon, stats)
     for moving, batch in ((moving_mean, stats["mean"]), (moving_variance, stats["var"])):
