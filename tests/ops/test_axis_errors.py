@@ -19,6 +19,8 @@ CALLS = {
     "logsumexp": lambda x, a: ops.logsumexp(x, a),
     "sum_tuple": lambda x, a: ops.sum(x, (0, a)),
     "Tensor.mean": lambda x, a: x.mean(axis=a),
+    "Tensor.argmax": lambda x, a: x.argmax(axis=a),
+    "Tensor.argmin": lambda x, a: x.argmin(a),
     "softmax": lambda x, a: ops.softmax(x, a),
     "log_softmax": lambda x, a: ops.log_softmax(x, a),
     "squeeze": lambda x, a: ops.squeeze(x, a),
