@@ -14,6 +14,7 @@ import itertools
 import numpy as np
 
 from gradkit.backend import get_array_module, is_array, to_numpy
+from gradkit.utils.validation import normalize_axis
 
 float32 = np.dtype("float32")
 float64 = np.dtype("float64")
@@ -294,9 +295,15 @@ class Tensor:
     permute = transpose
 
     def argmax(self, axis=None):
+        """Index of the largest value (over the flattened tensor when ``axis`` is None)."""
+        if axis is not None:
+            axis = normalize_axis("argmax", axis, self._data.ndim)
         return Tensor._make(self._data.argmax(axis=axis), False, None)
 
     def argmin(self, axis=None):
+        """Index of the smallest value (over the flattened tensor when ``axis`` is None)."""
+        if axis is not None:
+            axis = normalize_axis("argmin", axis, self._data.ndim)
         return Tensor._make(self._data.argmin(axis=axis), False, None)
 
 

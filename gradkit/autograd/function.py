@@ -18,34 +18,42 @@ how higher-order gradients come at no extra code per op.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as _numpy
+
+from gradkit.utils.validation import AxisError
 
 _ndarray = _numpy.ndarray
 
 # ----------------------------------------------------------------- grad mode
-_grad_enabled = True
+class _ThreadState(threading.local):
+    """Per-thread autograd state: a ``no_grad`` in one thread leaves the others recording."""
+
+    grad_enabled = True  # class default: every new thread starts with grad mode on
+
+
+_state = _ThreadState()
 
 
 def is_grad_enabled() -> bool:
-    """True while operations on tensors that require grad are recorded."""
-    return _grad_enabled
+    """True while operations on tensors that require grad are recorded (in this thread)."""
+    return _state.grad_enabled
 
 
 class _GradMode:
-    """Context manager and decorator that sets whether ops are recorded."""
+    """Context manager and decorator that sets whether ops are recorded in this thread."""
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
 
     def __enter__(self):
-        global _grad_enabled
-        self.prev = _grad_enabled
-        _grad_enabled = self.enabled
+        self.prev = _state.grad_enabled
+        _state.grad_enabled = self.enabled
         return self
 
     def __exit__(self, *exc):
-        global _grad_enabled
-        _grad_enabled = self.prev
+        _state.grad_enabled = self.prev
         return False
 
     def __call__(self, fn):
@@ -62,7 +70,9 @@ class _GradMode:
 
 
 def no_grad():
-    """Don't record operations (inference, weight updates).
+    """Don't record operations (inference, weight updates) in the calling thread.
+
+    Grad mode is per thread (as in PyTorch): other threads keep recording.
 
     Example::
 
@@ -79,23 +89,36 @@ def enable_grad():
 
 # ------------------------------------------------------------- array math
 class ArrayMath:
-    """The array namespace a backward pass computes with: ``xp`` plus a few helpers.
+    """The array namespace a backward pass computes with: a fixed list of ``xp`` functions
+    plus a few helpers NumPy lacks.
 
-    Attribute lookups fall through to the array module (``M.exp`` is
-    ``numpy.exp``); the helpers below are the functions NumPy lacks, written
-    once so that ``gradkit.ops`` can offer differentiable twins of the same
-    names.
+    Only the names in :attr:`NAMES` and the helpers below exist: each has a
+    differentiable twin of the same name and meaning in :mod:`gradkit.ops`, so
+    a backward written against ``M`` works at every order. A name missing here
+    is an ``AttributeError`` (no silent fall-through to NumPy); to use a new
+    one, add it to ``NAMES`` and give ``gradkit.ops`` its twin.
     """
+
+    #: functions taken from the array module as they are (NumPy's names and arguments)
+    NAMES = ("abs", "add", "broadcast_to", "clip", "concatenate", "divide", "einsum", "exp",
+             "log", "matmul", "maximum", "minimum", "multiply", "negative", "ones_like",
+             "power", "reshape", "sign", "sqrt", "stack", "subtract", "swapaxes", "tanh",
+             "transpose", "where", "zeros_like")
+    #: the helpers written below (``gradkit.ops`` has the same names)
+    HELPERS = ("erf", "log_softmax", "scatter_add", "sigmoid", "softmax")
 
     graph = False  # True only for the gradkit.ops namespace (create_graph)
 
     def __init__(self, xp):
         self.xp = xp
+        for name in self.NAMES:
+            setattr(self, name, getattr(xp, name))  # plain attributes: a dict hit per lookup
 
-    def __getattr__(self, name):
-        value = getattr(self.xp, name)
-        setattr(self, name, value)  # cache: later lookups skip __getattr__
-        return value
+    def __getattr__(self, name):  # reached only for names that are not there
+        raise AttributeError(
+            f"ArrayMath has no {name!r}: a backward may use only ArrayMath.NAMES and "
+            f"ArrayMath.HELPERS, which gradkit.ops mirrors for higher-order gradients; add "
+            f"{name!r} to both, or compute on the arrays without M")
 
     def sigmoid(self, x):
         xp = self.xp
@@ -185,14 +208,14 @@ class Function:
         ctx = _new(cls)
         arrays = [a._data if isinstance(a, Tensor) else a for a in args]
         needs = None
-        if _grad_enabled:
+        if _state.grad_enabled:
             needs = [isinstance(a, Tensor) and a.requires_grad for a in args]
             if True not in needs:
                 needs = None
         ctx.needs = needs
         try:
             out = ctx.forward(*arrays, **kwargs)
-        except OpError:
+        except (OpError, AxisError):
             raise
         except ValueError as e:  # NumPy's own words, with the op and shapes added
             shapes = " and ".join(str(getattr(a, "shape", "scalar")) for a in arrays)

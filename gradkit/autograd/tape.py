@@ -7,10 +7,21 @@ anything else once ``watch``-ed) and asks the engine for their gradients.
 
 from __future__ import annotations
 
+import threading
+
 from gradkit.autograd import engine
 from gradkit.tensor import Tensor
 
-_active: list = []  # tapes whose ``with`` block is open, innermost last
+
+class _OpenTapes(threading.local):
+    """Tapes whose ``with`` block is open in this thread, innermost last: a tape open in
+    another thread does not make this thread's gradients differentiable."""
+
+    def __init__(self):
+        self.stack = []
+
+
+_open = _OpenTapes()
 
 
 def _flatten(sources):
@@ -49,13 +60,14 @@ class GradientTape:
 
     def __enter__(self):
         self._recording = True
-        _active.append(self)
+        _open.stack.append(self)
         return self
 
     def __exit__(self, *exc):
         self._recording = False
-        if self in _active:
-            _active.remove(self)
+        stack = _open.stack
+        if self in stack:
+            stack.remove(self)
         for t, prev in self._watched:
             t.requires_grad = prev  # the graph already recorded keeps its links
         return False
@@ -109,7 +121,7 @@ class GradientTape:
             if seed is None and target.size != 1:
                 seed = engine.get_array_module(target._data).ones_like(target._data)
             # Differentiable gradients when an enclosing tape records this computation.
-            outer = any(t is not self and t._recording for t in _active)
+            outer = any(t is not self and t._recording for t in _open.stack)
             grads = engine.run_backward(target, seed, flat, retain_graph=self.persistent or outer,
                                         create_graph=outer)
         if unconnected_gradients == "zero":

@@ -10,10 +10,9 @@ Input/output shape of all: any; the output has the input's shape.
 from __future__ import annotations
 
 from gradkit import ops
-from gradkit.autograd.function import Function
-from gradkit.backend import get_array_module
 from gradkit.layers.base import Layer
 from gradkit.layers.registry import register_builtin
+from gradkit.utils.validation import normalize_axis
 
 __all__ = ["ELU", "GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
 
@@ -31,24 +30,6 @@ def _number(cls, arg, value, minimum=None):
 class _ElementwiseLayer(Layer):
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
-
-
-class _ClippedReLU(Function):
-    """Keras's general ReLU: ``max_value`` above it, ``x`` from ``threshold`` up,
-    ``negative_slope * (x - threshold)`` below."""
-
-    def forward(self, x, max_value, negative_slope, threshold):
-        xp = get_array_module(x)
-        y = xp.where(x >= threshold, x, (x - threshold) * negative_slope)
-        if max_value is not None:
-            y = xp.where(x >= max_value, max_value, y)
-        return y.astype(x.dtype, copy=False)
-
-    def backward(self, M, g, out, x, max_value, negative_slope, threshold):
-        d = M.where(x >= threshold, g, g * negative_slope)
-        if max_value is not None:
-            d = d * (x < max_value)
-        return d, None, None, None
 
 
 @register_builtin
@@ -75,12 +56,9 @@ class ReLU(_ElementwiseLayer):
                                                                  0.0)
         self.negative_slope = _number("ReLU", "negative_slope", negative_slope, 0.0)
         self.threshold = _number("ReLU", "threshold", threshold)
-        self._plain = self.max_value is None and self.negative_slope == 0 and self.threshold == 0
 
     def call(self, inputs, training=None):
-        if self._plain:
-            return ops.relu(inputs)
-        return _ClippedReLU.apply(inputs, self.max_value, self.negative_slope, self.threshold)
+        return ops.relu(inputs, self.max_value, self.negative_slope, self.threshold)
 
     def get_config(self):
         return {**super().get_config(), "max_value": self.max_value,
@@ -206,11 +184,8 @@ class Softmax(_ElementwiseLayer):
         self.axis = axis
 
     def call(self, inputs, training=None):
-        nd = inputs.ndim
-        if not -nd <= self.axis < nd:
-            raise ValueError(f"Softmax '{self.name}': axis {self.axis} is out of range for "
-                             f"input of shape {tuple(inputs.shape)}")
-        return ops.softmax(inputs, self.axis)
+        return ops.softmax(inputs, normalize_axis(f"Softmax '{self.name}'", self.axis,
+                                                  inputs.ndim))
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

@@ -12,7 +12,6 @@ import math
 import numpy as np
 
 from gradkit import activations, ops
-from gradkit.autograd.function import Function
 from gradkit.backend import get_array_module
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.registry import register_builtin
@@ -70,51 +69,6 @@ class _DenseInputSpec(InputSpec):
 
 
 # ----------------------------------------------------------------- Dense
-class DenseOp(Function):
-    """``act(x @ kernel + bias)`` as one primitive (Dense's hot path).
-
-    Fusing saves the separate add and activation nodes: the bias is added (and
-    relu applied) in place on the fresh matmul result, and the backward pass
-    produces the three gradients from one upstream gradient, masked or scaled by
-    the activation's derivative, which it reads off the output. ``bias`` may be
-    None; ``act`` is None, ``"relu"`` or ``"tanh"`` (sigmoid stays a separate op so
-    that a following binary cross-entropy can see it and use the logits). ``x`` may have
-    any number of leading axes ``(batch, ..., in)``; ``kernel`` is ``(in, out)``.
-    """
-
-    def forward(self, x, kernel, bias, act):
-        y = x @ kernel
-        if bias is not None:
-            y += bias
-        if act == "relu":
-            get_array_module(y).maximum(y, 0, out=y)
-        elif act == "tanh":
-            get_array_module(y).tanh(y, out=y)
-        return y
-
-    def backward(self, M, g, out, x, kernel, bias, act):
-        nx, nk, nb = self.needs[:3]
-        if act == "relu" and M.graph:
-            g = g * (out > 0)
-        elif act == "relu":  # the mask written straight as floats, then scaled in place
-            m = M.empty_like(g)
-            M.greater(out, 0, out=m)
-            m *= g
-            g = m
-        elif act == "tanh":
-            g = g * (1.0 - out * out)  # 1 - tanh^2
-        gx = g @ kernel.T if nx else None
-        gk = gb = None
-        if nk:
-            if x.ndim == 2:
-                gk = x.T @ g
-            else:
-                gk = x.reshape(-1, x.shape[-1]).T @ g.reshape(-1, g.shape[-1])
-        if nb:
-            gb = g.sum(axis=tuple(range(g.ndim - 1)))
-        return gx, gk, gb, None
-
-
 @register_builtin
 class Dense(Layer):
     """A fully connected layer: ``activation(x @ kernel + bias)``.
@@ -146,7 +100,7 @@ class Dense(Layer):
         self.units = _positive_int(type(self).__name__, "units", units)
         self.activation = activations.get(activation)
         self._linear = self.activation is activations.linear
-        # relu and tanh are fused into DenseOp (one graph node per layer)
+        # relu and tanh are fused into ops.dense (one graph node per layer)
         self._fused = {activations.relu: "relu", ops.relu: "relu",
                        activations.tanh: "tanh", ops.tanh: "tanh"}.get(self.activation)
         self.use_bias = bool(use_bias)
@@ -182,7 +136,7 @@ class Dense(Layer):
         if inputs.dtype != self.kernel.dtype:  # e.g. integer pixels: compute in the layer dtype
             inputs = ops.cast(inputs, self.kernel.dtype)
         fused = self._fused
-        y = DenseOp.apply(inputs, self.kernel, self.bias, fused)
+        y = ops.dense(inputs, self.kernel, self.bias, fused)
         return y if self._linear or fused else self.activation(y)
 
     def compute_output_shape(self, input_shape):

@@ -1,112 +1,19 @@
 """Normalization layers: BatchNormalization and LayerNormalization (Keras semantics).
 
 Both compute ``(x - mean) / sqrt(var + epsilon) * gamma + beta`` with one fused
-primitive, :class:`Normalize`, whose backward is the closed-form batch-norm
-gradient (``dx = inv_std * (g' - mean(g') - xhat * mean(g' * xhat))`` with
-``g' = g * gamma``), instead of a chain of a dozen small ops.
+primitive (:func:`gradkit.ops.batch_norm`, :func:`gradkit.ops.layer_norm`), whose
+backward is the closed-form gradient instead of a chain of a dozen small ops.
 """
 
 from __future__ import annotations
 
-from gradkit.autograd.function import Function, no_grad, unbroadcast
-from gradkit.backend import get_array_module
+from gradkit import ops
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.core import serialize_arg
 from gradkit.layers.registry import register_builtin
+from gradkit.utils.validation import normalize_axes
 
-__all__ = ["BatchNormalization", "LayerNormalization", "Normalize"]
-
-
-class Normalize(Function):
-    """``y = (x - mean) * rsqrt(var + eps) * gamma + beta``, statistics over ``axes``.
-
-    Positional inputs: ``x, gamma, beta, mean, var`` then constants ``axes``
-    (reduced axes, a tuple), ``pshape`` (gamma/beta's broadcast shape, rank of
-    ``x``), ``eps`` and ``stats`` (a dict or None).
-
-    * ``mean is None``: the statistics are computed from ``x`` over ``axes``
-      (biased variance) and are part of the function being differentiated
-      (training batch norm, layer norm). They are written into ``stats`` as
-      ``stats["mean"]``, ``stats["var"]`` (kept dims) for the caller.
-    * ``mean``/``var`` given (arrays, kept dims): they are constants (inference
-      batch norm): ``dx = g * gamma * inv_std``.
-
-    ``gamma``/``beta`` may be None (``scale=False``/``center=False``).
-    """
-
-    def forward(self, x, gamma, beta, mean, var, axes, pshape, eps, stats):
-        xp = get_array_module(x)
-        self.batch_stats = mean is None
-        if mean is None:
-            mean = x.mean(axis=axes, keepdims=True)
-            xc = x - mean
-            var = (xc * xc).mean(axis=axes, keepdims=True)
-            if stats is not None:
-                stats["mean"], stats["var"] = mean, var
-        else:
-            xc = x - mean
-        inv = 1.0 / xp.sqrt(var + eps)
-        xc *= inv  # xc is ours: normalize in place -> xhat
-        xhat = xc
-        if gamma is not None:
-            y = xhat * gamma.reshape(pshape)
-            if beta is not None:
-                y += beta.reshape(pshape)
-        elif beta is not None:
-            y = xhat + beta.reshape(pshape)
-        else:
-            y = xhat.copy()
-        if self.needs is not None:
-            self.xhat, self.inv = xhat, inv
-        return y
-
-    def backward(self, M, g, out, x, gamma, beta, mean, var, axes, pshape, eps, stats):
-        nx, ngamma, nbeta = self.needs[:3]
-        if M.graph:  # create_graph: rebuild xhat differentiably from x
-            if self.batch_stats:
-                xc = x - x.mean(axis=axes, keepdims=True)
-                inv = 1.0 / M.sqrt((xc * xc).mean(axis=axes, keepdims=True) + eps)
-            else:
-                xc = x - mean
-                inv = 1.0 / M.sqrt(var + eps)
-            xhat = xc * inv
-        else:
-            xhat, inv = self.xhat, self.inv
-        dgamma = unbroadcast(g * xhat, pshape).reshape(gamma.shape) if ngamma else None
-        dbeta = unbroadcast(g, pshape).reshape(beta.shape) if nbeta else None
-        dx = None
-        if nx:
-            gg = g if gamma is None else g * gamma.reshape(pshape)
-            if not self.batch_stats:
-                dx = gg * inv
-            elif M.graph:
-                dx = inv * (gg - gg.mean(axis=axes, keepdims=True)
-                            - xhat * (gg * xhat).mean(axis=axes, keepdims=True))
-            else:
-                m1 = gg.mean(axis=axes, keepdims=True)
-                m2 = (gg * xhat).mean(axis=axes, keepdims=True)
-                t = xhat * m2
-                if gg is g:
-                    dx = g - t
-                else:  # gg = g * gamma is ours: reuse its memory
-                    gg -= t
-                    dx = gg
-                dx -= m1
-                dx *= inv
-        return dx, dgamma, dbeta, None, None, None, None, None, None
-
-
-def _normalize_axes(layer, axis, ndim, shape):
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    out = []
-    for a in axes:
-        if not -ndim <= a < ndim:
-            raise ValueError(f"{type(layer).__name__} '{layer.name}': axis {a} is out of range "
-                             f"for input of shape {shape_str(shape)}")
-        out.append(a % ndim)
-    if len(set(out)) != len(out):
-        raise ValueError(f"{type(layer).__name__} '{layer.name}': repeated axis in {axis!r}")
-    return tuple(sorted(out))
+__all__ = ["BatchNormalization", "LayerNormalization"]
 
 
 def _check_axis_arg(cls, axis):
@@ -138,13 +45,13 @@ class _NormBase(Layer):
 
     def _build_params(self, input_shape):
         ndim = len(input_shape)
-        self._axes = _normalize_axes(self, self.axis, ndim, input_shape)
+        self._axes = normalize_axes(f"{type(self).__name__} '{self.name}' (input shape "
+                                    f"{shape_str(input_shape)})", self.axis, ndim)
         sizes = [input_shape[a] for a in self._axes]
         if any(s is None for s in sizes):
             raise ValueError(f"{type(self).__name__} '{self.name}' needs the size of axis "
                              f"{self.axis} to be known, received shape {shape_str(input_shape)}")
         self._param_shape = tuple(sizes)
-        self._pshape = tuple(input_shape[i] if i in self._axes else 1 for i in range(ndim))
         if self.scale:
             self.gamma = self.add_weight(self._param_shape, self.gamma_initializer,
                                          regularizer=self.gamma_regularizer, name="gamma")
@@ -224,25 +131,9 @@ class BatchNormalization(_NormBase):
         self.built = True
 
     def call(self, inputs, training=None):
-        training = bool(training) and self._trainable
-        red = tuple(i for i in range(inputs.ndim) if i not in self._axes)
-        if training:
-            stats = {}
-            y = Normalize.apply(inputs, self.gamma, self.beta, None, None, red, self._pshape,
-                                self.epsilon, stats)
-            m = self.momentum
-            with no_grad():
-                for var, batch in ((self.moving_mean, stats["mean"]),
-                                   (self.moving_variance, stats["var"])):
-                    d = var._data
-                    d *= m
-                    d += batch.reshape(d.shape) * (1.0 - m)
-                    var._version += 1
-            return y
-        mean = self.moving_mean._data.reshape(self._pshape)
-        var = self.moving_variance._data.reshape(self._pshape)
-        return Normalize.apply(inputs, self.gamma, self.beta, mean, var, red, self._pshape,
-                               self.epsilon, None)
+        return ops.batch_norm(inputs, self.moving_mean, self.moving_variance, self.gamma,
+                              self.beta, training=bool(training) and self._trainable,
+                              momentum=self.momentum, epsilon=self.epsilon, axis=self._axes)
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum,
@@ -287,5 +178,4 @@ class LayerNormalization(_NormBase):
         self.built = True
 
     def call(self, inputs, training=None):
-        return Normalize.apply(inputs, self.gamma, self.beta, None, None, self._axes,
-                               self._pshape, self.epsilon, None)
+        return ops.layer_norm(inputs, self.gamma, self.beta, self._axes, self.epsilon)

@@ -13,7 +13,7 @@ import numbers as _numbers
 import numpy as _np
 
 from gradkit.autograd.function import Function, OpError  # noqa: F401
-from gradkit.backend import get_array_module
+from gradkit.backend import get_array_module, is_array
 from gradkit.ops import activation as _act
 from gradkit.ops import elementwise as _el
 from gradkit.ops import linalg as _la
@@ -21,6 +21,7 @@ from gradkit.ops import losses as _loss
 from gradkit.ops import reduce as _red
 from gradkit.ops import shape as _sh
 from gradkit.tensor import Tensor
+from gradkit.utils.validation import check_number, normalize_axes, normalize_axis
 
 graph = True
 
@@ -36,13 +37,6 @@ def _weak(x):
     if isinstance(x, _np.generic) or (type(x) is _np.ndarray and x.ndim == 0):
         return x.item()
     return x
-
-
-def _axis(op, axis, ndim):
-    """``axis`` in ``[0, ndim)``; an out-of-range axis is an error, never wrapped around."""
-    if not -ndim <= axis < ndim:
-        raise OpError(f"{op}: axis {axis} is out of range for a tensor with {ndim} axes")
-    return int(axis) % ndim
 
 
 # ---------------------------------------------------------------- elementwise
@@ -137,9 +131,41 @@ def cast(a, dtype):
 
 
 # ---------------------------------------------------------------- activations
-def relu(x):
-    """``max(x, 0)``."""
-    return _act.ReLU.apply(x)
+_PLAIN_NUMBER = frozenset((int, float))
+
+
+def relu(x, max_value=None, negative_slope=0.0, threshold=0.0):
+    """Rectified linear unit, with Keras's optional cap, leak and threshold.
+
+    ``f(x) = max_value`` for ``x >= max_value``, ``x`` for ``threshold <= x < max_value``
+    and ``negative_slope * (x - threshold)`` below; the defaults give ``max(x, 0)``
+    (a separate, faster primitive).
+
+    Args:
+        x: input Tensor (any shape).
+        max_value: optional upper bound (>= 0); None means unbounded (6.0: ReLU6).
+        negative_slope: slope below ``threshold`` (>= 0).
+        threshold: where the function switches from the slope to the identity.
+
+    Returns:
+        A Tensor shaped like ``x``. The gradient is 1 on ``[threshold, max_value)``,
+        ``negative_slope`` below and 0 on the cap.
+
+    Example::
+
+        ops.relu(x)                   # max(x, 0)
+        ops.relu(x, max_value=6.0)    # min(max(x, 0), 6)
+    """
+    if max_value is None and negative_slope.__class__ in _PLAIN_NUMBER and \
+            threshold.__class__ in _PLAIN_NUMBER and not (negative_slope or threshold):
+        return _act.ReLU.apply(x)
+    if max_value is not None:
+        max_value = check_number("relu", "max_value", max_value, 0.0)
+    negative_slope = check_number("relu", "negative_slope", negative_slope, 0.0)
+    threshold = check_number("relu", "threshold", threshold)
+    if max_value is None and negative_slope == 0.0 and threshold == 0.0:
+        return _act.ReLU.apply(x)
+    return _act.ClippedReLU.apply(x, max_value, negative_slope, threshold)
 
 
 def leaky_relu(x, negative_slope=0.2):
@@ -246,10 +272,8 @@ def swapaxes(x, a, b):
 def expand_dims(x, axis):
     """Insert a length-1 axis at ``axis``."""
     shape = list(_data(x).shape)
-    nd = len(shape) + 1
-    if not -nd <= axis < nd:
-        raise OpError(f"expand_dims: axis {axis} is out of range for a result with {nd} axes")
-    shape.insert(axis % nd, 1)
+    shape.insert(normalize_axis(f"expand_dims (input shape {tuple(shape)})", axis,
+                                len(shape) + 1), 1)
     return reshape(x, shape)
 
 
@@ -259,8 +283,7 @@ def squeeze(x, axis=None):
     if axis is None:
         new = [n for n in shape if n != 1]
     else:
-        axes = {_axis("squeeze", a, len(shape)) for a in
-                ((axis,) if isinstance(axis, _numbers.Integral) else axis)}
+        axes = normalize_axes(f"squeeze (input shape {shape})", axis, len(shape))
         for a in axes:
             if shape[a] != 1:
                 raise OpError(f"squeeze: axis {a} has length {shape[a]}, not 1 "
@@ -289,8 +312,9 @@ def stack(tensors, axis=0):
 
 def split(x, indices_or_sections, axis=0):
     """Split into a list of tensors, like ``numpy.split``."""
-    axis = _axis("split", axis, _data(x).ndim)
-    n = _data(x).shape[axis]
+    shape = _data(x).shape
+    axis = normalize_axis(f"split (input shape {shape})", axis, len(shape))
+    n = shape[axis]
     if isinstance(indices_or_sections, int):
         k = indices_or_sections
         if k <= 0 or n % k:
@@ -328,7 +352,8 @@ def pad(x, pad_width, constant_values=0):
 def flatten(x, start_axis=0):
     """Collapse axes from ``start_axis`` on into one (``start_axis=1`` keeps the batch)."""
     shape = _data(x).shape
-    start_axis = _axis("flatten", start_axis, len(shape)) if shape else 0
+    start_axis = normalize_axis(f"flatten (input shape {shape})", start_axis,
+                                len(shape)) if shape else 0
     return reshape(x, shape[:start_axis] + (-1,))
 
 
@@ -498,3 +523,155 @@ def avg_pool2d(x, pool_size=2, strides=None, padding="valid", data_format="chann
         y = gradkit.ops.avg_pool2d(x, 2)    # (8, 28, 28, 32) -> (8, 14, 14, 32)
     """
     return _pool.AvgPool2D.apply(x, pool_size, strides, padding, data_format)
+
+
+# ---- fused layer primitives
+from gradkit.ops import nn as _nn  # noqa: E402
+
+_UNFUSED = object()
+_DENSE_FUSED = {None: None, "linear": None, "relu": "relu", "tanh": "tanh",
+                relu: "relu", tanh: "tanh"}
+
+
+def _array(x):
+    """Tensors and None as they are, anything else (lists, scalars) as an array."""
+    return x if x is None or isinstance(x, Tensor) else _np.asarray(x)
+
+
+def dense(x, kernel, bias=None, activation=None):
+    """``activation(x @ kernel + bias)``, the layer Keras calls Dense, as one primitive.
+
+    relu and tanh are fused: one graph node, the bias and the activation applied in
+    place on the matmul result, one backward that yields all three gradients.
+
+    Args:
+        x: ``(batch, ..., in)``; the kernel applies to the last axis.
+        kernel: ``(in, out)`` (Keras's layout; PyTorch's ``Linear.weight`` transposed).
+        bias: optional ``(out,)``.
+        activation: None or ``"linear"`` (none), ``"relu"``, ``"tanh"`` (fused), or
+            any callable Tensor -> Tensor, applied to the result (``ops.relu`` and
+            ``ops.tanh`` are fused too).
+
+    Returns:
+        A Tensor ``(batch, ..., out)``.
+
+    Example::
+
+        h = ops.dense(x, w1, b1, "relu")     # x (128, 784), w1 (784, 512) -> (128, 512)
+        logits = ops.dense(h, w2, b2)
+    """
+    try:
+        fused = _DENSE_FUSED.get(activation, _UNFUSED)
+    except TypeError:  # an unhashable callable
+        fused = _UNFUSED
+    if fused is _UNFUSED:
+        if not callable(activation):
+            raise ValueError(f"dense: activation must be None, 'linear', 'relu', 'tanh' or a "
+                             f"callable, received {activation!r}; pass another activation as "
+                             "a function, e.g. activation=gradkit.ops.sigmoid")
+        return activation(_nn.Dense.apply(x, _array(kernel), _array(bias), None))
+    return _nn.Dense.apply(x, _array(kernel), _array(bias), fused)
+
+
+def _norm_params(op, x, axes, gamma, beta, stats):
+    """Shapes for normalizing ``x`` with per-feature ``axes``: the parameter shape and its
+    broadcast shape; ``gamma``, ``beta`` and the ``stats`` (name, value) pairs must have it."""
+    shape = _data(x).shape
+    pshape = tuple(n if i in axes else 1 for i, n in enumerate(shape))
+    param = tuple(shape[a] for a in axes)
+    for name, value in (("gamma", gamma), ("beta", beta)) + stats:
+        if value is not None and _np.shape(_data(value)) != param:
+            raise ValueError(f"{op}: {name} must have shape {param} (the sizes of axes "
+                             f"{axes} of the input, shape {shape}), received "
+                             f"{_np.shape(_data(value))}")
+    return pshape
+
+
+def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
+    """Layer normalization: ``(x - mean) / sqrt(var + epsilon) * gamma + beta``, with the
+    mean and (biased) variance of each sample taken over ``axis``.
+
+    Args:
+        x: input of any rank.
+        gamma, beta: optional scale and offset shaped like the normalized axes
+            (``(C,)`` for ``axis=-1`` on ``(..., C)``).
+        axis: int or tuple of ints, the normalized axes (Keras; PyTorch's
+            ``normalized_shape=(C,)`` is ``axis=-1``).
+        epsilon: added to the variance (Keras's default 1e-3; PyTorch's is 1e-5).
+
+    Returns:
+        A Tensor shaped like ``x``; gradients flow to ``x``, ``gamma`` and ``beta``.
+
+    Example::
+
+        y = ops.layer_norm(x, gamma, beta)        # x (batch, seq, 512), gamma (512,)
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    axes = normalize_axes("layer_norm", axis, x.ndim)
+    epsilon = check_number("layer_norm", "epsilon", epsilon, 0.0, min_open=True)
+    pshape = _norm_params("layer_norm", x, axes, gamma, beta, ())
+    return _nn.Normalize.apply(x, _array(gamma), _array(beta), None, None, axes, pshape,
+                               epsilon, None)
+
+
+def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training=False,
+               momentum=0.99, epsilon=1e-3, axis=-1):
+    """Batch normalization: ``(x - mean) / sqrt(var + epsilon) * gamma + beta`` per feature.
+
+    With ``training=True`` the mean and (biased) variance of the batch are used
+    (over every axis but ``axis``; gradients flow through them) and the moving
+    statistics are updated in place, as PyTorch's ``F.batch_norm`` does:
+    ``moving = moving * momentum + batch_stat * (1 - momentum)``. With
+    ``training=False`` the moving statistics are used as constants.
+
+    Args:
+        x: input with the feature axis, e.g. ``(N, C)``, ``(N, H, W, C)``.
+        moving_mean, moving_variance: running statistics shaped like the feature
+            axes (``(C,)``): Tensors or NumPy arrays, updated in place when
+            training; None is allowed with ``training=True`` (no running statistics).
+        gamma, beta: optional scale and offset, shaped like the statistics.
+        training: normalize with the batch statistics (and update the moving ones).
+        momentum: Keras's convention, the weight of the old value: 0.99 keeps 99%
+            (PyTorch's ``momentum=0.1`` is ``momentum=0.9`` here).
+        epsilon: added to the variance (Keras's default 1e-3; PyTorch's is 1e-5).
+        axis: the feature axis or axes (channels-last ``-1``, channels-first ``1``).
+
+    Returns:
+        A Tensor shaped like ``x``.
+
+    Example::
+
+        y = ops.batch_norm(x, mean, var, gamma, beta, training=True)   # x (32, 64)
+        y = ops.batch_norm(x, mean, var, gamma, beta)                   # inference
+    """
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    axes = normalize_axes("batch_norm", axis, x.ndim)
+    epsilon = check_number("batch_norm", "epsilon", epsilon, 0.0, min_open=True)
+    momentum = check_number("batch_norm", "momentum", momentum, 0.0, 1.0)
+    moving = (("moving_mean", moving_mean), ("moving_variance", moving_variance))
+    pshape = _norm_params("batch_norm", x, axes, gamma, beta, moving)
+    for name, m in moving:
+        if m is not None and not isinstance(m, Tensor) and not is_array(m):
+            raise TypeError(f"batch_norm: {name} must be a Tensor or an array (it is updated "
+                            f"in place), received {type(m).__name__}")
+    gamma, beta = _array(gamma), _array(beta)
+    red = tuple(i for i in range(x.ndim) if i not in axes)
+    if not training:
+        if moving_mean is None or moving_variance is None:
+            raise ValueError("batch_norm: inference (training=False) normalizes with "
+                             "moving_mean and moving_variance; pass both, or training=True")
+        dtype = x.dtype  # statistics in x's dtype: float64 ones don't promote a float32 x
+        return _nn.Normalize.apply(
+            x, gamma, beta, _data(moving_mean).reshape(pshape).astype(dtype, copy=False),
+            _data(moving_variance).reshape(pshape).astype(dtype, copy=False), red, pshape,
+            epsilon, None)
+    stats = {}
+    y = _nn.Normalize.apply(x, gamma, beta, None, None, red, pshape, epsilon, stats)
+    for moving, batch in ((moving_mean, stats["mean"]), (moving_variance, stats["var"])):
+        if moving is not None:
+            d = _data(moving)
+            d *= momentum
+            d += batch.reshape(d.shape) * (1.0 - momentum)
+            if isinstance(moving, Tensor):
+                moving._version += 1  # an in-place change: graphs that used it will know
+    return y

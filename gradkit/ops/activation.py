@@ -6,6 +6,7 @@ import math
 
 from gradkit.autograd.function import Function, array_math
 from gradkit.backend import get_array_module as _xp
+from gradkit.utils.validation import normalize_axis
 
 _SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
@@ -47,6 +48,24 @@ class ReLU(Function):
 
     def backward(self, M, g, out, x):
         return (g * (out > 0),)  # 1 where x > 0, else 0
+
+
+class ClippedReLU(Function):
+    """Keras's general relu: ``max_value`` from ``max_value`` up, ``x`` from ``threshold``
+    up, ``negative_slope * (x - threshold)`` below (``max_value`` may be None)."""
+
+    def forward(self, x, max_value, negative_slope, threshold):
+        xp = _xp(x)
+        y = xp.where(x >= threshold, x, (x - threshold) * negative_slope)
+        if max_value is not None:
+            y = xp.where(x >= max_value, max_value, y)
+        return y.astype(x.dtype, copy=False)
+
+    def backward(self, M, g, out, x, max_value, negative_slope, threshold):
+        d = M.where(x >= threshold, g, g * negative_slope)  # 1 or negative_slope
+        if max_value is not None:
+            d = d * (x < max_value)  # 0 on the cap
+        return d, None, None, None
 
 
 class LeakyReLU(Function):
@@ -123,6 +142,7 @@ class Erf(Function):
 
 class Softmax(Function):
     def forward(self, x, axis):
+        normalize_axis("softmax", axis, x.ndim)
         return _M(x).softmax(x, axis)
 
     def backward(self, M, g, out, x, axis):
@@ -132,6 +152,7 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     def forward(self, x, axis):
+        normalize_axis("log_softmax", axis, x.ndim)
         return _M(x).log_softmax(x, axis)
 
     def backward(self, M, g, out, x, axis):

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
-
 from gradkit.autograd.function import Function
 from gradkit.backend import get_array_module as _xp
+from gradkit.utils.validation import normalize_axes
 
 
-def _axes(axis, ndim):
-    """Normalise ``axis`` to a sorted tuple of non-negative axes."""
-    if axis is None:
-        return tuple(range(ndim))
-    if isinstance(axis, numbers.Integral):  # NumPy integers too, not only int
-        axis = (axis,)
-    out = []
-    for a in axis:
-        if not -ndim <= a < max(ndim, 1):
-            raise IndexError(f"axis {a} is out of range for a tensor with {ndim} axes")
-        out.append(int(a) % ndim if ndim else 0)
-    return tuple(sorted(set(out)))
+def _axes(op, axis, ndim):
+    """``axis`` (None: all) as a sorted tuple of distinct non-negative axes."""
+    return tuple(range(ndim)) if axis is None else normalize_axes(op, axis, ndim)
 
 
 def _kept_shape(shape, axes):
@@ -42,7 +32,7 @@ def _count(shape, axes):
 
 class Sum(Function):
     def forward(self, x, axis, keepdims):
-        self.axes = _axes(axis, x.ndim)
+        self.axes = _axes(self.name, axis, x.ndim)
         return x.sum(axis=self.axes, keepdims=keepdims)
 
     def backward(self, M, g, out, x, axis, keepdims):
@@ -51,7 +41,7 @@ class Sum(Function):
 
 class Mean(Function):
     def forward(self, x, axis, keepdims):
-        self.axes = _axes(axis, x.ndim)
+        self.axes = _axes(self.name, axis, x.ndim)
         return x.mean(axis=self.axes, keepdims=keepdims)
 
     def backward(self, M, g, out, x, axis, keepdims):
@@ -63,7 +53,7 @@ class _Extreme(Function):
     """max/min: the gradient goes to the extreme element(s), split evenly among ties."""
 
     def forward(self, x, axis, keepdims):
-        self.axes = _axes(axis, x.ndim)
+        self.axes = _axes(self.name, axis, x.ndim)
         if x.size == 0:
             raise ValueError(f"{self.name}: cannot reduce an empty tensor of shape {x.shape}")
         return self.reduce(x, axis=self.axes, keepdims=keepdims)
@@ -89,7 +79,7 @@ class Min(_Extreme):
 
 class Var(Function):
     def forward(self, x, axis, keepdims, ddof):
-        self.axes = _axes(axis, x.ndim)
+        self.axes = _axes(self.name, axis, x.ndim)
         return x.var(axis=self.axes, keepdims=keepdims, ddof=ddof)
 
     def backward(self, M, g, out, x, axis, keepdims, ddof):
@@ -101,7 +91,7 @@ class Var(Function):
 
 class Std(Function):
     def forward(self, x, axis, keepdims, ddof):
-        self.axes = _axes(axis, x.ndim)
+        self.axes = _axes(self.name, axis, x.ndim)
         return x.std(axis=self.axes, keepdims=keepdims, ddof=ddof)
 
     def backward(self, M, g, out, x, axis, keepdims, ddof):
@@ -117,7 +107,7 @@ class Std(Function):
 class LogSumExp(Function):
     def forward(self, x, axis, keepdims):
         xp = _xp(x)
-        self.axes = _axes(axis, x.ndim)
+        self.axes = _axes(self.name, axis, x.ndim)
         m = x.max(axis=self.axes, keepdims=True)
         m = xp.where(xp.isfinite(m), m, 0)  # all -inf rows stay -inf, not NaN
         out = xp.log(xp.exp(x - m).sum(axis=self.axes, keepdims=True)) + m

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gradkit.autograd.function import Function, OpError, unbroadcast
 from gradkit.backend import get_array_module as _xp
+from gradkit.utils.validation import normalize_axis
 
 
 class Reshape(Function):
@@ -20,9 +21,12 @@ class Reshape(Function):
 
 class Transpose(Function):
     def forward(self, x, axes):
-        if axes is not None and sorted(a % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
-            raise OpError(f"transpose: axes {tuple(axes)} are not a permutation of the "
-                          f"{x.ndim} axes of a tensor of shape {x.shape}")
+        if axes is not None:
+            owner = f"transpose (input shape {x.shape})"
+            axes = tuple(normalize_axis(owner, a, x.ndim) for a in axes)
+            if sorted(axes) != list(range(x.ndim)):
+                raise OpError(f"transpose: axes {axes} are not a permutation of the "
+                              f"{x.ndim} axes of a tensor of shape {x.shape}")
         self.axes = axes
         return x.transpose(axes)
 
@@ -31,13 +35,15 @@ class Transpose(Function):
             return g.transpose(), None
         inv = [0] * len(self.axes)  # the inverse permutation
         for i, a in enumerate(self.axes):
-            inv[a % len(self.axes)] = i
+            inv[a] = i
         return g.transpose(tuple(inv)), None
 
 
 class SwapAxes(Function):
     def forward(self, x, a, b):
-        return _xp(x).swapaxes(x, a, b)
+        owner = f"swapaxes (input shape {x.shape})"
+        return _xp(x).swapaxes(x, normalize_axis(owner, a, x.ndim),
+                               normalize_axis(owner, b, x.ndim))
 
     def backward(self, M, g, out, x, a, b):
         return M.swapaxes(g, a, b), None, None
@@ -60,10 +66,7 @@ class Concatenate(Function):
         if not xs:
             raise OpError("concatenate: needs at least one tensor, got an empty sequence")
         ref = xs[0]
-        if not -ref.ndim <= axis < ref.ndim:  # a wrapped axis would silently join elsewhere
-            raise OpError(f"concatenate: axis {axis} is out of range for inputs with {ref.ndim} "
-                          f"axes (shape {ref.shape})")
-        ax = axis % ref.ndim
+        ax = normalize_axis(f"concatenate (input 0 shape {ref.shape})", axis, ref.ndim)
         for i, x in enumerate(xs):
             if x.ndim != ref.ndim or any(
                     n != m for d, (n, m) in enumerate(zip(x.shape, ref.shape)) if d != ax):
@@ -94,8 +97,8 @@ class Stack(Function):
             if x.shape != xs[0].shape:
                 raise OpError(f"stack: input {i} has shape {x.shape}, input 0 has "
                               f"{xs[0].shape}; stack needs equal shapes")
-        self.axis = axis % (xs[0].ndim + 1)
-        return _xp(*xs).stack(xs, axis=axis)
+        self.axis = normalize_axis(f"stack (input shape {xs[0].shape})", axis, xs[0].ndim + 1)
+        return _xp(*xs).stack(xs, axis=self.axis)
 
     def backward(self, M, g, out, *xs):
         idx = (slice(None),) * self.axis

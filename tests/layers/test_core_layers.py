@@ -87,7 +87,7 @@ class TestDense:
         assert gradcheck(grad_dot_v, rng.standard_normal((2, 4)))
 
     def test_relu_is_fused_and_matches_composed_ops(self, rng):
-        from gradkit.layers.core import DenseOp
+        from gradkit.ops.nn import Dense as DenseOp
 
         d = L.Dense(6, activation="relu", dtype=F64, input_dim=5)
         d.bias.assign(rng.standard_normal(6))
@@ -475,7 +475,7 @@ def test_repr_comes_from_config():
 
 
 def test_tanh_is_fused_and_matches_composed_ops():
-    from gradkit.layers.core import DenseOp
+    from gradkit.ops.nn import Dense as DenseOp
 
     rng = np.random.default_rng(3)
     d = L.Dense(6, activation="tanh", dtype="float64", input_dim=5)
