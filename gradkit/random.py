@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradkit.tensor import Tensor, _default_float
 from gradkit.utils.validation import check_int
 
 __all__ = ["generator", "get_state", "normal", "rand", "randn", "rng", "seed", "set_state",
@@ -87,20 +86,23 @@ def set_state(state):
     _global.bit_generator.state = state
 
 
-def _dt(dtype):
-    return np.dtype(dtype) if dtype is not None else _default_float
+def _tensor(array, dtype):
+    """``array`` as a Tensor of ``dtype`` (the default float when None)."""
+    from gradkit.tensor import Tensor, _default_float  # tensor.py imports utils, which imports us
+
+    return Tensor(array.astype(np.dtype(dtype) if dtype is not None else _default_float))
 
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     """Uniform samples in ``[minval, maxval)`` (TensorFlow's argument names)."""
     g = rng(seed, owner="gradkit.random.uniform")
-    return Tensor(g.uniform(minval, maxval, size=shape).astype(_dt(dtype)))
+    return _tensor(g.uniform(minval, maxval, size=shape), dtype)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Gaussian samples."""
     g = rng(seed, owner="gradkit.random.normal")
-    return Tensor(g.normal(mean, stddev, size=shape).astype(_dt(dtype)))
+    return _tensor(g.normal(mean, stddev, size=shape), dtype)
 
 
 def randn(*shape, dtype=None):
