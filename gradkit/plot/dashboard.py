@@ -209,4 +209,37 @@ def training_dashboard(history, to_file="report.html", model=None, x=None, y=Non
     return path
 
 
-__all__ = ["confusion_matrix", "training_dashboard"]
+def report_from_run(run_dir, x=None, y=None, class_names=None, image_shape=None,
+                    to_file=None, num_samples=16):
+    """The dashboard of a ``gradkit train`` run directory (for the CLI's ``report``).
+
+    Args:
+        run_dir: holds ``metrics.json`` (its ``"history"``) and ``model.gradkit``.
+        x, y: held-out data for the confusion matrix and samples (optional).
+        class_names, image_shape, num_samples: as for :func:`training_dashboard`.
+        to_file: default ``<run_dir>/report.html``.
+
+    Returns:
+        The path written.
+    """
+    import json
+
+    from gradkit.models import load_model
+
+    metrics_path = os.path.join(run_dir, "metrics.json")
+    try:
+        with open(metrics_path, encoding="utf-8") as f:
+            history = json.load(f)["history"]
+    except FileNotFoundError:
+        raise FileNotFoundError(f"report: {metrics_path} not found; is {run_dir!r} a directory "
+                                "written by gradkit train?") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"report: {metrics_path} has no readable 'history' ({e})") from None
+    model_path = os.path.join(run_dir, "model.gradkit")
+    model = load_model(model_path) if os.path.exists(model_path) else None
+    return training_dashboard(history, to_file or os.path.join(run_dir, "report.html"), model,
+                              x, y, class_names=class_names, image_shape=image_shape,
+                              num_samples=num_samples, title=f"Training report: {run_dir}")
+
+
+__all__ = ["confusion_matrix", "report_from_run", "training_dashboard"]

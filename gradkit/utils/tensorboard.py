@@ -42,6 +42,15 @@ def _tb():
     return EventFileWriter, event_pb2, summary_pb2, graph_pb2, text_metadata
 
 
+def available() -> bool:
+    """Whether the optional ``tensorboard`` package is installed (``gradkit[tensorboard]``)."""
+    try:
+        _tb()
+    except ImportError:
+        return False
+    return True
+
+
 def default_log_dir(comment: str = "") -> str:
     """``runs/<date>_<time>_<host><comment>``, PyTorch's default run directory."""
     stamp = datetime.now().strftime("%b%d_%H-%M-%S")
@@ -263,5 +272,5 @@ class SummaryWriter:
         return f"<SummaryWriter log_dir={self.log_dir!r}{' closed' if self._closed else ''}>"
 
 
-__all__ = ["INSTALL_HINT", "SummaryWriter", "default_log_dir", "histogram_proto",
+__all__ = ["INSTALL_HINT", "SummaryWriter", "available", "default_log_dir", "histogram_proto",
            "image_to_uint8"]
