@@ -99,7 +99,7 @@ class _Walker:
             entry = entry or entries[0]
             if prev is not None:
                 self.graph.edges.append((prev, entries[0]))
-            if exits[0] in self.graph.nodes:  # a box (not an expanded model)
+            if entries[0] == exits[0]:  # one box (not the inside of an expanded model)
                 node = self.graph.nodes[exits[0]]
                 if shape is not None:
                     _add_unique(node.input_shapes, _shape(shape))
@@ -176,7 +176,7 @@ def model_to_dot(model, show_shapes=False, show_layer_names=True, show_dtype=Fal
     """The DOT text of :func:`plot_model`'s drawing (same arguments, no file)."""
     rankdir = check_choice("plot_model", "rankdir", rankdir, ("TB", "LR", "BT", "RL"))
     graph = layer_graph(model, expand_nested)
-    g = dot.Digraph(model.name, rankdir=rankdir, concentrate="false")
+    g = dot.Digraph(model.name, rankdir=rankdir)
     g.node_defaults = {"shape": "box", "style": "rounded,filled", "fillcolor": "#eef3fb",
                        "fontname": "Helvetica", "fontsize": "11"}
     g.edge_defaults = {"color": "#555555"}

@@ -64,6 +64,8 @@ class TensorBoard(Callback):
                                  f"positive int, received {update_freq!r}")
             self._batch_every = check_int("TensorBoard", "update_freq", update_freq, minimum=1)
         self.update_freq = update_freq
+        if self._batch_every:  # only then: fit skips per-batch hook work when none listens
+            self.on_train_batch_end = self._log_batch
         self._train = self._val = None
         self._batches = 0
         self._grads = {}
@@ -98,7 +100,7 @@ class TensorBoard(Callback):
         opt.apply_gradients = apply_gradients
         self._watched = opt
 
-    def on_train_batch_end(self, batch, logs=None):
+    def _log_batch(self, batch, logs=None):
         self._batches += 1
         if self._batch_every and self._batches % self._batch_every == 0:
             for key, value in (logs or {}).items():

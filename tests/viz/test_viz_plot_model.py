@@ -94,3 +94,19 @@ def test_without_graphviz_writes_dot_and_says_how(tmp_path, monkeypatch):
         path = plot_model(functional_model(), tmp_path / "model.png")
     assert path == str(tmp_path / "model.dot") and not (tmp_path / "model.png").exists()
     parse_dot(open(path).read())
+
+
+def test_sequential_inside_sequential_expanded():
+    inner = gradkit.Sequential([layers.Dense(6, name="in_a"), layers.Dense(5, name="in_b")],
+                               name="inner")
+    model = gradkit.Sequential([gradkit.Input(shape=(3,)), inner, layers.Dense(2, name="top")],
+                               name="outer")
+    source = model_to_dot(model, show_shapes=True, expand_nested=True)
+    (g,) = parse_dot(source)
+    assert [s.get_name().strip('"') for s in g.get_subgraphs()] == ["cluster_inner"]
+    assert '"input" -> "inner/input";' in source and '"inner/input" -> "inner/in_a";' in source
+    assert '"inner/in_b" -> "top";' in source
+    assert '"inner/in_b" [label="in_b (Dense)\\ninput: (None, 6)\\noutput: (None, 5)"];' in source
+    assert '"top" [label="top (Dense)\\ninput: (None, 5)\\noutput: (None, 2)"];' in source
+    folded = model_to_dot(model, show_shapes=True)
+    assert '"inner" [label="inner (Sequential)\\ninput: (None, 3)\\noutput: (None, 5)"];' in folded
