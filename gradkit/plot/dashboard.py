@@ -23,7 +23,8 @@ from gradkit.utils.validation import check_int
 
 _CSS = """
 body{font-family:Helvetica,Arial,sans-serif;margin:24px auto;max-width:1100px;color:#222}
-h1{font-size:24px} h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:28px}
+h1{font-size:24px}
+h2{font-size:18px;border-bottom:1px solid #ccc;padding-bottom:4px;margin-top:28px}
 table.cm{border-collapse:collapse;font-size:12px} table.cm td,table.cm th{border:1px solid #ddd;
 padding:4px 7px;text-align:center} .note{color:#666;font-style:italic}
 .samples{display:flex;flex-wrap:wrap;gap:10px} figure{margin:0;text-align:center;font-size:12px}

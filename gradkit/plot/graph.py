@@ -1,4 +1,4 @@
-"""``graph(tensor)``: the autodiff graph behind a tensor, drawn (the picture tutorials draw by hand).
+"""``graph(tensor)``: the autodiff graph behind a tensor, drawn (the picture tutorials draw).
 
 Every tensor computed by an op is a box naming the op and its output shape;
 every leaf (a Variable, an input) is an ellipse with its name and shape. Edges

@@ -1,4 +1,4 @@
-"""The ``TensorBoard`` callback: ``fit`` logs for TensorBoard (Keras's ``keras.callbacks.TensorBoard``).
+"""The ``TensorBoard`` callback: ``fit`` logs for TensorBoard (Keras's ``callbacks.TensorBoard``).
 
 Layout, as Keras writes it: ``<log_dir>/train`` and ``<log_dir>/validation`` runs,
 scalars ``epoch_loss``, ``epoch_<metric>`` and ``epoch_learning_rate`` per epoch

@@ -95,7 +95,8 @@ def test_tensorboard_serves_the_run_and_chromium_shows_it(tensorboard_server, tm
                 "mlp/validation"):
         assert tag in dom, f"{tag} not on TensorBoard's page"
     shot = tmp_path / "tensorboard.png"
-    chromium(tmp_path, f"{base}/?darkMode=false#scalars&tagFilter=epoch_", screenshot=shot, size=(1400, 1000),
+    chromium(tmp_path, f"{base}/?darkMode=false#scalars&tagFilter=epoch_", screenshot=shot,
+             size=(1400, 1000),
              extra=["--virtual-time-budget=30000"])
     assert png_size(shot) == (1400, 1000) and shot.stat().st_size > 20_000  # not blank
     save_doc_picture(shot, "tensorboard.png")
