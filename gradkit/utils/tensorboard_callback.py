@@ -33,6 +33,8 @@ class TensorBoard(Callback):
         update_freq: ``"epoch"``; or ``"batch"`` / an int N to also write ``batch_loss``
             (that batch's loss) and ``batch_<metric>`` (the epoch's running value, as ``fit``
             logs it) every N batches, numbered by batches since training began.
+        write_steps_per_second, profile_batch, embeddings_freq, embeddings_metadata: Keras's
+            names, accepted at their defaults only (``NotImplementedError`` otherwise).
 
     Needs the optional extra ``gradkit[tensorboard]``.
 
@@ -44,8 +46,17 @@ class TensorBoard(Callback):
     """
 
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
-                 update_freq="epoch"):
+                 update_freq="epoch", write_steps_per_second=False, profile_batch=0,
+                 embeddings_freq=0, embeddings_metadata=None):
         super().__init__()
+        for name, value, default in (("write_steps_per_second", write_steps_per_second, False),
+                                     ("profile_batch", profile_batch, 0),
+                                     ("embeddings_freq", embeddings_freq, 0),
+                                     ("embeddings_metadata", embeddings_metadata, None)):
+            if value != default:
+                raise NotImplementedError(
+                    f"TensorBoard: {name}={value!r} is not supported by gradkit (no profiler or "
+                    f"embedding projector logs); leave it at {default!r}")
         self.log_dir = os.fspath(log_dir)
         self.histogram_freq = check_int("TensorBoard", "histogram_freq", histogram_freq,
                                         minimum=0)

@@ -177,4 +177,7 @@ def test_callback_arguments():
         gradkit.callbacks.TensorBoard("logs", write_images=True)
     with pytest.raises(ValueError, match="histogram_freq must be an integer >= 0"):
         gradkit.callbacks.TensorBoard("logs", histogram_freq=-1)
+    with pytest.raises(NotImplementedError, match="profile_batch=5 is not supported"):
+        gradkit.callbacks.TensorBoard("logs", profile_batch=5)
+    gradkit.callbacks.TensorBoard("logs", profile_batch=0, embeddings_freq=0)  # Keras defaults
     assert gradkit.keras.callbacks.TensorBoard is gradkit.callbacks.TensorBoard
