@@ -23,7 +23,11 @@ and every run must end on the same predictions as the NumPy reference.
 Note on "mse": Keras's mean squared error averages over the batch, E sums, so
 for batch size N the high level uses learning rate 0.1 * N to take the same step.
 
-Usage: python examples/000_mlp_three_levels.py [--quick]
+It also draws the autodiff graph that ``backward()`` walks for this network, with
+the norm of the gradient on every edge (``gradkit.plot.graph``): an SVG in the
+output directory when Graphviz is installed, its DOT text otherwise.
+
+Usage: python examples/000_mlp_three_levels.py [--quick] [--graph FILE]
 """
 
 from __future__ import annotations
@@ -156,12 +160,44 @@ def train_low(init, batch_size, epochs):
         return forward(gradkit.constant(X)).numpy(), first
 
 
+def draw_graph(init, path):
+    """The tutorials' picture of the 4-3-1 network, drawn from the graph autodiff records.
+
+    E for all three samples at the initial weights; after ``backward(retain_graph=True)``
+    each edge carries |gradient|. The edges leaving the weights carry exactly dE/dW, so
+    their norms must equal the hand-written backprop's.
+    """
+    from gradkit.plot import graph
+
+    weights = [gradkit.Variable(p.copy(), name=n) for p, n in zip(init, NAMES)]
+    w_h, b_h, w_o, b_o = weights
+    x = gradkit.Tensor(X, name="x")
+    yt = gradkit.Tensor(YT, name="yt")
+    hidden = gradkit.sigmoid(gradkit.matmul(x, w_h) + b_h)
+    e = gradkit.reduce_sum(gradkit.pow(gradkit.sigmoid(gradkit.matmul(hidden, w_o) + b_o) - yt,
+                                       2))
+    e.backward(retain_graph=True)
+    drawing = graph(e, to_file=path, rankdir="LR")
+    h, yp = np_forward(init, X)
+    want = [float(np.linalg.norm(g)) for g in np_backward(init, X, YT, h, yp)]
+    got = [drawing.grads_from(w) for w in weights]  # each weight is used once
+    print(f"  autodiff graph of E: {drawing.source.count('->')} edges, drawn to {drawing.path}")
+    C.check(all(len(g) == 1 for g in got) and np.allclose([g[0] for g in got], want,
+                                                          rtol=1e-12, atol=0),
+            "the graph's |gradient| on the edges leaving W_h, b_h, W_o, b_o equals the "
+            "hand-written backprop's")
+
+
 def fmt(pred):
     return "[" + ", ".join(f"{v:.4f}" for v in np.ravel(pred)) + "]"
 
 
 def main():
-    args = C.parser(__doc__.splitlines()[1], "runs/examples/000", seed=0).parse_args()
+    p = C.parser(__doc__.splitlines()[1], "runs/examples/000", seed=0)
+    p.add_argument("--graph", default=None,
+                   help="file for the autodiff graph: .svg/.png/.pdf (Graphviz) or .dot "
+                        "(default: <out>/autodiff_graph.svg)")
+    args = p.parse_args()
     epochs = 300 if args.quick else 2000
     set_random_seed(args.seed)
     rng = gradkit.random.generator()
@@ -170,6 +206,9 @@ def main():
           f"{' (--quick)' if args.quick else ''}; targets yt = {fmt(YT)}")
     print("tutorial reported: no numbers in the text; the goal is outputs close to yt = "
           "[1, 1, 0] after 2000 passes at learning rate 0.1")
+
+    C.section("the autodiff graph of E (what backward() walks)")
+    draw_graph(init, args.graph or str(C.out_dir(args.out) / "autodiff_graph.svg"))
 
     levels = [("(a) high: Sequential+train_on_batch", train_high),
               ("(b) medium: GradientTape+apply_gradients", train_medium),

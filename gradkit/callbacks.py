@@ -367,3 +367,6 @@ class Timer(Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["epoch_time"] = time.perf_counter() - self._t
+
+
+from gradkit.utils.tensorboard_callback import TensorBoard  # noqa: E402,F401  (needs Callback)

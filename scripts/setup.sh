@@ -32,3 +32,16 @@ if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     echo "   gradkit will look in \$GRADKIT_DATA and ~/.cache/gradkit, then try to download it"
   fi
 fi
+
+# Graphviz (plot_model / plot.graph pictures) and headless Chromium (the browser tests), from Debian.
+if [ "$extras" = "test" ] && ! { command -v dot && command -v chromium; } >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing graphviz and chromium from Debian"
+    (apt-get install -y -qq graphviz chromium >/dev/null 2>&1 \
+      || (apt-get update -qq >/dev/null && apt-get install -y -qq graphviz chromium >/dev/null)) \
+      || echo "!! could not install graphviz/chromium; the tests that need them will be skipped"
+  else
+    echo "!! graphviz/chromium are not installed (sudo apt-get install graphviz chromium);"
+    echo "   the tests that need them will be skipped"
+  fi
+fi

@@ -13,11 +13,17 @@ Example:
 
 from .activations import ACTIVATIONS, get_activation, numerical_derivative, plot_activation
 from .boundary import plot_decision_boundary
+from .dashboard import confusion_matrix, training_dashboard
+from .graph import AutodiffGraph, graph
 from .history import plot_history
 from .images import plot_images, plot_probabilities
 
 __all__ = [
     "ACTIVATIONS",
+    "AutodiffGraph",
+    "graph",
+    "confusion_matrix",
+    "training_dashboard",
     "get_activation",
     "numerical_derivative",
     "plot_activation",

@@ -15,6 +15,7 @@ from gradkit.utils.data import (
     to_categorical,
     train_test_split,
 )
+from gradkit.utils.plot_model import model_to_dot, plot_model
 from gradkit.utils.progbar import Progbar
 from gradkit.utils.validation import check_int
 
@@ -49,3 +50,4 @@ def set_random_seed(seed: int):
 
 __all__ = ["Progbar", "Standardizer", "batch_iterator", "one_hot", "set_random_seed", "shuffle",
            "standardize", "to_categorical", "train_test_split"]
+__all__ += ["model_to_dot", "plot_model"]
