@@ -1,7 +1,7 @@
 """A small PNG reader and writer in pure Python (``zlib`` + NumPy), no Pillow needed.
 
-``gradkit predict`` reads PNG images with matplotlib when it is installed and
-falls back to :func:`read_png` otherwise. The reader handles the common,
+:mod:`gradkit.utils.image` (and so ``gradkit predict``) reads PNG images with
+it, and with matplotlib only for what it lacks. The reader handles the common,
 non-interlaced images:
 
 * bit depth 8: grayscale, grayscale + alpha, RGB, RGBA and palette images
@@ -26,10 +26,12 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["MAX_PIXELS", "PNGError", "decode_png", "encode_png", "read_png", "write_png"]
+__all__ = ["MAX_PIXELS", "PNGError", "PNGHeader", "check_chunks", "decode_png", "encode_png",
+           "read_header", "read_png", "write_png"]
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -49,6 +51,16 @@ _CHANNELS_TO_TYPE = {1: 0, 2: 4, 3: 2, 4: 6}
 
 class PNGError(ValueError):
     """A PNG file that is corrupt, truncated or uses a feature the reader lacks."""
+
+
+class PNGHeader(NamedTuple):
+    """The image description in a PNG's ``IHDR`` chunk (see :func:`read_header`)."""
+
+    width: int
+    height: int
+    bit_depth: int
+    color_type: int  # 0 gray, 2 RGB, 3 palette, 4 gray + alpha, 6 RGBA
+    interlaced: bool
 
 
 def _chunks(data: bytes, name: str):
@@ -140,18 +152,16 @@ def decode_png(data: bytes, name: str = "<bytes>") -> np.ndarray:
         >>> decode_png(encode_png(np.zeros((2, 2, 3), np.uint8))).shape
         (2, 2, 3)
     """
-    if not data.startswith(SIGNATURE):
-        raise PNGError(f"{name}: not a PNG file (bad signature)")
-    header = None
+    width, height, depth, ctype, interlaced = read_header(data, name)
+    if interlaced:
+        raise PNGError(f"{name}: interlaced (Adam7) PNGs are not supported; re-save it "
+                       "without interlacing")
+    kind_name, samples = _COLOR_TYPES[ctype]
     palette = None
     transparency = None
     idat = []
     for kind, payload in _chunks(data, name):
-        if kind == b"IHDR":
-            if len(payload) != 13:
-                raise PNGError(f"{name}: corrupt PNG (IHDR has {len(payload)} bytes, not 13)")
-            header = struct.unpack(">IIBBBBB", payload)
-        elif kind == b"PLTE":
+        if kind == b"PLTE":
             if len(payload) % 3:
                 raise PNGError(f"{name}: corrupt PNG (palette length {len(payload)})")
             palette = np.frombuffer(payload, dtype=np.uint8).reshape(-1, 3)
@@ -159,26 +169,6 @@ def decode_png(data: bytes, name: str = "<bytes>") -> np.ndarray:
             transparency = payload
         elif kind == b"IDAT":
             idat.append(payload)
-    if header is None:
-        raise PNGError(f"{name}: corrupt PNG (no IHDR chunk)")
-    width, height, depth, ctype, compression, filtering, interlace = header
-    if ctype not in _COLOR_TYPES:
-        raise PNGError(f"{name}: corrupt PNG (unknown colour type {ctype})")
-    kind_name, samples = _COLOR_TYPES[ctype]
-    if compression != 0 or filtering != 0:
-        raise PNGError(f"{name}: corrupt PNG (compression {compression}, filter {filtering})")
-    if interlace != 0:
-        raise PNGError(f"{name}: interlaced (Adam7) PNGs are not supported; re-save it "
-                       "without interlacing")
-    allowed = {0: (1, 2, 4, 8, 16), 3: (1, 2, 4, 8)}.get(ctype, (8, 16))
-    if depth not in allowed:
-        raise PNGError(f"{name}: corrupt PNG (bit depth {depth} is not valid for "
-                       f"{kind_name} images)")
-    if width == 0 or height == 0:
-        raise PNGError(f"{name}: corrupt PNG (size {width}x{height})")
-    if width * height > MAX_PIXELS:
-        raise PNGError(f"{name}: image of {width}x{height} pixels is too large "
-                       f"(limit {MAX_PIXELS} pixels)")
     if ctype == 3 and palette is None:
         raise PNGError(f"{name}: corrupt PNG (palette image without a PLTE chunk)")
     if not idat:
@@ -222,6 +212,83 @@ def decode_png(data: bytes, name: str = "<bytes>") -> np.ndarray:
         alpha[: len(t)] = t
         return np.concatenate([rgb, alpha[index][..., None]], axis=-1)
     return pixels[..., 0] if samples == 1 else pixels
+
+
+def read_header(data: bytes, name: str = "<bytes>") -> PNGHeader:
+    """Check a PNG's signature and ``IHDR`` chunk and return what it says.
+
+    Only the first 33 bytes are needed, so a caller can refuse an image by its
+    size before reading (or allocating) the rest.
+
+    Args:
+        data: The start of the file (at least 33 bytes), or all of it.
+        name: How to call the file in error messages.
+
+    Returns:
+        A :class:`PNGHeader`.
+
+    Raises:
+        PNGError: Not a PNG, truncated before the end of ``IHDR``, a CRC
+            mismatch, invalid fields, or more than :data:`MAX_PIXELS` pixels.
+
+    Example:
+        >>> read_header(encode_png(np.zeros((2, 3), np.uint8)))[:2]
+        (3, 2)
+    """
+    if not data.startswith(SIGNATURE):
+        raise PNGError(f"{name}: not a PNG file (bad signature)")
+    end = len(SIGNATURE) + 8 + 13 + 4
+    if len(data) < end:
+        raise PNGError(f"{name}: truncated PNG (the file ends inside the IHDR chunk, after "
+                       f"{len(data)} bytes)")
+    length, kind = struct.unpack(">I4s", data[8:16])
+    if kind != b"IHDR":
+        raise PNGError(f"{name}: corrupt PNG (first chunk is {kind!r}, not b'IHDR')")
+    if length != 13:
+        raise PNGError(f"{name}: corrupt PNG (IHDR has {length} bytes, not 13)")
+    payload = data[16:29]
+    if zlib.crc32(kind + payload) != struct.unpack(">I", data[29:33])[0]:
+        raise PNGError(f"{name}: corrupt PNG (CRC mismatch in chunk b'IHDR' at byte 8)")
+    width, height, depth, ctype, compression, filtering, interlace = struct.unpack(
+        ">IIBBBBB", payload)
+    if ctype not in _COLOR_TYPES:
+        raise PNGError(f"{name}: corrupt PNG (unknown colour type {ctype})")
+    if compression != 0 or filtering != 0 or interlace not in (0, 1):
+        raise PNGError(f"{name}: corrupt PNG (compression {compression}, filter {filtering}, "
+                       f"interlace {interlace})")
+    allowed = {0: (1, 2, 4, 8, 16), 3: (1, 2, 4, 8)}.get(ctype, (8, 16))
+    if depth not in allowed:
+        raise PNGError(f"{name}: corrupt PNG (bit depth {depth} is not valid for "
+                       f"{_COLOR_TYPES[ctype][0]} images)")
+    if width == 0 or height == 0:
+        raise PNGError(f"{name}: corrupt PNG (size {width}x{height})")
+    if width * height > MAX_PIXELS:
+        raise PNGError(f"{name}: image of {width}x{height} pixels is too large "
+                       f"(limit {MAX_PIXELS} pixels)")
+    return PNGHeader(width, height, depth, ctype, bool(interlace))
+
+
+def check_chunks(data: bytes, name: str = "<bytes>") -> PNGHeader:
+    """Check a whole PNG's structure without decoding its pixels.
+
+    The header as in :func:`read_header`, then every chunk's length and CRC up
+    to ``IEND``: what another decoder (Pillow accepts truncated files) should
+    be given only after.
+
+    Returns:
+        The :class:`PNGHeader`.
+
+    Raises:
+        PNGError: As :func:`read_header`, or a truncated or corrupt chunk.
+
+    Example:
+        >>> check_chunks(encode_png(np.zeros((2, 3), np.uint8))).width
+        3
+    """
+    header = read_header(data, name)
+    for _ in _chunks(data, name):
+        pass
+    return header
 
 
 def read_png(path: str | os.PathLike) -> np.ndarray:
