@@ -6,6 +6,7 @@ Commands::
     gradkit evaluate  runs/main/model.gradkit [--dataset fashion-mnist]
     gradkit predict   runs/main/model.gradkit digits.idx.gz | x.npy | digit.png
     gradkit summary   runs/main/model.gradkit
+    gradkit report    runs/main          # runs/main/report.html, offline
 
 ``python -m gradkit`` is the same program. ``gradkit COMMAND --help`` lists
 every option with its default.
@@ -17,7 +18,8 @@ the full traceback instead. Ctrl-C exits with status 130.
 
 The package has one module a job: :mod:`~gradkit.cli.parser` (options),
 :mod:`~gradkit.cli.train`, :mod:`~gradkit.cli.evaluate`,
-:mod:`~gradkit.cli.predict`, :mod:`~gradkit.cli.summary` (the commands),
+:mod:`~gradkit.cli.predict`, :mod:`~gradkit.cli.summary`, :mod:`~gradkit.cli.report`
+(the commands),
 :mod:`~gradkit.cli.data` (datasets by name), :mod:`~gradkit.cli.saved_model`
 (a model file and its run) and :mod:`~gradkit.cli.errors` (exit statuses and
 error lines).
@@ -71,8 +73,8 @@ def main(argv=None) -> int:
             except SystemExit as exc:  # --help, --version
                 return exc.code if isinstance(exc.code, int) else 0
             if args.command is None:
-                raise usage_error("a command is required: train, evaluate, predict or "
-                                  "summary (see 'gradkit --help')")
+                raise usage_error("a command is required: train, evaluate, predict, "
+                                  "summary or report (see 'gradkit --help')")
             args.argv = argv
             return args.func(args)
     except KeyboardInterrupt:  # before or after fit, or a second Ctrl-C inside it

@@ -15,6 +15,7 @@ from gradkit.cli.data import DATASETS, TOY_NOISE
 from gradkit.cli.errors import usage_error
 from gradkit.cli.evaluate import cmd_evaluate
 from gradkit.cli.predict import cmd_predict
+from gradkit.cli.report import cmd_report
 from gradkit.cli.saved_model import EVAL_BATCH_SIZE, MODEL_FILE
 from gradkit.cli.summary import cmd_summary
 from gradkit.cli.train import cmd_train
@@ -109,8 +110,9 @@ def _add_dataset_option(p, *, train: bool):
                            "else auto)"))
 
 
-def _add_data_source_options(p, *, train: bool):
-    """Options shared by ``train`` and ``evaluate`` on where the data comes from."""
+def _add_data_source_options(p, *, train: bool, toy: bool = True):
+    """Options shared by the commands on where the data comes from (``toy``: --samples and
+    --noise too)."""
     g = p.add_argument_group("data sources")
     g.add_argument("--data-dir", metavar="DIR",
                    help="directory holding the four IDX files of MNIST or Fashion-MNIST "
@@ -118,6 +120,8 @@ def _add_data_source_options(p, *, train: bool):
                         "see gradkit.datasets)")
     g.add_argument("--no-download", action="store_true",
                    help="never download MNIST/Fashion-MNIST; fail if the files are not found")
+    if not toy:
+        return
     from_run = "" if train else ", or the value in metrics.json"
     g.add_argument("--samples", type=_int_type(10), metavar="N",
                    help="toy datasets: number of points generated, 20%% of them held out "
@@ -161,7 +165,8 @@ def _add_train(sub):
                "  history.csv     loss and metrics per epoch\n"
                "  history.png     training curves (needs matplotlib)\n"
                "  samples.png     test images with predictions (image datasets; matplotlib)\n"
-               "  boundary.png    decision boundary (toy datasets; matplotlib)\n\n"
+               "  boundary.png    decision boundary (toy datasets; matplotlib)\n"
+               "  tensorboard/    TensorBoard logs (needs gradkit[tensorboard])\n\n"
                "The last line printed is 'test accuracy: 0.XXXX'.\n\n"
                "Example:\n"
                "  gradkit train --dataset auto --model mlp --epochs 5 --batch-size 128 \\\n"
@@ -196,6 +201,10 @@ def _add_train(sub):
     _add_seed_option(p, train=True)
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 quiet, 1 progress bar, 2 one line per epoch (default: %(default)s)")
+    p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
+                   help="write TensorBoard logs to DIR/tensorboard (view them with "
+                        "'tensorboard --logdir DIR'); default: on when gradkit[tensorboard] "
+                        "is installed")
     _add_debug(p, argparse.SUPPRESS)
     _add_data_source_options(p, train=True)
 
@@ -265,6 +274,25 @@ def _add_summary(sub):
     _add_debug(p, argparse.SUPPRESS)
 
 
+def _add_report(sub):
+    """The ``report`` command and its options."""
+    p = _add_command(
+        sub, "report", cmd_report,
+        help="write an offline HTML report of a training run",
+        description="Write one self-contained HTML page for a run directory written by "
+                    "'gradkit train': training curves, the model graph, and on the run's "
+                    "test set a confusion matrix and sample predictions.",
+        epilog="Example:\n  gradkit report runs/main      # writes runs/main/report.html")
+    p.add_argument("run", metavar="RUN", help="the run directory (or its model file)")
+    p.add_argument("--out", metavar="FILE", help="the HTML file (default: RUN/report.html)")
+    p.add_argument("--limit", type=_int_type(1), metavar="N",
+                   help="use the first N test samples only (default: all)")
+    p.add_argument("--no-data", action="store_true",
+                   help="skip the test set: curves and model graph only")
+    _add_debug(p, argparse.SUPPRESS)
+    _add_data_source_options(p, train=False, toy=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the ``gradkit`` argument parser with its four sub-commands.
 
@@ -290,4 +318,5 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_predict(sub)
     _add_summary(sub)
+    _add_report(sub)
     return parser

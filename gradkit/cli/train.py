@@ -178,6 +178,19 @@ def _draw_plots(out: Path, history, model, data: Data, probs) -> list[str]:
     return written
 
 
+def _tensorboard(wanted, out: Path) -> list:
+    """The TensorBoard callback for ``--tensorboard`` (True: required, None: when installed)."""
+    from gradkit.utils import tensorboard
+
+    if wanted is False or (wanted is None and not tensorboard.available()):
+        return []
+    if not tensorboard.available():
+        raise CLIError(f"--tensorboard: {tensorboard.INSTALL_HINT}")
+    from gradkit.callbacks import TensorBoard
+
+    return [TensorBoard(str(out / "tensorboard"), histogram_freq=1)]
+
+
 def cmd_train(args) -> int:
     """``gradkit train``: train, evaluate, save the model, metrics, history and plots."""
     from gradkit.utils import set_random_seed
@@ -216,9 +229,11 @@ def cmd_train(args) -> int:
     csv_path = out / "history.csv"
     t0 = time.perf_counter()
     # on Ctrl-C, fit stops after the batch in progress, says so and returns the history
+    board = _tensorboard(args.tensorboard, out)
+    callbacks = [CSVLogger(csv_path), last_epoch, *board]
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
                         verbose=args.verbose, validation_split=args.validation_split,
-                        callbacks=[CSVLogger(csv_path), last_epoch])
+                        callbacks=callbacks)
     train_time = time.perf_counter() - t0
     if len(history.epoch) < args.epochs or not last_epoch.complete:
         print(f"gradkit: interrupted (Ctrl-C) during epoch {max(len(history.epoch), 1)}/"
@@ -237,6 +252,7 @@ def cmd_train(args) -> int:
     probs = probabilities(model, x_test[:SAMPLE_IMAGES], EVAL_BATCH_SIZE) \
         if data.is_image else None
     files = [MODEL_FILE, "metrics.json", "history.csv"]
+    files += ["tensorboard/"] if board else []
     files += _draw_plots(out, history, model, data, probs)
     opt_config = model.optimizer.get_config()
     metrics = {

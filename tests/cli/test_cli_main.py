@@ -12,11 +12,11 @@ from gradkit import cli
 def test_help_of_every_command():
     code, out, _ = run_main(["--help"])
     assert code == 0
-    for command in ("train", "evaluate", "predict", "summary"):
+    for command in ("train", "evaluate", "predict", "summary", "report"):
         assert command in out
     code, out, _ = run_main(["train", "--help"])
     assert code == 0
-    out = " ".join(out.split())  # undo argparse's line wrapping
+    out = " ".join(out.split()).replace("- ", "-")  # undo argparse's wrapping (also at hyphens)
     for text in ("--dataset", "fashion-mnist", "--epochs", "(default: 5)", "(default: rmsprop)",
                  "--limit", "--validation-split", "test accuracy"):
         assert text in out, text
