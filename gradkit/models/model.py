@@ -61,12 +61,14 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._metrics = []
+        self._metric_entries = []
         self._compile_config = None
         self._warned_nan = False
         self._fit_weights = None  # trainable weights, looked up once per fit()
 
     # ------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None):
         """Choose how to train.
 
         Args:
@@ -74,8 +76,12 @@ class Model(Layer):
             loss: a loss instance, name (``"sparse_categorical_crossentropy"``...) or
                 callable ``(y_true, y_pred) -> scalar Tensor``; for several outputs a
                 list or a dict by output name.
-            metrics: a list of metric names or instances (``["accuracy"]``).
+            metrics: a list of metric names or instances (``["accuracy"]``); as in
+                Keras they ignore ``sample_weight`` / ``class_weight``.
             loss_weights: optional weights of the outputs' losses.
+            weighted_metrics: metrics that take ``sample_weight`` / ``class_weight``
+                (weighted means, ``sum(w * v) / sum(w)``). A name also in ``metrics`` is
+                logged as ``weighted_<name>``.
         """
         from gradkit import losses as L
         from gradkit import metrics as Me
@@ -88,14 +94,22 @@ class Model(Layer):
         self.loss = loss
         self._loss_fns = _per_output(loss, self._output_names(), L.get, "loss")
         self._loss_weights = loss_weights
-        self._metric_specs = metrics
         first_loss = self._loss_fns[0][1]
-        self._metrics = [Me.get(m, loss=first_loss) for m in (metrics or [])]
+        plain = [Me.get(m, loss=first_loss) for m in (metrics or [])]
+        weighted = [Me.get(m, loss=first_loss) for m in (weighted_metrics or [])]
+        names = {m.name for m in plain}
+        # (log key, metric, takes sample weights)
+        self._metric_entries = [(m.name, m, False) for m in plain] + [
+            (f"weighted_{m.name}" if m.name in names else m.name, m, True) for m in weighted]
+        self._metrics = plain + weighted
         self.compiled = True
         self._compile_config = {"optimizer": _serialize_obj(self.optimizer),
                                 "loss": _serialize_loss(loss),
                                 "metrics": [_serialize_metric(m) for m in (metrics or [])],
                                 "loss_weights": loss_weights}
+        if weighted_metrics:
+            self._compile_config["weighted_metrics"] = [_serialize_metric(m)
+                                                        for m in weighted_metrics]
         return self
 
     def _output_names(self):
@@ -107,7 +121,10 @@ class Model(Layer):
 
     @property
     def metrics_names(self):
-        return ["loss"] + [m.name for m in self._metrics]
+        return ["loss"] + self._metric_keys()
+
+    def _metric_keys(self):
+        return [key for key, _, _ in self._metric_entries]
 
     # ------------------------------------------------------------ steps
     def compute_loss(self, y, y_pred, sample_weight=None):
@@ -187,8 +204,8 @@ class Model(Layer):
         yt = yt._data if isinstance(yt, Tensor) else yt
         sw = _match_weights(sample_weight, 1 if yp is y_pred else len(y_pred),
                             self._output_names())[0]
-        for m in self._metrics:
-            if sw is None:
+        for _, m, weighted in self._metric_entries:
+            if sw is None or not weighted:
                 m.update_state(yt, yp._data)
             else:
                 m.update_state(yt, yp._data, sample_weight=sw)
@@ -198,8 +215,8 @@ class Model(Layer):
             m.reset_state()
 
     def _metric_logs(self, logs):
-        for m in self._metrics:
-            logs[m.name] = float(m.result())
+        for key, m, _ in self._metric_entries:
+            logs[key] = float(m.result())
         return logs
 
     # ------------------------------------------------------------ fit
@@ -367,7 +384,7 @@ class Model(Layer):
         return history
 
     def _log_names(self, with_validation):
-        names = ["loss"] + [m.name for m in self._metrics]
+        names = ["loss"] + self._metric_keys()
         return set(names + ([f"val_{n}" for n in names] if with_validation else []))
 
     def _metric_reset_after_eval(self, logs):
@@ -469,7 +486,7 @@ class Model(Layer):
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else [logs["loss"]] + \
-            [logs[m.name] for m in self._metrics]
+            [logs[k] for k in self._metric_keys()]
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs for ``x`` as NumPy arrays, batch by batch (no graph is kept).
@@ -597,7 +614,7 @@ class Model(Layer):
         logs = self._metric_logs({"loss": loss})
         if return_dict:
             return logs
-        return loss if len(logs) == 1 else [loss] + [logs[m.name] for m in self._metrics]
+        return loss if len(logs) == 1 else [loss] + [logs[k] for k in self._metric_keys()]
 
     # ------------------------------------------------------------ summary
     def summary(self, print_fn=None, line_length=None):

@@ -1,7 +1,8 @@
 """sample_weight / class_weight in fit, evaluate, train_on_batch, test_on_batch (Keras 3 semantics).
 
 A loss given weights reduces as Keras's "sum_over_batch_size": sum(loss * w) / batch size.
-Metrics are weighted means: sum(w * v) / sum(w).
+``weighted_metrics`` are weighted means, sum(w * v) / sum(w); plain ``metrics`` ignore the
+weights, as in Keras 3 (a name in both is logged as ``weighted_<name>``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ def _clf(seed=0, activation="softmax", units=3, loss="sparse_categorical_crossen
     gk.utils.set_random_seed(seed)
     model = gk.Sequential([gk.layers.Dense(8, activation="tanh", input_shape=(2,)),
                            gk.layers.Dense(units, activation=activation)])
-    model.compile(optimizer=gk.optimizers.SGD(0.1), loss=loss, metrics=list(metrics))
+    model.compile(optimizer=gk.optimizers.SGD(0.1), loss=loss, metrics=list(metrics),
+                  weighted_metrics=list(metrics))
     return model
 
 
@@ -26,7 +28,8 @@ def _reg(seed=0):
     gk.utils.set_random_seed(seed)
     model = gk.Sequential([gk.layers.Dense(4, activation="tanh", input_shape=(3,)),
                            gk.layers.Dense(2)])
-    model.compile(optimizer=gk.optimizers.SGD(0.05), loss="mse", metrics=["mae"])
+    model.compile(optimizer=gk.optimizers.SGD(0.05), loss="mse", metrics=["mae"],
+                  weighted_metrics=["mae"])
     return model
 
 
@@ -99,7 +102,10 @@ def test_weight_two_on_one_half_is_duplicating_it_with_keras_reduction(blobs):
     # weighted metrics are weighted means, so they equal the duplicated data's exactly
     res_w = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
     res_d = model.evaluate(xd, yd, verbose=0, return_dict=True)
-    assert res_w["accuracy"] == pytest.approx(res_d["accuracy"], abs=1e-12)
+    res_x = model.evaluate(x, y, verbose=0, return_dict=True)
+    assert res_w["weighted_accuracy"] == pytest.approx(res_d["accuracy"], abs=1e-12)
+    assert res_w["weighted_accuracy"] != pytest.approx(res_x["accuracy"], abs=1e-6)
+    assert res_w["accuracy"] == res_x["accuracy"]  # plain metrics ignore the weights
 
 
 # ---------------------------------------------------------------- class_weight
@@ -122,7 +128,8 @@ def test_class_weight_equals_the_equivalent_sample_weight(blobs, kind):
     hb = b.fit(x, yy, sample_weight=sw, epochs=2, batch_size=16, verbose=0)
     _same_weights(a, b)
     assert ha.history["loss"] == pytest.approx(hb.history["loss"], rel=1e-6)
-    assert ha.history["accuracy"] == pytest.approx(hb.history["accuracy"], rel=1e-12)
+    assert ha.history["weighted_accuracy"] == pytest.approx(hb.history["weighted_accuracy"],
+                                                            rel=1e-12)
 
 
 def test_class_weight_for_binary_targets_and_times_sample_weight():
@@ -181,20 +188,22 @@ def test_triples_in_evaluate_and_validation_data_match_the_weighted_reference():
     pred = model.predict(x)
     per = ((pred - y) ** 2).mean(-1)
     want_loss = (per * w).sum() / len(x)
-    want_mae = (np.abs(pred - y).mean(-1) * w).sum() / w.sum()
+    mae = np.abs(pred - y).mean(-1)
+    want_mae = (mae * w).sum() / w.sum()
     for res in (model.evaluate(x, y, sample_weight=w, batch_size=16, verbose=0,
                                return_dict=True),
                 model.evaluate(((x[s:s + 16], y[s:s + 16], w[s:s + 16])
                                 for s in range(0, 50, 16)), verbose=0, return_dict=True)):
         assert res["loss"] == pytest.approx(want_loss, rel=1e-5)
-        assert res["mae"] == pytest.approx(want_mae, rel=1e-5)
+        assert res["weighted_mae"] == pytest.approx(want_mae, rel=1e-5)
+        assert res["mae"] == pytest.approx(mae.mean(), rel=1e-5)
     unweighted = model.evaluate(x, y, verbose=0, return_dict=True)
     assert unweighted["loss"] != pytest.approx(want_loss, rel=1e-3)
     # validation_data triples: val_* is evaluate with the weights, after the epoch
     hist = model.fit(x[:30], y[:30], validation_data=(x, y, w), epochs=1, verbose=0)
     after = model.evaluate(x, y, sample_weight=w, verbose=0, return_dict=True)
     assert hist.history["val_loss"][0] == pytest.approx(after["loss"], rel=1e-6)
-    assert hist.history["val_mae"][0] == pytest.approx(after["mae"], rel=1e-6)
+    assert hist.history["val_weighted_mae"][0] == pytest.approx(after["weighted_mae"], rel=1e-6)
 
 
 def test_validation_split_takes_the_held_out_weights():
