@@ -562,8 +562,12 @@ class AUC(Metric):
                  name=None, dtype=None, from_logits=False, exact=False, max_exact=1_000_000):
         if int(num_thresholds) <= 1:
             raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
+        if str(curve).upper() == "PR":
+            raise NotImplementedError("AUC: argument 'curve'='PR' is not implemented in "
+                                      "gradkit; only curve='ROC' is")
         if str(curve).upper() != "ROC":
-            raise ValueError(f"AUC: only curve='ROC' is implemented, got {curve!r}")
+            raise ValueError(f"AUC: curve must be 'ROC' (or Keras's 'PR', not implemented), "
+                             f"got {curve!r}")
         if summation_method not in ("interpolation", "minoring", "majoring"):
             raise ValueError("AUC: summation_method must be 'interpolation', 'minoring' or "
                              f"'majoring', got {summation_method!r}")

@@ -264,6 +264,7 @@ class Model(Layer):
 
         caller = f"{type(self).__name__}.fit"
         self._require_compiled("fit")
+        given_batch_size = batch_size
         batch_size = D.check_batch_size(batch_size, caller)
         _check_epochs(epochs, initial_epoch, caller)
         verbose = _verbose(verbose)
@@ -302,7 +303,8 @@ class Model(Layer):
             if x is None:
                 raise ValueError(f"{caller}: no training data: pass x and y arrays, or an "
                                  "iterable of (x, y) batches")
-            _no_side_arrays(caller, y, sample_weight)
+            _not_with_iterable(caller, y=y, sample_weight=sample_weight,
+                               batch_size=given_batch_size)
             if validation_split:
                 raise ValueError(f"{caller}: validation_split needs array inputs; pass "
                                  "validation_data with an iterable")
@@ -436,6 +438,7 @@ class Model(Layer):
 
         caller = f"{type(self).__name__}.evaluate"
         self._require_compiled("evaluate")
+        given_batch_size = batch_size
         batch_size = D.check_batch_size(batch_size, caller)
         verbose = _verbose(verbose)
         if steps is not None:
@@ -455,7 +458,8 @@ class Model(Layer):
             batches = self._array_batches(x, y, sample_weight, n, batch_size, False, None)
             total = math.ceil(n / batch_size)
         else:
-            _no_side_arrays(caller, y, sample_weight)
+            _not_with_iterable(caller, y=y, sample_weight=sample_weight,
+                               batch_size=given_batch_size)
             batches, total = _iterable_batches(x, None, caller), _len_or_none(x)
         total = _capped(total, steps)
         cb = callbacks if isinstance(callbacks, C.CallbackList) else \
@@ -516,6 +520,7 @@ class Model(Layer):
         from gradkit.utils.progbar import Progbar
 
         caller = f"{type(self).__name__}.predict"
+        given_batch_size = batch_size
         batch_size = D.check_batch_size(batch_size, caller)
         verbose = _verbose(verbose)
         if steps is not None:
@@ -530,6 +535,7 @@ class Model(Layer):
             total = math.ceil(n / batch_size)
             batches = (D.take(x, slice(s, s + batch_size)) for s in range(0, n, batch_size))
         else:
+            _not_with_iterable(caller, batch_size=given_batch_size)
             total = _capped(_len_or_none(x), steps)
             batches = (D.split_xy(b, caller)[0] for b in itertools.islice(x, steps))
         cb = C.CallbackList(callbacks or [], self, {"steps": total, "verbose": verbose})
@@ -733,11 +739,13 @@ def _capped(total, steps):
     return steps if total is None else min(total, steps)
 
 
-def _no_side_arrays(caller, y, sample_weight):
-    for name, value in (("y", y), ("sample_weight", sample_weight)):
+def _not_with_iterable(caller, **given):
+    """Refuse arguments that an iterable of batches decides itself."""
+    for name, value in given.items():
         if value is not None:
             raise ValueError(f"{caller}: {name} must be None when x is an iterable of batches; "
-                             "yield (x, y) or (x, y, sample_weight) tuples from it instead")
+                             "the iterable sets the batches: yield (x, y) or "
+                             "(x, y, sample_weight) tuples of the size you want")
 
 
 def _iterable_batches(batches, class_weight, caller):

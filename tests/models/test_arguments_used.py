@@ -136,3 +136,15 @@ def test_unimplemented_arguments_raise_naming_them():
         C.ModelCheckpoint("x.gdk", save_freq=100)
     with pytest.raises(NotImplementedError, match="argument 'dtype'"):
         gk.metrics.Accuracy(dtype="float16")
+
+
+def test_batch_size_with_an_iterable_is_refused(blobs):
+    x, y = blobs
+    model = _model()
+    batches = [(x[:10], y[:10])]
+    for call in (lambda: model.fit(batches, batch_size=5, verbose=0),
+                 lambda: model.evaluate(batches, batch_size=5, verbose=0),
+                 lambda: model.predict(iter([x[:10]]), batch_size=5)):
+        with pytest.raises(ValueError, match="batch_size must be None when x is an iterable"):
+            call()
+    model.fit(batches, verbose=0)  # without it, the iterable sets the batches
