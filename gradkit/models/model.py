@@ -167,7 +167,7 @@ class Model(Layer):
         """One optimization step on a batch; returns the loss value (a Python float).
 
         ``sample_weight`` (per-sample weights, or None) weights the loss, and so the
-        gradient, and the metrics.
+        gradient, and the ``weighted_metrics``.
         """
         y_pred = self(x, training=True)
         loss = self._loss_of(y, y_pred, sample_weight)
@@ -241,12 +241,12 @@ class Model(Layer):
                 evaluated after each epoch.
             shuffle: reshuffle the training samples every epoch (array inputs; an
                 iterable's batches come in its own order, as in Keras).
-            class_weight: ``{class index: weight}``; each sample's loss and metrics are
-                weighted by its class's weight (times ``sample_weight`` when both are
+            class_weight: ``{class index: weight}``; each sample's loss and weighted
+                metrics are weighted by its class's weight (times ``sample_weight`` when both are
                 given). Works for integer labels, one-hot rows and 0/1 targets.
             sample_weight: per-sample weights ``(n,)`` (a list/dict per output for
                 several outputs): the loss becomes ``sum(loss * w) / batch size`` (Keras's
-                ``"sum_over_batch_size"``) and metrics weighted means.
+                ``"sum_over_batch_size"``) and ``weighted_metrics`` weighted means.
             initial_epoch: epoch to start from (to resume training).
             steps_per_epoch: batches per epoch (default: all of them).
             validation_batch_size: batch size for validation (default ``batch_size``).
@@ -422,7 +422,8 @@ class Model(Layer):
                 hooks run.
             steps: evaluate at most this many batches.
             sample_weight: per-sample weights ``(n,)`` for array inputs: each batch's loss
-                is ``sum(loss * w) / batch size`` and metrics are weighted means.
+                is ``sum(loss * w) / batch size`` and ``weighted_metrics`` are weighted
+                means.
 
         Returns:
             ``loss`` alone when there are no metrics, else ``[loss, *metrics]``
