@@ -65,9 +65,10 @@ class CallbackList:
         for hook in _HOOKS:
             active = [getattr(cb, hook) for cb in self.callbacks if _overrides(cb, hook)]
             setattr(self, hook, _fanout(active))
-        self.needs_batch_hooks = any(
-            _overrides(cb, h) for cb in self.callbacks
-            for h in ("on_train_batch_begin", "on_train_batch_end"))
+
+    def overrides_any(self, *hooks):
+        """True when some callback overrides one of ``hooks`` (so per-batch logs are needed)."""
+        return any(_overrides(cb, h) for cb in self.callbacks for h in hooks)
 
 
 def _overrides(cb, hook):
@@ -201,7 +202,8 @@ class ModelCheckpoint(_Monitor):
                  save_weights_only=False, mode="auto", save_freq="epoch"):
         super().__init__(monitor, mode)
         if save_freq != "epoch":
-            raise ValueError("ModelCheckpoint: only save_freq='epoch' is supported")
+            raise NotImplementedError(f"ModelCheckpoint: save_freq={save_freq!r} is not "
+                                      "implemented in gradkit; only save_freq='epoch' is")
         self.filepath = os.fspath(filepath)
         self.verbose, self.save_best_only = verbose, save_best_only
         self.save_weights_only = save_weights_only

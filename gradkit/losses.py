@@ -436,9 +436,12 @@ def _weights(name, sample_weight, per):
         fits = np.broadcast_shapes(sw.shape, per.shape) == per.shape
     except ValueError:
         fits = False
+    if fits and sw.ndim and sw.shape[0] != per.shape[0]:
+        fits = False  # a length-1 batch axis would silently weight every example alike
     if not fits:
         raise ValueError(f"{name}: sample_weight of shape {np.shape(sample_weight)} does not "
-                         f"fit the per-example losses of shape {per.shape}")
+                         f"fit the per-example losses of shape {per.shape}; pass one weight "
+                         f"per example (shape {per.shape[:1]}) or a scalar")
     return sw
 
 

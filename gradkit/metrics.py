@@ -67,10 +67,14 @@ def _weights(name, sample_weight, values):
     if sw.ndim < values.ndim:
         sw = sw.reshape(sw.shape + (1,) * (values.ndim - sw.ndim))
     try:
+        # a length-1 batch axis would silently weight every example alike
+        if sw.ndim and values.ndim and sw.shape[0] != values.shape[0]:
+            raise ValueError
         return np.broadcast_to(sw, values.shape)
     except ValueError:
         raise ValueError(f"{name}: sample_weight of shape {np.shape(sample_weight)} does not "
-                         f"fit values of shape {values.shape}") from None
+                         f"fit values of shape {values.shape}; pass one weight per example "
+                         f"(shape {values.shape[:1]}) or a scalar") from None
 
 
 # ------------------------------------------------------------ per-example values
@@ -186,13 +190,19 @@ class Metric:
 
     Args:
         name: the metric's name (the key in training logs).
-        dtype: kept for Keras compatibility (results are Python floats).
+        dtype: None or ``"float64"``: gradkit metrics accumulate in float64 and return
+            Python floats; other dtypes are not implemented.
     """
 
     default_name = "metric"
 
     def __init__(self, name=None, dtype=None):
         self.name = name or self.default_name
+        if dtype is not None and np.dtype(dtype) != np.float64:
+            raise NotImplementedError(
+                f"{type(self).__name__}: argument 'dtype'={dtype!r} is not implemented in "
+                "gradkit; metrics accumulate in float64 and return Python floats (pass "
+                "dtype=None)")
         self.dtype = dtype
         self.reset_state()
 
@@ -232,7 +242,7 @@ class Mean(Metric):
 
     Args:
         name: defaults to ``"mean"``.
-        dtype: unused (Keras compatibility).
+        dtype: None or ``"float64"`` (see :class:`Metric`).
 
     Example::
 
@@ -276,7 +286,7 @@ class MeanMetricWrapper(Mean):
     Args:
         fn: returns per-example (or per-element) values as an array.
         name: defaults to ``fn.__name__``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
         **kwargs: extra arguments for ``fn``.
 
     Example::
@@ -318,7 +328,7 @@ class Accuracy(MeanMetricWrapper):
 
     Args:
         name: defaults to ``"accuracy"``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
     """
 
     def __init__(self, name="accuracy", dtype=None):
@@ -330,7 +340,7 @@ class BinaryAccuracy(MeanMetricWrapper):
 
     Args:
         name: defaults to ``"binary_accuracy"``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
         threshold: the decision threshold (0.5 for probabilities, 0.0 for logits).
 
     Example::
@@ -349,7 +359,7 @@ class CategoricalAccuracy(MeanMetricWrapper):
 
     Args:
         name: defaults to ``"categorical_accuracy"``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
     """
 
     def __init__(self, name="categorical_accuracy", dtype=None):
@@ -361,7 +371,7 @@ class SparseCategoricalAccuracy(MeanMetricWrapper):
 
     Args:
         name: defaults to ``"sparse_categorical_accuracy"``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
     """
 
     def __init__(self, name="sparse_categorical_accuracy", dtype=None):
@@ -373,7 +383,7 @@ class MeanSquaredError(MeanMetricWrapper):
 
     Args:
         name: defaults to ``"mean_squared_error"``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
     """
 
     def __init__(self, name="mean_squared_error", dtype=None):
@@ -385,7 +395,7 @@ class MeanAbsoluteError(MeanMetricWrapper):
 
     Args:
         name: defaults to ``"mean_absolute_error"``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
     """
 
     def __init__(self, name="mean_absolute_error", dtype=None):
@@ -411,7 +421,7 @@ class InferredAccuracy(MeanMetricWrapper):
 
     Args:
         name: defaults to ``"accuracy"``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
     """
 
     def __init__(self, name="accuracy", dtype=None):
@@ -477,7 +487,7 @@ class Precision(_Confusion):
     Args:
         thresholds: the decision threshold (default 0.5; Keras's argument name).
         name: defaults to ``"precision"``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
 
     Example::
 
@@ -500,7 +510,7 @@ class Recall(_Confusion):
     Args:
         thresholds: the decision threshold (default 0.5).
         name: defaults to ``"recall"``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
     """
 
     default_name = "recall"
@@ -534,7 +544,7 @@ class AUC(Metric):
         curve: ``"ROC"`` (the only curve implemented).
         summation_method: ``"interpolation"``, ``"minoring"`` or ``"majoring"``.
         name: defaults to ``"auc"``.
-        dtype: unused.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
         from_logits: scores are logits (a sigmoid is applied first).
         exact: also keep the scores for an exact result (see above).
         max_exact: how many scores ``exact`` may keep.
@@ -552,8 +562,12 @@ class AUC(Metric):
                  name=None, dtype=None, from_logits=False, exact=False, max_exact=1_000_000):
         if int(num_thresholds) <= 1:
             raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
+        if str(curve).upper() == "PR":
+            raise NotImplementedError("AUC: argument 'curve'='PR' is not implemented in "
+                                      "gradkit; only curve='ROC' is")
         if str(curve).upper() != "ROC":
-            raise ValueError(f"AUC: only curve='ROC' is implemented, got {curve!r}")
+            raise ValueError(f"AUC: curve must be 'ROC' (or Keras's 'PR', not implemented), "
+                             f"got {curve!r}")
         if summation_method not in ("interpolation", "minoring", "majoring"):
             raise ValueError("AUC: summation_method must be 'interpolation', 'minoring' or "
                              f"'majoring', got {summation_method!r}")

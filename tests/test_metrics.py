@@ -177,8 +177,10 @@ def test_auc_without_both_classes_is_zero():
 
 
 def test_auc_invalid_arguments():
-    with pytest.raises(ValueError, match="ROC"):
+    with pytest.raises(NotImplementedError, match="'curve'='PR' is not implemented"):
         metrics.AUC(curve="PR")
+    with pytest.raises(ValueError, match="ROC"):
+        metrics.AUC(curve="roc curve")
     with pytest.raises(ValueError, match="num_thresholds"):
         metrics.AUC(num_thresholds=1)
     with pytest.raises(ValueError, match="summation_method"):

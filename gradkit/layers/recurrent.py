@@ -341,7 +341,7 @@ class LSTM(_RNN):
         base, u = initializers.get(self.bias_initializer), self.units
 
         def init(shape, dtype=None):
-            b = np.array(base((4 * u,), dtype=dtype), dtype=dtype)
+            b = np.array(base(shape, dtype=dtype), dtype=dtype)
             b[u:2 * u] = 1.0  # forget gate: remember by default
             return b
 

@@ -3,7 +3,9 @@
 NumPy arrays and Tensors (one, or a list/dict for several inputs) are
 checked once up front (lengths, dtypes, NaN/inf, emptiness) and converted to
 the model's float dtype once, so the per-batch work is only slicing.
-Iterables of ``(x, y)`` batches (generators, ``batch_iterator``) pass through.
+Iterables of ``(x, y)`` or ``(x, y, sample_weight)`` batches (generators,
+``batch_iterator``) pass through. Per-sample weights are checked here too, and
+``class_weight`` dicts are turned into them.
 """
 
 from __future__ import annotations
@@ -88,7 +90,7 @@ def _first_nonfinite(arr, rows=4096):
     raise AssertionError("no non-finite value found")  # pragma: no cover
 
 
-def prepare(x, what, caller, float_dtype, int_ok=True):
+def prepare(x, what, caller, float_dtype):
     """Validate ``x`` (an array or a list/dict of them) and return ``(x, n)``."""
     items = [prepare_array(a, f"{what}[{i}]" if len(_flat(x)) > 1 else what, caller, float_dtype)
              for i, a in enumerate(_flat(x))]
@@ -130,3 +132,79 @@ def split_xy(batch, caller):
         raise ValueError(f"{caller}: a batch must be (x, y) or (x, y, sample_weight), got a "
                          f"tuple of {len(batch)}")
     return batch, None, None
+
+
+def prepare_sample_weight(sample_weight, n, caller):
+    """Check ``sample_weight`` (an array, or a list/dict per output) against ``n`` samples.
+
+    Returns the weights as float arrays (float64, so integer weights keep their value).
+    """
+    if isinstance(sample_weight, (list, tuple)) and not is_array_like(sample_weight):
+        sample_weight = np.asarray(sample_weight)  # a plain list of numbers
+    sw, m = prepare(sample_weight, "sample_weight", caller, np.float64)
+    if m != n:
+        raise ValueError(f"{caller}: sample_weight has {m} entries but there are {n} samples; "
+                         "pass one weight per sample (shape (n,))")
+    return _rebuild(sw, [a.astype(np.float64, copy=False) for a in _flat(sw)])
+
+
+def class_sample_weights(class_weight, y, caller):
+    """Per-sample weights ``class_weight[class of each sample]`` for the targets ``y``.
+
+    Args:
+        class_weight: a dict ``{class index: weight}``.
+        y: integer labels ``(n,)`` / ``(n, 1)``, one-hot rows ``(n, C)`` (the class is
+            the argmax), or 0/1 targets ``(n, 1)`` (rounded).
+        caller: for error messages.
+
+    Returns:
+        A float64 array of shape ``(n,)``.
+
+    Raises:
+        ValueError: a class that occurs in ``y`` is missing from ``class_weight``.
+    """
+    if not isinstance(class_weight, dict):
+        raise TypeError(f"{caller}: class_weight must be a dict {{class index: weight}}, got "
+                        f"{type(class_weight).__name__}")
+    if isinstance(y, (list, tuple, dict)):
+        if len(_flat(y)) != 1:
+            raise ValueError(f"{caller}: class_weight is only for models with one output; with "
+                             f"{len(_flat(y))} outputs pass sample_weight (one array per "
+                             "output) instead")
+        y = _flat(y)[0]
+    t = y.numpy() if isinstance(y, Tensor) else np.asarray(y)
+    if t.ndim >= 2 and t.shape[-1] > 1:
+        classes = t.argmax(-1)
+    else:
+        if t.ndim >= 2:
+            t = t.reshape(t.shape[:-1])
+        classes = np.rint(t).astype(np.int64) if t.dtype.kind == "f" else t.astype(np.int64)
+    if classes.ndim != 1:
+        raise ValueError(f"{caller}: class_weight needs one class per sample; targets of shape "
+                         f"{np.shape(y)} give classes of shape {classes.shape}")
+    present = np.unique(classes)
+    table = {}
+    for k, w in class_weight.items():
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+            raise TypeError(f"{caller}: class_weight keys must be integer class indices, got "
+                            f"{k!r}")
+        if isinstance(w, bool) or not isinstance(w, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{caller}: class_weight[{k}] must be a number, got {w!r}")
+        table[int(k)] = float(w)
+    missing = [int(c) for c in present if int(c) not in table]
+    if missing:
+        raise ValueError(f"{caller}: class {missing[0]} occurs in y but has no entry in "
+                         f"class_weight (keys: {sorted(table)}); add a weight for every class")
+    lookup = np.zeros(int(present.max()) - int(present.min()) + 1)
+    lookup[present - present.min()] = [table[int(c)] for c in present]
+    return lookup[classes - present.min()]
+
+
+def combine_weights(sample_weight, class_weights):
+    """The product of per-sample weights (either may be None)."""
+    if class_weights is None:
+        return sample_weight
+    if sample_weight is None:
+        return class_weights
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    return sw * class_weights.reshape(class_weights.shape + (1,) * (sw.ndim - 1))

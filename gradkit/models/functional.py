@@ -134,7 +134,24 @@ class Functional(Model):
         return Layer.__call__(self, inputs, *args, training=training, **kwargs)
 
     def compute_output_shape(self, input_shape):
-        shapes = [t.shape for t in self.outputs]
+        """The output shape(s) for ``input_shape`` (a list of shapes for several inputs).
+
+        The shapes are checked against the declared inputs (``None`` matches any size);
+        the outputs get the batch size of the inputs.
+        """
+        given = list(input_shape) if len(self.inputs) > 1 else [input_shape]
+        if len(given) != len(self.inputs):
+            raise ValueError(f"{type(self).__name__} '{self.name}': compute_output_shape got "
+                             f"{len(given)} input shapes for {len(self.inputs)} inputs")
+        batch = None
+        for i, (t, s) in enumerate(zip(self.inputs, given)):
+            s = tuple(s)
+            if len(s) != len(t.shape) or any(
+                    a is not None and b is not None and a != b for a, b in zip(s, t.shape)):
+                raise ValueError(f"{type(self).__name__} '{self.name}': input {i} is declared "
+                                 f"with shape {t.shape}, compute_output_shape got {s}")
+            batch = s[0] if s[0] is not None else batch
+        shapes = [(batch,) + tuple(t.shape[1:]) for t in self.outputs]
         return shapes[0] if len(shapes) == 1 else shapes
 
     def get_config(self):

@@ -12,6 +12,7 @@ A model is a :class:`~gradkit.layers.Layer`, so it also trains the PyTorch way
 
 from __future__ import annotations
 
+import itertools
 import math
 import signal
 import sys
@@ -25,6 +26,7 @@ from gradkit.autograd.function import no_grad
 from gradkit.layers.base import Layer
 from gradkit.models import data as D
 from gradkit.tensor import Tensor
+from gradkit.utils.validation import check_int
 
 
 class Model(Layer):
@@ -59,12 +61,14 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._metrics = []
+        self._metric_entries = []
         self._compile_config = None
         self._warned_nan = False
         self._fit_weights = None  # trainable weights, looked up once per fit()
 
     # ------------------------------------------------------------ compile
-    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None):
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None):
         """Choose how to train.
 
         Args:
@@ -72,8 +76,12 @@ class Model(Layer):
             loss: a loss instance, name (``"sparse_categorical_crossentropy"``...) or
                 callable ``(y_true, y_pred) -> scalar Tensor``; for several outputs a
                 list or a dict by output name.
-            metrics: a list of metric names or instances (``["accuracy"]``).
+            metrics: a list of metric names or instances (``["accuracy"]``); as in
+                Keras they ignore ``sample_weight`` / ``class_weight``.
             loss_weights: optional weights of the outputs' losses.
+            weighted_metrics: metrics that take ``sample_weight`` / ``class_weight``
+                (weighted means, ``sum(w * v) / sum(w)``). A name also in ``metrics`` is
+                logged as ``weighted_<name>``.
         """
         from gradkit import losses as L
         from gradkit import metrics as Me
@@ -86,14 +94,22 @@ class Model(Layer):
         self.loss = loss
         self._loss_fns = _per_output(loss, self._output_names(), L.get, "loss")
         self._loss_weights = loss_weights
-        self._metric_specs = metrics
         first_loss = self._loss_fns[0][1]
-        self._metrics = [Me.get(m, loss=first_loss) for m in (metrics or [])]
+        plain = [Me.get(m, loss=first_loss) for m in (metrics or [])]
+        weighted = [Me.get(m, loss=first_loss) for m in (weighted_metrics or [])]
+        names = {m.name for m in plain}
+        # (log key, metric, takes sample weights)
+        self._metric_entries = [(m.name, m, False) for m in plain] + [
+            (f"weighted_{m.name}" if m.name in names else m.name, m, True) for m in weighted]
+        self._metrics = plain + weighted
         self.compiled = True
         self._compile_config = {"optimizer": _serialize_obj(self.optimizer),
                                 "loss": _serialize_loss(loss),
                                 "metrics": [_serialize_metric(m) for m in (metrics or [])],
                                 "loss_weights": loss_weights}
+        if weighted_metrics:
+            self._compile_config["weighted_metrics"] = [_serialize_metric(m)
+                                                        for m in weighted_metrics]
         return self
 
     def _output_names(self):
@@ -105,16 +121,28 @@ class Model(Layer):
 
     @property
     def metrics_names(self):
-        return ["loss"] + [m.name for m in self._metrics]
+        return ["loss"] + self._metric_keys()
+
+    def _metric_keys(self):
+        return [key for key, _, _ in self._metric_entries]
 
     # ------------------------------------------------------------ steps
-    def compute_loss(self, y, y_pred):
-        """The training objective: the compiled loss(es) plus regularization penalties."""
+    def compute_loss(self, y, y_pred, sample_weight=None):
+        """The training objective: the compiled loss(es) plus regularization penalties.
+
+        Args:
+            y: the targets (a list/dict of them for several outputs).
+            y_pred: the model's output(s).
+            sample_weight: optional per-sample weights ``(batch,)``: one array for all
+                outputs, or a list/dict with one per output. Each loss reduces as Keras's
+                ``"sum_over_batch_size"``: ``sum(loss * weight) / number of losses``.
+        """
         preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
         ys = _match_targets(y, len(preds), self._output_names())
+        sws = _match_weights(sample_weight, len(preds), self._output_names())
         total = None
-        for i, ((_, fn), yt, yp) in enumerate(zip(self._loss_fns, ys, preds)):
-            value = fn(yt, yp)
+        for i, ((_, fn), yt, yp, sw) in enumerate(zip(self._loss_fns, ys, preds, sws)):
+            value = fn(yt, yp) if sw is None else fn(yt, yp, sample_weight=sw)
             if self._loss_weights is not None:
                 w = self._loss_weights[i] if isinstance(self._loss_weights, (list, tuple)) \
                     else self._loss_weights.get(self._output_names()[i], 1.0)
@@ -124,27 +152,42 @@ class Model(Layer):
             total = total + penalty
         return total
 
+    def _loss_of(self, y, y_pred, sample_weight):
+        # a compute_loss overridden with the older (y, y_pred) signature still works unweighted
+        if sample_weight is None:
+            return self.compute_loss(y, y_pred)
+        return self.compute_loss(y, y_pred, sample_weight=sample_weight)
+
     def _require_compiled(self, what):
         if not self.compiled:
             raise RuntimeError(f"{type(self).__name__} '{self.name}' must be compiled before "
                                f"{what}: call model.compile(optimizer=..., loss=...) first")
 
     def train_step(self, x, y, sample_weight=None):
-        """One optimization step on a batch; returns the loss value (a Python float)."""
+        """One optimization step on a batch; returns the loss value (a Python float).
+
+        ``sample_weight`` (per-sample weights, or None) weights the loss, and so the
+        gradient, and the ``weighted_metrics``.
+        """
         y_pred = self(x, training=True)
-        loss = self.compute_loss(y, y_pred)
+        loss = self._loss_of(y, y_pred, sample_weight)
         weights = self._fit_weights or self.trainable_weights
         grads = engine.run_backward(loss, None, weights) if loss.requires_grad else []
         self.optimizer.apply_gradients(zip(grads, weights))
-        self._update_metrics(y, y_pred)
+        self._update_metrics(y, y_pred, sample_weight)
         return float(loss._data)
 
     def test_step(self, x, y, sample_weight=None):
+        """Loss (a Python float) on a batch, metrics updated; no graph is built."""
         with no_grad():
             y_pred = self(x, training=False)
-            loss = self.compute_loss(y, y_pred)
-        self._update_metrics(y, y_pred)
+            loss = self._loss_of(y, y_pred, sample_weight)
+        self._update_metrics(y, y_pred, sample_weight)
         return float(loss._data)
+
+    def _run_step(self, step, xb, yb, swb):
+        # an overridden train_step/test_step with the (x, y) signature still works unweighted
+        return step(xb, yb) if swb is None else step(xb, yb, sample_weight=swb)
 
     def predict_step(self, x):
         with no_grad():
@@ -153,44 +196,67 @@ class Model(Layer):
             return [o._data for o in out]
         return out._data
 
-    def _update_metrics(self, y, y_pred):
+    def _update_metrics(self, y, y_pred, sample_weight=None):
         if not self._metrics:
             return
         yp = y_pred[0] if isinstance(y_pred, (list, tuple)) else y_pred
         yt = y[0] if isinstance(y, (list, tuple)) else y
         yt = yt._data if isinstance(yt, Tensor) else yt
-        for m in self._metrics:
-            m.update_state(yt, yp._data)
+        sw = _match_weights(sample_weight, 1 if yp is y_pred else len(y_pred),
+                            self._output_names())[0]
+        for _, m, weighted in self._metric_entries:
+            if sw is None or not weighted:
+                m.update_state(yt, yp._data)
+            else:
+                m.update_state(yt, yp._data, sample_weight=sw)
 
     def _reset_metrics(self):
         for m in self._metrics:
             m.reset_state()
 
     def _metric_logs(self, logs):
-        for m in self._metrics:
-            logs[m.name] = float(m.result())
+        for key, m, _ in self._metric_entries:
+            logs[key] = float(m.result())
         return logs
 
     # ------------------------------------------------------------ fit
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
-            validation_split=0.0, validation_data=None, shuffle=True, initial_epoch=0,
-            steps_per_epoch=None, sample_weight=None, validation_batch_size=None):
+            validation_split=0.0, validation_data=None, shuffle=True, class_weight=None,
+            sample_weight=None, initial_epoch=0, steps_per_epoch=None,
+            validation_batch_size=None):
         """Train for ``epochs`` epochs; returns a :class:`~gradkit.callbacks.History`.
 
         Args:
             x, y: NumPy arrays or Tensors (a list/dict of them for several inputs),
-                or ``x`` alone as an iterable of ``(x, y)`` batches.
+                or ``x`` alone as an iterable of ``(x, y)`` or ``(x, y, sample_weight)``
+                batches (then ``y`` and ``sample_weight`` stay None).
             batch_size: samples per step (default 32).
             epochs: the epoch index to stop at (training runs ``initial_epoch..epochs-1``).
             verbose: 0 silent, 1 progress bar, 2 one line per epoch; "auto" is 1.
-            callbacks: a list of :class:`~gradkit.callbacks.Callback`.
-            validation_split: fraction of the (last) samples held out for validation.
-            validation_data: ``(x_val, y_val)`` evaluated after each epoch.
-            shuffle: reshuffle the training samples every epoch.
+            callbacks: a list of :class:`~gradkit.callbacks.Callback`; their
+                ``on_test_*`` hooks run during validation.
+            validation_split: fraction of the (last) samples held out for validation
+                (their sample weights go with them).
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, sample_weight_val)``,
+                evaluated after each epoch.
+            shuffle: reshuffle the training samples every epoch (array inputs; an
+                iterable's batches come in its own order, as in Keras).
+            class_weight: ``{class index: weight}``; each sample's loss and weighted
+                metrics are weighted by its class's weight (times ``sample_weight`` when both are
+                given). Works for integer labels, one-hot rows and 0/1 targets.
+            sample_weight: per-sample weights ``(n,)`` (a list/dict per output for
+                several outputs): the loss becomes ``sum(loss * w) / batch size`` (Keras's
+                ``"sum_over_batch_size"``) and ``weighted_metrics`` weighted means.
             initial_epoch: epoch to start from (to resume training).
+            steps_per_epoch: batches per epoch (default: all of them).
+            validation_batch_size: batch size for validation (default ``batch_size``).
 
         Ctrl-C stops at the end of the current batch; the model stays usable and
         the History so far is returned.
+
+        Example::
+
+            model.fit(x, y, epochs=5, class_weight={0: 1.0, 1: 5.0})
         """
         from gradkit import callbacks as C
         from gradkit import random as R
@@ -198,12 +264,15 @@ class Model(Layer):
 
         caller = f"{type(self).__name__}.fit"
         self._require_compiled("fit")
+        given_batch_size = batch_size
         batch_size = D.check_batch_size(batch_size, caller)
         _check_epochs(epochs, initial_epoch, caller)
         verbose = _verbose(verbose)
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"{caller}: validation_split must be in [0, 1), got "
                              f"{validation_split}")
+        if steps_per_epoch is not None:
+            steps_per_epoch = check_int(caller, "steps_per_epoch", steps_per_epoch, minimum=1)
 
         arrays = D.is_array_like(x)
         if arrays:
@@ -214,24 +283,34 @@ class Model(Layer):
             if n != ny:
                 raise ValueError(f"{caller}: x and y have different numbers of samples: x has "
                                  f"{n}, y has {ny}")
+            if sample_weight is not None:
+                sample_weight = D.prepare_sample_weight(sample_weight, n, caller)
             if validation_split and validation_data is None:
                 cut = int(n * (1.0 - validation_split))
                 if cut < 1 or cut >= n:
                     raise ValueError(f"{caller}: validation_split={validation_split} leaves "
                                      f"{cut} of {n} samples for training; use a different split")
-                validation_data = (D.take(x, slice(cut, None)), D.take(y, slice(cut, None)))
-                x, y, n = D.take(x, slice(0, cut)), D.take(y, slice(0, cut)), cut
+                held = slice(cut, None)
+                validation_data = (D.take(x, held), D.take(y, held),
+                                   D.take(sample_weight, held))
+                x, y = D.take(x, slice(0, cut)), D.take(y, slice(0, cut))
+                sample_weight, n = D.take(sample_weight, slice(0, cut)), cut
+            if class_weight is not None:
+                sample_weight = D.combine_weights(
+                    sample_weight, D.class_sample_weights(class_weight, y, caller))
             steps = steps_per_epoch or math.ceil(n / batch_size)
         else:
             if x is None:
                 raise ValueError(f"{caller}: no training data: pass x and y arrays, or an "
                                  "iterable of (x, y) batches")
+            _not_with_iterable(caller, y=y, sample_weight=sample_weight,
+                               batch_size=given_batch_size)
             if validation_split:
                 raise ValueError(f"{caller}: validation_split needs array inputs; pass "
                                  "validation_data with an iterable")
             steps = steps_per_epoch or _len_or_none(x)
         if validation_data is not None:
-            validation_data = _validation_pair(validation_data, caller, self.dtype)
+            validation_data = _validation_triple(validation_data, caller, self.dtype)
 
         history = C.History()
         cbs = list(callbacks or [])
@@ -241,7 +320,7 @@ class Model(Layer):
             cbs.append(history)
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
         cb = C.CallbackList(cbs, self, params)
-        batch_hooks = cb.needs_batch_hooks
+        batch_hooks = cb.overrides_any("on_train_batch_begin", "on_train_batch_end")
         self.stop_training = False
         self.history = history
         stopper = _InterruptAtBatchEnd()
@@ -260,13 +339,13 @@ class Model(Layer):
                 bar = Progbar(steps, verbose=verbose, stateful_metrics=self._log_names(
                     validation_data is not None)) if verbose else None
                 loss_sum, seen = 0.0, 0
-                batches = self._train_batches(x, y, n if arrays else None, batch_size, shuffle,
-                                              steps_per_epoch, R) if arrays else iter(x)
+                batches = self._array_batches(x, y, sample_weight, n, batch_size, shuffle, R) \
+                    if arrays else _iterable_batches(x, class_weight, caller)
                 step = 0
-                for step, (xb, yb) in enumerate(batches):
+                for step, (xb, yb, swb) in enumerate(batches):
                     if batch_hooks:
                         cb.on_train_batch_begin(step, {})
-                    loss = self.train_step(xb, yb)
+                    loss = self._run_step(self.train_step, xb, yb, swb)
                     if loss != loss or loss in (math.inf, -math.inf):
                         self._warn_nan(loss, epoch, step)
                     loss_sum += loss
@@ -286,9 +365,10 @@ class Model(Layer):
                 logs = self._metric_logs({}) if self._metrics else {}
                 logs["loss"] = loss_sum / max(seen, 1)
                 if validation_data is not None and not stopper.hit:
-                    vx, vy = validation_data
+                    vx, vy, vsw = validation_data
                     val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size,
-                                        verbose=0, return_dict=True, _check=False)
+                                        verbose=0, return_dict=True, callbacks=cb,
+                                        sample_weight=vsw, _check=False)
                     logs.update({f"val_{k}": v for k, v in val.items()})
                     self._metric_reset_after_eval(logs)
                 if bar is not None:
@@ -306,23 +386,18 @@ class Model(Layer):
         return history
 
     def _log_names(self, with_validation):
-        names = ["loss"] + [m.name for m in self._metrics]
+        names = ["loss"] + self._metric_keys()
         return set(names + ([f"val_{n}" for n in names] if with_validation else []))
 
     def _metric_reset_after_eval(self, logs):
         # evaluate() reused the metric objects; the train values are already in ``logs``.
         self._reset_metrics()
 
-    def _train_batches(self, x, y, n, batch_size, shuffle, steps_per_epoch, R):
-        if shuffle:
-            order = R.generator().permutation(n)
-            for start in range(0, n, batch_size):
-                idx = order[start:start + batch_size]
-                yield D.take(x, idx), D.take(y, idx)
-        else:
-            for start in range(0, n, batch_size):
-                sl = slice(start, start + batch_size)
-                yield D.take(x, sl), D.take(y, sl)
+    def _array_batches(self, x, y, sw, n, batch_size, shuffle, R):
+        order = R.generator().permutation(n) if shuffle else None
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
+            yield D.take(x, idx), D.take(y, idx), D.take(sw, idx)
 
     def _warn_nan(self, loss, epoch, step):
         if not self._warned_nan:
@@ -334,19 +409,41 @@ class Model(Layer):
 
     # ------------------------------------------------------------ evaluate / predict
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", return_dict=False,
-                 callbacks=None, steps=None, _check=True):
+                 callbacks=None, steps=None, sample_weight=None, _check=True):
         """Loss and metrics on data, batch by batch, without building any graph.
+
+        Args:
+            x, y: arrays (see :meth:`fit`), or ``x`` alone as an iterable of ``(x, y)`` or
+                ``(x, y, sample_weight)`` batches.
+            batch_size: samples per batch for array inputs (default 32).
+            verbose: 0 silent, 1 progress bar, 2 one line; "auto" is 1.
+            return_dict: return ``{name: value}`` instead of a list.
+            callbacks: callbacks whose ``on_test_begin/_batch_begin/_batch_end/_end``
+                hooks run.
+            steps: evaluate at most this many batches.
+            sample_weight: per-sample weights ``(n,)`` for array inputs: each batch's loss
+                is ``sum(loss * w) / batch size`` and ``weighted_metrics`` are weighted
+                means.
 
         Returns:
             ``loss`` alone when there are no metrics, else ``[loss, *metrics]``
-            (or a dict with ``return_dict=True``).
+            (or a dict with ``return_dict=True``). The loss is the mean of the batch
+            losses weighted by batch size, as in Keras.
+
+        Example::
+
+            loss, acc = model.evaluate(x_test, y_test, sample_weight=w, verbose=0)
         """
+        from gradkit import callbacks as C
         from gradkit.utils.progbar import Progbar
 
         caller = f"{type(self).__name__}.evaluate"
         self._require_compiled("evaluate")
+        given_batch_size = batch_size
         batch_size = D.check_batch_size(batch_size, caller)
         verbose = _verbose(verbose)
+        if steps is not None:
+            steps = check_int(caller, "steps", steps, minimum=1)
         self._reset_metrics()
         if D.is_array_like(x):
             if _check:
@@ -355,78 +452,165 @@ class Model(Layer):
                 if n != ny:
                     raise ValueError(f"{caller}: x and y have different numbers of samples: "
                                      f"x has {n}, y has {ny}")
+                if sample_weight is not None:
+                    sample_weight = D.prepare_sample_weight(sample_weight, n, caller)
             else:
                 n = D._flat(x)[0].shape[0]
-            batches = ((D.take(x, slice(s, s + batch_size)), D.take(y, slice(s, s + batch_size)))
-                       for s in range(0, n, batch_size))
+            batches = self._array_batches(x, y, sample_weight, n, batch_size, False, None)
             total = math.ceil(n / batch_size)
         else:
-            batches, total = (D.split_xy(b, caller)[:2] for b in x), _len_or_none(x)
+            _not_with_iterable(caller, y=y, sample_weight=sample_weight,
+                               batch_size=given_batch_size)
+            batches, total = _iterable_batches(x, None, caller), _len_or_none(x)
+        total = _capped(total, steps)
+        cb = callbacks if isinstance(callbacks, C.CallbackList) else \
+            C.CallbackList(callbacks or [], self, {"steps": total, "verbose": verbose})
+        hooks = cb.overrides_any("on_test_batch_begin", "on_test_batch_end")
         bar = Progbar(total, verbose=verbose, stateful_metrics=self._log_names(False)) \
             if verbose else None
+        cb.on_test_begin({})
         loss_sum, count = 0.0, 0
-        for i, (xb, yb) in enumerate(batches):
+        for i, (xb, yb, swb) in enumerate(batches):
+            if hooks:
+                cb.on_test_batch_begin(i, {})
             nb = len(D._flat(xb)[0])
-            loss_sum += self.test_step(xb, yb) * nb
+            loss_sum += self._run_step(self.test_step, xb, yb, swb) * nb
             count += nb
-            if bar is not None:
-                bar.update(i + 1, self._metric_logs({"loss": loss_sum / count}), finalize=False)
+            if hooks or bar is not None:
+                blogs = self._metric_logs({"loss": loss_sum / count})
+                if hooks:
+                    cb.on_test_batch_end(i, blogs)
+                if bar is not None:
+                    bar.update(i + 1, blogs, finalize=False)
             if steps and i + 1 >= steps:
                 break
         logs = self._metric_logs({"loss": loss_sum / max(count, 1)})
         if bar is not None:
             bar.update(bar.seen_so_far, logs, finalize=True)
+        cb.on_test_end(dict(logs))
         if return_dict:
             return logs
         return logs["loss"] if len(logs) == 1 else [logs["loss"]] + \
-            [logs[m.name] for m in self._metrics]
+            [logs[k] for k in self._metric_keys()]
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs for ``x`` as NumPy arrays, batch by batch (no graph is kept).
 
-        Only one batch of activations is alive at a time; results are written
-        into one preallocated array.
+        Only one batch of activations is alive at a time; results for array inputs
+        are written into one preallocated array.
+
+        Args:
+            x: arrays (one, or a list/dict for several inputs), or an iterable of
+                batches (``x`` or ``(x, ...)`` tuples; only ``x`` is used).
+            batch_size: samples per batch for array inputs (default 32).
+            verbose: 0 silent (the default), 1 progress bar, 2 one line; "auto" is 1.
+            steps: predict at most this many batches (for arrays: the first
+                ``steps * batch_size`` samples); no further batch is drawn from an
+                iterable.
+            callbacks: callbacks whose ``on_predict_begin/_batch_begin/_batch_end/_end``
+                hooks run; ``on_predict_batch_end`` gets ``{"outputs": batch outputs}``.
+
+        Returns:
+            An array (a list of arrays for several outputs).
+
+        Example::
+
+            probs = model.predict(x_test, batch_size=256)
         """
+        from gradkit import callbacks as C
+        from gradkit.utils.progbar import Progbar
+
         caller = f"{type(self).__name__}.predict"
+        given_batch_size = batch_size
         batch_size = D.check_batch_size(batch_size, caller)
-        if not D.is_array_like(x):
-            outs = [self.predict_step(D.split_xy(b, caller)[0]) for b in x]
-            return _concat(outs)
-        x, n = D.prepare(x, "x", caller, self.dtype)
-        if not self.built and not self._layers_present():
-            raise RuntimeError(f"{type(self).__name__} '{self.name}' has no layers to predict "
-                               "with; add layers first")
-        result = None
-        for start in range(0, n, batch_size):
-            out = self.predict_step(D.take(x, slice(start, start + batch_size)))
-            if result is None:
-                result = _alloc_like(out, n)
-            _write(result, out, start)
+        verbose = _verbose(verbose)
+        if steps is not None:
+            steps = check_int(caller, "steps", steps, minimum=1)
+        arrays = D.is_array_like(x)
+        if arrays:
+            x, n = D.prepare(x, "x", caller, self.dtype)
+            if not self.built and not self._layers_present():
+                raise RuntimeError(f"{type(self).__name__} '{self.name}' has no layers to "
+                                   "predict with; add layers first")
+            n = n if steps is None else min(n, steps * batch_size)
+            total = math.ceil(n / batch_size)
+            batches = (D.take(x, slice(s, s + batch_size)) for s in range(0, n, batch_size))
+        else:
+            _not_with_iterable(caller, batch_size=given_batch_size)
+            total = _capped(_len_or_none(x), steps)
+            batches = (D.split_xy(b, caller)[0] for b in itertools.islice(x, steps))
+        cb = C.CallbackList(callbacks or [], self, {"steps": total, "verbose": verbose})
+        hooks = cb.overrides_any("on_predict_batch_begin", "on_predict_batch_end")
+        bar = Progbar(total, verbose=verbose) if verbose else None
+        cb.on_predict_begin({})
+        result, outs, start = None, [], 0
+        for i, xb in enumerate(batches):
+            if hooks:
+                cb.on_predict_batch_begin(i, {})
+            out = self.predict_step(xb)
+            if not arrays:
+                outs.append(out)
+            else:
+                if result is None:
+                    result = _alloc_like(out, n)
+                _write(result, out, start)
+                start += len(D._flat(xb)[0])
+            if hooks:
+                cb.on_predict_batch_end(i, {"outputs": out})
+            if bar is not None:
+                bar.update(i + 1, finalize=False)
+        if not arrays:
+            if not outs:
+                raise ValueError(f"{caller}: x gave no batches to predict on")
+            result = _concat(outs)
+        if bar is not None:
+            bar.update(bar.seen_so_far, finalize=True)
+        cb.on_predict_end({})
         return result
 
     def _layers_present(self):
         return bool(self._layers) or type(self).call is not Model.call
 
-    def train_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        """One step on one batch; returns the loss (and metrics) on it."""
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One step on one batch; returns the loss (and metrics) on it.
+
+        Args:
+            x, y: the batch (arrays, or lists/dicts of them).
+            sample_weight: per-sample weights ``(n,)``, as in :meth:`fit`.
+            class_weight: ``{class index: weight}``, as in :meth:`fit`.
+            return_dict: return ``{name: value}``.
+        """
         caller = f"{type(self).__name__}.train_on_batch"
         self._require_compiled("train_on_batch")
+        x, y, sw = self._one_batch(x, y, sample_weight, caller)
+        if class_weight is not None:
+            sw = D.combine_weights(sw, D.class_sample_weights(class_weight, y, caller))
+        self._reset_metrics()
+        loss = self._run_step(self.train_step, x, y, sw)
+        return self._batch_result(loss, return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """Loss (and metrics) on one batch, without training.
+
+        Args:
+            x, y: the batch.
+            sample_weight: per-sample weights ``(n,)``, as in :meth:`evaluate`.
+            return_dict: return ``{name: value}``.
+        """
+        caller = f"{type(self).__name__}.test_on_batch"
+        self._require_compiled("test_on_batch")
+        x, y, sw = self._one_batch(x, y, sample_weight, caller)
+        self._reset_metrics()
+        return self._batch_result(self._run_step(self.test_step, x, y, sw), return_dict)
+
+    def _one_batch(self, x, y, sample_weight, caller):
         x, n = D.prepare(x, "x", caller, self.dtype)
         y, ny = D.prepare(y, "y", caller, self.dtype)
         if n != ny:
             raise ValueError(f"{caller}: x has {n} samples, y has {ny}")
-        self._reset_metrics()
-        loss = self.train_step(x, y)
-        return self._batch_result(loss, return_dict)
-
-    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
-        """Loss (and metrics) on one batch, without training."""
-        caller = f"{type(self).__name__}.test_on_batch"
-        self._require_compiled("test_on_batch")
-        x, _ = D.prepare(x, "x", caller, self.dtype)
-        y, _ = D.prepare(y, "y", caller, self.dtype)
-        self._reset_metrics()
-        return self._batch_result(self.test_step(x, y), return_dict)
+        if sample_weight is not None:
+            sample_weight = D.prepare_sample_weight(sample_weight, n, caller)
+        return x, y, sample_weight
 
     def predict_on_batch(self, x):
         """Outputs for one batch as NumPy arrays."""
@@ -437,14 +621,21 @@ class Model(Layer):
         logs = self._metric_logs({"loss": loss})
         if return_dict:
             return logs
-        return loss if len(logs) == 1 else [loss] + [logs[m.name] for m in self._metrics]
+        return loss if len(logs) == 1 else [loss] + [logs[k] for k in self._metric_keys()]
 
     # ------------------------------------------------------------ summary
     def summary(self, print_fn=None, line_length=None):
-        """Print a table of layers, output shapes and parameter counts."""
+        """Print a table of layers, output shapes and parameter counts.
+
+        Args:
+            print_fn: called with the whole text (default ``print``).
+            line_length: the width of the table in characters; columns are shrunk
+                or widened in proportion and long cells cut with "…".
+                Default: as wide as the contents need.
+        """
         from gradkit.models.summary import summary_text
 
-        text = summary_text(self)
+        text = summary_text(self, line_length=line_length)
         (print_fn or print)(text)
 
     # ------------------------------------------------------------ saving
@@ -542,15 +733,68 @@ def _len_or_none(x):
         return None
 
 
-def _validation_pair(validation_data, caller, dtype):
+def _capped(total, steps):
+    """The number of batches a loop over ``total`` batches stopped after ``steps`` runs."""
+    if steps is None:
+        return total
+    return steps if total is None else min(total, steps)
+
+
+def _not_with_iterable(caller, **given):
+    """Refuse arguments that an iterable of batches decides itself."""
+    for name, value in given.items():
+        if value is not None:
+            raise ValueError(f"{caller}: {name} must be None when x is an iterable of batches; "
+                             "the iterable sets the batches: yield (x, y) or "
+                             "(x, y, sample_weight) tuples of the size you want")
+
+
+def _iterable_batches(batches, class_weight, caller):
+    """``(x, y, sample_weight)`` for each item of a batch iterable (lists count as tuples)."""
+    for batch in batches:
+        if isinstance(batch, list) and len(batch) in (2, 3):
+            batch = tuple(batch)
+        xb, yb, swb = D.split_xy(batch, caller)
+        if yb is None:
+            raise ValueError(f"{caller}: a batch has no targets; the iterable must yield "
+                             "(x, y) or (x, y, sample_weight) tuples")
+        if class_weight is not None:
+            swb = D.combine_weights(swb, D.class_sample_weights(class_weight, yb, caller))
+        yield xb, yb, swb
+
+
+def _validation_triple(validation_data, caller, dtype):
+    """``(x_val, y_val, sample_weight_val or None)``, checked and converted."""
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-        raise ValueError(f"{caller}: validation_data must be a tuple (x_val, y_val)")
+        raise ValueError(f"{caller}: validation_data must be a tuple (x_val, y_val) or "
+                         "(x_val, y_val, sample_weight_val)")
     vx, vy = validation_data[0], validation_data[1]
     vx, n = D.prepare(vx, "validation x", caller, dtype)
     vy, m = D.prepare(vy, "validation y", caller, dtype)
     if n != m:
         raise ValueError(f"{caller}: validation x has {n} samples, validation y has {m}")
-    return vx, vy
+    vsw = validation_data[2] if len(validation_data) == 3 else None
+    if vsw is not None:
+        vsw = D.prepare_sample_weight(vsw, n, f"{caller} (validation_data)")
+    return vx, vy, vsw
+
+
+def _match_weights(sample_weight, n_out, names):
+    """One entry (weights or None) per output: a single array serves every output."""
+    if sample_weight is None:
+        return [None] * n_out
+    if isinstance(sample_weight, dict):
+        unknown = [k for k in sample_weight if k not in names]
+        if unknown:
+            raise ValueError(f"sample_weight given for unknown outputs {unknown}; outputs are "
+                             f"{names}")
+        return [sample_weight.get(k) for k in names]
+    if isinstance(sample_weight, (list, tuple)) and not np.isscalar(sample_weight[0]):
+        if len(sample_weight) != n_out:
+            raise ValueError(f"{len(sample_weight)} sample_weight arrays for {n_out} outputs "
+                             f"({', '.join(names)}); pass one per output, or one array for all")
+        return list(sample_weight)
+    return [sample_weight] * n_out
 
 
 def _per_output(spec, names, getter, what):

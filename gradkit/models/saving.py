@@ -382,8 +382,9 @@ def _compile_from_config(model, comp, custom_objects):
     optimizer = obj(comp.get("optimizer"), O)
     loss = obj(comp.get("loss"), L)
     metrics = [obj(m, Me) for m in comp.get("metrics") or []]
+    weighted = [obj(m, Me) for m in comp.get("weighted_metrics") or []]
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
-                  loss_weights=comp.get("loss_weights"))
+                  loss_weights=comp.get("loss_weights"), weighted_metrics=weighted or None)
 
 
 def _load_optimizer(model, payload, path):

@@ -35,7 +35,27 @@ def _rows(model):
     return rows
 
 
-def summary_text(model):
+def _fit_widths(widths, line_length, owner):
+    """Column widths scaled so that a table row is ``line_length`` characters long."""
+    from gradkit.utils.validation import check_int
+
+    seps = len(widths) + 1
+    least = seps + 4 * len(widths)  # room for a one-character cell with its padding
+    line_length = check_int(owner, "line_length", line_length, minimum=least)
+    room = line_length - seps
+    scaled = [max(4, w * room // sum(widths)) for w in widths]
+    while sum(scaled) > room:  # the minimums pushed it over: take from the widest
+        scaled[scaled.index(max(scaled))] -= 1
+    scaled[0] += room - sum(scaled)
+    return scaled
+
+
+def _cut(text, width):
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def summary_text(model, line_length=None):
+    """The summary table as a string (see :meth:`Model.summary`)."""
     if not model.built:
         raise ValueError(
             f"{type(model).__name__} '{model.name}' is not built yet, so its weights don't "
@@ -61,6 +81,8 @@ def summary_text(model):
     for row in table:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell) + 2)
+    if line_length is not None:
+        widths = _fit_widths(widths, line_length, f"{type(model).__name__}.summary")
 
     def line(left, mid, right, fill="━"):
         return left + mid.join(fill * w for w in widths) + right
@@ -68,6 +90,7 @@ def summary_text(model):
     def fmt(cells, sep="┃"):
         out = []
         for i, (c, w) in enumerate(zip(cells, widths)):
+            c = _cut(c, w - 2)
             out.append(" " + (c.rjust(w - 2) if i == 2 else c.ljust(w - 2)) + " ")
         return sep + sep.join(out) + sep
 
