@@ -31,13 +31,15 @@ class AxisError(ValueError, IndexError):
     """An axis argument out of range for the array it applies to."""
 
 
-def _bounds(minimum, maximum, min_open, max_open):
-    parts = []
+def _message(owner, name, kind, minimum, maximum, min_open, max_open, received):
+    """``owner: name must be KIND >= MIN and <= MAX, received X`` (built only on failure)."""
+    parts = [kind]
     if minimum is not None:
         parts.append(f"{'>' if min_open else '>='} {minimum}")
     if maximum is not None:
-        parts.append(f"{'<' if max_open else '<='} {maximum}")
-    return " and ".join(parts)
+        parts.append(f"{'and ' if minimum is not None else ''}{'<' if max_open else '<='} "
+                     f"{maximum}")
+    return f"{owner}: {name} must be {' '.join(parts)}, received {received}"
 
 
 def _in_range(value, minimum, maximum, min_open, max_open):
@@ -57,16 +59,16 @@ def check_int(owner: str, name: str, value, minimum=None, maximum=None) -> int:
         TypeError: ``value`` is not an integer.
         ValueError: it is below ``minimum`` or above ``maximum`` (both inclusive).
     """
-    want = "an integer" + (f" {_bounds(minimum, maximum, False, False)}"
-                           if minimum is not None or maximum is not None else "")
-    if isinstance(value, bool):
-        raise TypeError(f"{owner}: {name} must be {want}, received {value!r}")
     try:
+        if isinstance(value, bool):
+            raise TypeError
         result = operator.index(value)
     except TypeError:
-        raise TypeError(f"{owner}: {name} must be {want}, received {value!r}") from None
+        raise TypeError(_message(owner, name, "an integer", minimum, maximum, False, False,
+                                 repr(value))) from None
     if not _in_range(result, minimum, maximum, False, False):
-        raise ValueError(f"{owner}: {name} must be {want}, received {result}")
+        raise ValueError(_message(owner, name, "an integer", minimum, maximum, False, False,
+                                  result))
     return result
 
 
@@ -84,16 +86,17 @@ def check_number(owner: str, name: str, value, minimum=None, maximum=None, *,
         TypeError: ``value`` is not a real number.
         ValueError: it is NaN/infinite (with ``finite``) or out of bounds.
     """
-    bounds = _bounds(minimum, maximum, min_open, max_open)
-    want = ("a finite number" if finite else "a number") + (f" {bounds}" if bounds else "")
+    kind = "a finite number" if finite else "a number"
     if isinstance(value, bool) or not (isinstance(value, numbers.Real) or (
             getattr(value, "shape", None) == () and getattr(value, "dtype", None) is not None
             and value.dtype.kind in "iuf")):
-        raise TypeError(f"{owner}: {name} must be {want}, received {value!r}")
+        raise TypeError(_message(owner, name, kind, minimum, maximum, min_open, max_open,
+                                 repr(value)))
     result = float(value)
     if (finite and not math.isfinite(result)) or math.isnan(result) or not _in_range(
             result, minimum, maximum, min_open, max_open):
-        raise ValueError(f"{owner}: {name} must be {want}, received {result}")
+        raise ValueError(_message(owner, name, kind, minimum, maximum, min_open, max_open,
+                                  result))
     return result
 
 
