@@ -37,7 +37,12 @@ import numpy as np
 from gradkit._parallel import ParallelRunner
 from gradkit.backend import get_array_module, is_array, to_numpy
 from gradkit.optimizers import schedules as _schedules
-from gradkit.optimizers.clipping import clip_by_global_norm, clip_by_norm, clip_by_value
+from gradkit.optimizers.clipping import (
+    clip_by_global_norm,
+    clip_by_norm,
+    clip_by_value,
+    global_norm,
+)
 from gradkit.tensor import Tensor
 from gradkit.utils.validation import check_number
 
@@ -559,16 +564,26 @@ class Optimizer:
         return rec.gbuf
 
     def _clip(self, recs, garrs):
-        """Clip the step's gradients into the private buffers (never the caller's arrays)."""
-        bufs = [self._gbuf(rec) for rec in recs]
+        """Clip the step's gradients into the private buffers (never the caller's arrays).
+
+        A norm clip that would change nothing (norm <= limit) is skipped.
+        """
         if self.clipvalue is not None:
             v = self.clipvalue
-            garrs[:] = [clip_by_value(g, -v, v, out=buf) for g, buf in zip(garrs, bufs)]
+            for i, rec in enumerate(recs):
+                garrs[i] = clip_by_value(garrs[i], -v, v, out=self._gbuf(rec))
         elif self.clipnorm is not None:
             c = self.clipnorm
-            garrs[:] = [clip_by_norm(g, c, out=buf) for g, buf in zip(garrs, bufs)]
+            for i, rec in enumerate(recs):
+                norm = global_norm([garrs[i]])
+                if not norm <= c:
+                    garrs[i] = clip_by_norm(garrs[i], c, use_norm=norm, out=self._gbuf(rec))
         else:
-            garrs[:] = clip_by_global_norm(garrs, self.global_clipnorm, out=bufs)[0]
+            c = self.global_clipnorm
+            norm = global_norm(garrs)
+            if not norm <= c:
+                garrs[:] = clip_by_global_norm(garrs, c, use_norm=norm,
+                                               out=[self._gbuf(rec) for rec in recs])[0]
 
     def _apply(self, grads, params):
         recs = []

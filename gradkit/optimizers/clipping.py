@@ -88,13 +88,14 @@ def clip_by_value(t, clip_value_min, clip_value_max, *, out=None):
     return res if out is not None else _wrap(res, was_tensor)
 
 
-def clip_by_norm(t, clip_norm, axes=None, *, out=None):
+def clip_by_norm(t, clip_norm, axes=None, *, use_norm=None, out=None):
     """Rescale ``t`` so its L2 norm is at most ``clip_norm``: ``t * c / max(||t||, c)``.
 
     Args:
         t: an array or Tensor.
         clip_norm: the maximum norm (> 0).
         axes: axes the norm is taken over (default: all, i.e. one norm per tensor).
+        use_norm: the norm of ``t``, when the caller has it already (``axes=None``).
         out: an array shaped like ``t`` to write the result into and return
             (NumPy's ``out=``); it may be ``t``'s own array.
 
@@ -110,8 +111,11 @@ def clip_by_norm(t, clip_norm, axes=None, *, out=None):
     arr, was_tensor = _unwrap(t)
     xp = get_array_module(arr)
     if axes is None:
-        norm = math.sqrt(_sum_squares(arr))
+        norm = math.sqrt(_sum_squares(arr)) if use_norm is None else float(use_norm)
         scale = clip_norm / max(norm, clip_norm)          # 1 when ||t|| <= c; NaN stays NaN
+    elif use_norm is not None:
+        raise ValueError(f"clip_by_norm: use_norm is one norm for the whole tensor, so it "
+                         f"cannot be combined with axes={axes!r}; pass one of them")
     else:
         norm = xp.sqrt((arr * arr).sum(axis=axes, keepdims=True))
         scale = clip_norm / xp.maximum(norm, clip_norm)

@@ -136,6 +136,8 @@ def test_clip_validation():
         O.clip_by_global_norm([np.ones(2)], True)
     with pytest.raises(TypeError, match="norm_type"):
         O.clip_grad_norm_([], 1.0, norm_type="2")
+    with pytest.raises(ValueError, match="use_norm .* axes=0"):
+        O.clip_by_norm(np.ones((2, 2)), 1.0, axes=0, use_norm=2.0)
     with pytest.raises(ValueError, match="out has 1 arrays for 2 tensors"):
         O.clip_by_global_norm([np.ones(2), np.ones(2)], 1.0, out=[np.empty(2)])
 
@@ -148,7 +150,8 @@ def test_out_writes_the_same_values_into_the_given_arrays(dtype):
     cases = [(lambda g, **kw: O.clip_by_value(g, -0.5, 0.5, **kw)),
              (lambda g, **kw: O.clip_by_norm(g, 1.0, **kw)),
              (lambda g, **kw: O.clip_by_norm(g, 100.0, **kw)),      # below the norm
-             (lambda g, **kw: O.clip_by_norm(g, 1.0, axes=0, **kw))]
+             (lambda g, **kw: O.clip_by_norm(g, 1.0, axes=0, **kw)),
+             (lambda g, **kw: O.clip_by_norm(g, 1.0, use_norm=O.global_norm([g]), **kw))]
     for fn in cases:
         for g in gs:
             buf = np.empty_like(g)
