@@ -13,10 +13,11 @@ Example::
     opt = optimizers.get({"class_name": "SGD", "config": {"learning_rate": 0.1}})
 """
 
+from gradkit._parallel import get_num_threads, set_num_threads
 from gradkit.optimizers import schedules
 from gradkit.optimizers.adagrad import Adagrad
 from gradkit.optimizers.adam import Adam, AdamW
-from gradkit.optimizers.base import Optimizer, get_num_threads, set_num_threads
+from gradkit.optimizers.base import Optimizer
 from gradkit.optimizers.clipping import (
     clip_by_global_norm,
     clip_by_norm,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gradkit.backend import get_array_module
 from gradkit.optimizers.base import Optimizer
+from gradkit.utils.validation import check_number
 
 
 class Adagrad(Optimizer):
@@ -39,13 +40,14 @@ class Adagrad(Optimizer):
                  epsilon=1e-7, weight_decay=None, decoupled_weight_decay=True,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **aliases):
         epsilon = self._alias(aliases, "eps", "epsilon", epsilon, 1e-7)
+        owner = type(self).__name__
+        self.initial_accumulator_value = check_number(
+            owner, "initial_accumulator_value", initial_accumulator_value, minimum=0)
+        self.epsilon = check_number(owner, "epsilon", epsilon, minimum=0)
         super().__init__(params, learning_rate, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
                          **aliases)
-        self.initial_accumulator_value = self._check("initial_accumulator_value",
-                                                     initial_accumulator_value)
-        self.epsilon = self._check("epsilon", epsilon)
 
     def _slot_names(self):
         return ("accumulator",)

@@ -6,6 +6,7 @@ import math
 
 from gradkit.backend import get_array_module
 from gradkit.optimizers.base import Optimizer
+from gradkit.utils.validation import check_number
 
 _BETAS_DEFAULT = (0.9, 0.999)
 
@@ -55,14 +56,15 @@ class Adam(Optimizer):
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **aliases):
         epsilon = self._alias(aliases, "eps", "epsilon", epsilon, 1e-7)
         beta_1, beta_2 = _betas(self, aliases, beta_1, beta_2)
+        owner = type(self).__name__
+        self.beta_1 = check_number(owner, "beta_1", beta_1, 0, 1, max_open=True)
+        self.beta_2 = check_number(owner, "beta_2", beta_2, 0, 1, max_open=True)
+        self.epsilon = check_number(owner, "epsilon", epsilon, minimum=0)
+        self.amsgrad = bool(amsgrad)
         super().__init__(params, learning_rate, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
                          **aliases)
-        self.beta_1 = self._check("beta_1", beta_1, 0.0, 1.0, hi_open=True)
-        self.beta_2 = self._check("beta_2", beta_2, 0.0, 1.0, hi_open=True)
-        self.epsilon = self._check("epsilon", epsilon)
-        self.amsgrad = bool(amsgrad)
 
     def _slot_names(self):
         return ("momentum", "velocity", "velocity_hat") if self.amsgrad else \
@@ -134,8 +136,7 @@ class AdamW(Adam):
             raise ValueError("AdamW: weight decay is always decoupled; use Adam("
                              "decoupled_weight_decay=False) for an L2 penalty")
         aliases.pop("decoupled_weight_decay", None)
-        if weight_decay is None:
-            raise ValueError("AdamW: invalid weight_decay None, must be a number >= 0")
+        weight_decay = check_number(type(self).__name__, "weight_decay", weight_decay, minimum=0)
         super().__init__(params, learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
                          amsgrad=amsgrad, weight_decay=weight_decay,
                          decoupled_weight_decay=True, clipnorm=clipnorm, clipvalue=clipvalue,
@@ -157,7 +158,10 @@ def _betas(opt, aliases, beta_1, beta_2):
         raise TypeError(f"{name}: got both betas={betas!r} and beta_1/beta_2; pass one")
     try:
         b1, b2 = betas
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: betas must be a pair (beta_1, beta_2), got {betas!r}") \
+    except TypeError:
+        raise TypeError(f"{name}: betas must be a pair (beta_1, beta_2), received {betas!r}") \
             from None
+    except ValueError:
+        raise ValueError(f"{name}: betas must be a pair (beta_1, beta_2), received "
+                         f"{betas!r}") from None
     return b1, b2

@@ -19,124 +19,34 @@ Each update, in order (Keras 3's order):
 4. The optimizer's own rule (see each class), written into ``p``'s array in place.
 5. ``p._version`` is bumped and ``iterations`` grows by one.
 
-Updates allocate nothing per step: per-parameter state (``xp.zeros_like(p)``,
-created on the parameter's first update) and a scratch buffer are reused, every
-NumPy call writes through ``out=``. Large parameters are split into contiguous
-chunks updated by a small thread pool (NumPy releases the GIL inside ufuncs); the
-update is elementwise, so results do not depend on the split. Each optimizer times
-the threaded and the single-threaded way now and then and uses the faster, which
-on a machine busier than its cores is often the latter (:func:`set_num_threads`
-sets the number of threads; 1 turns splitting off).
+A subclass states its rule and nothing else: ``_slot_names()`` (its per-parameter
+state, created lazily as ``xp.zeros_like(p)`` on the parameter's first update),
+``_coefficients(lr, step)`` (this step's Python floats) and ``_kernel`` (the
+elementwise rule, in place through ``out=``: updates allocate nothing per step).
+Its constructor validates its hyper-parameters before anything else, as
+PyTorch's optimizers do. How the kernel is spread over threads for large
+parameters is :mod:`gradkit._parallel`'s business; results are bitwise the same.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import numbers
-import os
-import queue
-import threading
-import time
 
 import numpy as np
 
+from gradkit._parallel import ParallelRunner
 from gradkit.backend import get_array_module, is_array, to_numpy
 from gradkit.optimizers import schedules as _schedules
+from gradkit.optimizers.clipping import (
+    clip_by_global_norm,
+    clip_by_norm,
+    clip_by_value,
+    global_norm,
+)
 from gradkit.tensor import Tensor
+from gradkit.utils.validation import check_number
 
-__all__ = ["Optimizer", "get_num_threads", "set_num_threads"]
-
-# ----------------------------------------------------------------- thread pool
-_MIN_CHUNK = 1 << 16          # elements per thread below which splitting does not pay
-_pool = None
-_pool_lock = threading.Lock()
-_num_threads = None
-
-
-def _default_threads():
-    env = os.environ.get("GRADKIT_NUM_THREADS")
-    if env:
-        return max(1, int(env))
-    try:
-        n = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # pragma: no cover - not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(n, 4))
-
-
-def set_num_threads(n):
-    """Set how many threads share an update of a large parameter (1 turns splitting off).
-
-    The default is the ``GRADKIT_NUM_THREADS`` environment variable, else the number
-    of usable cores, at most 4. Results are identical for every setting.
-    """
-    global _num_threads, _pool
-    n = int(n)
-    if n < 1:
-        raise ValueError(f"set_num_threads: need n >= 1, got {n}")
-    with _pool_lock:
-        _num_threads = n
-        if _pool is not None:
-            _pool.shutdown()
-            _pool = None
-
-
-def get_num_threads():
-    """The number of threads updates of large parameters are split over."""
-    global _num_threads
-    if _num_threads is None:
-        _num_threads = _default_threads()
-    return _num_threads
-
-
-def _forget_pool_after_fork():
-    global _pool, _pool_lock
-    _pool = None                 # the parent's worker threads do not exist in a child
-    _pool_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
-
-
-class _Workers:
-    """Daemon threads running callables from a queue (cheaper to wake than an Executor)."""
-
-    def __init__(self, n):
-        self.queue = queue.SimpleQueue()
-        for i in range(n):
-            threading.Thread(target=self._loop, name=f"gradkit-optim-{i}", daemon=True).start()
-        self.n = n
-
-    def _loop(self):
-        get = self.queue.get
-        while True:
-            job = get()
-            if job is None:
-                return
-            job()
-
-    def submit(self, fn):
-        self.queue.put(fn)
-
-    def shutdown(self):
-        for _ in range(self.n):
-            self.queue.put(None)
-
-
-def _get_pool():
-    global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                _pool = _Workers(get_num_threads() - 1)
-    return _pool
-
-
-# ----------------------------------------------------------------- validation
-def _is_number(x):
-    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+__all__ = ["Optimizer"]
 
 
 def _is_schedule(x):
@@ -145,9 +55,9 @@ def _is_schedule(x):
 
 
 class _Rec:
-    """Per-parameter bookkeeping: the parameter, its state, scratch and chunk views."""
+    """Per-parameter bookkeeping: the parameter, its state and scratch buffers."""
 
-    __slots__ = ("param", "index", "arr", "slots", "scratch", "gbuf", "chunks", "decay")
+    __slots__ = ("param", "index", "arr", "slots", "scratch", "gbuf", "decay")
 
     def __init__(self, param, index):
         self.param = param
@@ -156,7 +66,6 @@ class _Rec:
         self.slots = None           # list of state arrays, created on first update
         self.scratch = None         # list of scratch arrays (not saved)
         self.gbuf = None            # private gradient buffer (cast / clip / L2)
-        self.chunks = None          # (n_threads, [(p, slots, scratch) views per chunk])
         self.decay = True           # takes part in weight decay
 
 
@@ -214,7 +123,7 @@ class Optimizer:
                 raise TypeError(f"{cls}: got both lr={aliases['lr']!r} and "
                                 f"learning_rate={learning_rate!r}; pass one")
             learning_rate = aliases.pop("lr")
-        if _is_number(params) or isinstance(params, _schedules.LearningRateSchedule):
+        if isinstance(params, (numbers.Real, _schedules.LearningRateSchedule)):
             if learning_rate is not None:
                 raise TypeError(
                     f"{cls}: the first argument {params!r} was taken as the learning rate, "
@@ -229,19 +138,18 @@ class Optimizer:
         self._params = None if params is None else self._check_params(params)
         self._learning_rate = self._check_learning_rate(
             self._default_learning_rate if learning_rate is None else learning_rate)
-        self.weight_decay = self._check_optional(weight_decay, "weight_decay")
+        self.weight_decay = self._optional(weight_decay, "weight_decay")
         self.decoupled_weight_decay = bool(decoupled_weight_decay)
-        self.clipnorm = self._check_optional(clipnorm, "clipnorm", positive=True)
-        self.clipvalue = self._check_optional(clipvalue, "clipvalue", positive=True)
-        self.global_clipnorm = self._check_optional(global_clipnorm, "global_clipnorm",
-                                                    positive=True)
+        self.clipnorm = self._optional(clipnorm, "clipnorm", positive=True)
+        self.clipvalue = self._optional(clipvalue, "clipvalue", positive=True)
+        self.global_clipnorm = self._optional(global_clipnorm, "global_clipnorm", positive=True)
         given = [k for k in ("clipnorm", "clipvalue", "global_clipnorm")
                  if getattr(self, k) is not None]
         if len(given) > 1:
             raise ValueError(f"{cls}: only one of clipnorm, clipvalue and global_clipnorm can "
                              f"be set, got {', '.join(given)}")
         self.iterations = 0
-        self._timing = _Timing()
+        self._runner = ParallelRunner()  # spreads _kernel over threads for large parameters
         self._recs = {}              # id(param) -> _Rec
         self._order = []             # _Rec in registration order (= state_dict index)
         self._pending = {}           # index -> slot dict loaded before the param was seen
@@ -292,35 +200,17 @@ class Optimizer:
         cls = type(self).__name__
         if _is_schedule(lr):
             return lr
-        if not _is_number(lr):
-            raise TypeError(f"{cls}: learning_rate must be a float, a LearningRateSchedule or "
-                            f"a callable, got {type(lr).__name__}")
-        lr = float(lr)
-        if not lr >= 0 or not math.isfinite(lr):
-            raise ValueError(f"{cls}: invalid learning_rate {lr}, must be >= 0")
-        return lr
+        try:
+            return check_number(cls, "learning_rate", lr, minimum=0)
+        except TypeError:
+            raise TypeError(f"{cls}: learning_rate must be a float >= 0, a "
+                            f"LearningRateSchedule or a callable, received {lr!r}") from None
 
-    def _check_optional(self, value, name, positive=False):
+    def _optional(self, value, name, positive=False):
+        """``None``, or a finite float >= 0 (> 0 with ``positive``)."""
         if value is None:
             return None
-        v = self._check(name, value)
-        if positive and v == 0:
-            raise ValueError(f"{type(self).__name__}: invalid {name} {v}, must be > 0")
-        return v
-
-    def _check(self, name, value, lo=0.0, hi=None, hi_open=False):
-        """Validate a float hyper-parameter in ``[lo, hi]`` (or ``[lo, hi)``)."""
-        cls = type(self).__name__
-        if not _is_number(value) or not math.isfinite(float(value)):
-            raise ValueError(f"{cls}: invalid {name} {value!r}, must be a finite number")
-        v = float(value)
-        if hi is None:
-            if not v >= lo:
-                raise ValueError(f"{cls}: invalid {name} {value!r}, must be >= {lo:g}")
-        elif not (lo <= v < hi if hi_open else lo <= v <= hi):
-            raise ValueError(f"{cls}: invalid {name} {value!r}, must be in "
-                             f"[{lo:g}, {hi:g}{')' if hi_open else ']'}")
-        return v
+        return check_number(type(self).__name__, name, value, minimum=0, min_open=positive)
 
     # ------------------------------------------------------------- learning rate
     @property
@@ -409,7 +299,6 @@ class Optimizer:
                     f"{rec.arr.shape} {rec.arr.dtype} to {arr.shape} {arr.dtype} after the "
                     "optimizer created its state; make a new optimizer")
             rec.arr = arr
-            rec.chunks = None
             return
         rec.arr = arr
         names = self._slot_names()
@@ -420,7 +309,6 @@ class Optimizer:
         else:
             rec.slots = [self._init_slot(n, arr, xp) for n in names]
         rec.scratch = [xp.empty_like(arr) for _ in range(self._scratch_count)]
-        rec.chunks = None
 
     def _check_loaded(self, index, slots, shape=None):
         names = self._slot_names()
@@ -645,7 +533,7 @@ class Optimizer:
         return lr
 
     def _kernel(self, c, p, g, slots, scratch):
-        """The update rule on arrays (whole parameters or chunks of them), in place."""
+        """The update rule, in place on ``p`` and its state; elementwise (it may get chunks)."""
         raise NotImplementedError
 
     def _gradient_array(self, rec, g):
@@ -676,30 +564,26 @@ class Optimizer:
         return rec.gbuf
 
     def _clip(self, recs, garrs):
-        xp_clip = get_array_module
+        """Clip the step's gradients into the private buffers (never the caller's arrays).
+
+        A norm clip that would change nothing (norm <= limit) is skipped.
+        """
         if self.clipvalue is not None:
             v = self.clipvalue
-            for i, (rec, g) in enumerate(zip(recs, garrs)):
-                buf = self._gbuf(rec)
-                xp_clip(g).clip(g, -v, v, out=buf)
-                garrs[i] = buf
+            for i, rec in enumerate(recs):
+                garrs[i] = clip_by_value(garrs[i], -v, v, out=self._gbuf(rec))
         elif self.clipnorm is not None:
             c = self.clipnorm
-            for i, (rec, g) in enumerate(zip(recs, garrs)):
-                norm = math.sqrt(_sq(g))
-                if norm > c:
-                    buf = self._gbuf(rec)
-                    xp_clip(g).multiply(g, c / norm, out=buf)   # g * c / max(||g||, c)
-                    garrs[i] = buf
-        elif self.global_clipnorm is not None:
+            for i, rec in enumerate(recs):
+                norm = global_norm([garrs[i]])
+                if not norm <= c:
+                    garrs[i] = clip_by_norm(garrs[i], c, use_norm=norm, out=self._gbuf(rec))
+        else:
             c = self.global_clipnorm
-            norm = math.sqrt(sum(_sq(g) for g in garrs))
-            scale = c / max(norm, c) if math.isfinite(norm) else math.nan
-            if scale != 1.0:
-                for i, (rec, g) in enumerate(zip(recs, garrs)):
-                    buf = self._gbuf(rec)
-                    xp_clip(g).multiply(g, scale, out=buf)
-                    garrs[i] = buf
+            norm = global_norm(garrs)
+            if not norm <= c:
+                garrs[:] = clip_by_global_norm(garrs, c, use_norm=norm,
+                                               out=[self._gbuf(rec) for rec in recs])[0]
 
     def _apply(self, grads, params):
         recs = []
@@ -746,100 +630,8 @@ class Optimizer:
         self.iterations = step
 
     def _run(self, c, recs, garrs):
-        kernel = self._kernel
-        nthreads = get_num_threads()
-        if nthreads == 1:
-            for rec, g in zip(recs, garrs):
-                kernel(c, rec.arr, g, rec.slots, rec.scratch)
-            return
-        # Large contiguous parameters are cut into one chunk per thread. Chunks and small
-        # parameters go into one list that this thread and the pool's workers drain
-        # together: a worker that is slow to wake leaves its share to this thread.
-        tasks = []
-        small = []
-        for rec, g in zip(recs, garrs):
-            chunks = self._chunk_views(rec, nthreads)
-            if chunks is None or not g.flags.c_contiguous:
-                small.append((rec.arr, g, rec.slots, rec.scratch))
-                continue
-            flat = g.reshape(-1)
-            tasks.extend((pv, flat[lo:hi], sv, tv) for lo, hi, pv, sv, tv in chunks)
-        if len(tasks) < 2:
-            for task in tasks + small:
-                kernel(c, *task)
-            return
-        # On a machine busier than its cores, waking a worker can cost more than it
-        # saves; time both ways now and then and keep the faster (same results either way).
-        parallel = self._timing.choose()
-        pool = _get_pool() if parallel else None
-        t0 = time.perf_counter()
-        if parallel:
-            batch = _Batch(kernel, c, tasks + small)
-            for _ in range(min(nthreads - 1, len(tasks) - 1)):
-                pool.submit(batch.work)
-            batch.work()
-            batch.wait()
-        else:
-            for task in tasks + small:
-                kernel(c, *task)
-        self._timing.record(parallel, time.perf_counter() - t0)
-
-    @staticmethod
-    def _chunk_views(rec, nthreads):
-        """[(lo, hi, p_view, slot_views, scratch_views)] per chunk, or None (no split)."""
-        cached = rec.chunks
-        if cached is not None and cached[0] == nthreads:
-            return cached[1]
-        arr = rec.arr
-        views = None
-        n = arr.size
-        if (get_array_module(arr) is np and n >= 2 * _MIN_CHUNK and arr.flags.c_contiguous
-                and all(a.flags.c_contiguous for a in rec.slots)):
-            k = min(nthreads, n // _MIN_CHUNK)
-            bounds = [n * j // k for j in range(k + 1)]
-            flat_p = arr.reshape(-1)
-            flat_s = [a.reshape(-1) for a in rec.slots]
-            flat_t = [a.reshape(-1) for a in rec.scratch]
-            views = [(lo, hi, flat_p[lo:hi], [a[lo:hi] for a in flat_s],
-                      [a[lo:hi] for a in flat_t])
-                     for lo, hi in zip(bounds[:-1], bounds[1:])]
-        rec.chunks = (nthreads, views)
-        return views
-
-
-class _Timing:
-    """Running estimates of an update's time split over threads and not; picks the faster.
-
-    The first two updates are not timed (they fault in fresh state pages and start the
-    pool); after that each way is timed once, then the faster is used and the other
-    re-timed every ``probe`` updates, so the choice follows the machine's load.
-    """
-
-    __slots__ = ("ewma", "count", "probe")
-
-    def __init__(self, probe=16):
-        self.ewma = [None, None]     # [serial, parallel] seconds
-        self.count = 0
-        self.probe = probe
-
-    def choose(self):
-        self.count += 1
-        serial, par = self.ewma
-        if par is None:
-            return self.count != 2
-        if serial is None:
-            return False
-        best = par <= serial
-        if self.count % self.probe == 0:
-            return not best          # re-time the other way now and then
-        return best
-
-    def record(self, parallel, seconds):
-        if self.count <= 2:
-            return
-        i = int(parallel)
-        old = self.ewma[i]
-        self.ewma[i] = seconds if old is None else 0.7 * old + 0.3 * seconds
+        self._runner.run(self._kernel, c, [(rec.index, rec.arr, g, rec.slots, rec.scratch)
+                                           for rec, g in zip(recs, garrs)])
 
 
 class _ParamGroup:
@@ -876,44 +668,3 @@ class _ParamGroup:
 
     def __repr__(self):
         return repr(self._as_dict())
-
-
-class _Batch:
-    """Tasks that several threads claim one by one (``next`` on a counter is atomic)."""
-
-    __slots__ = ("kernel", "c", "tasks", "claim", "left", "lock", "done", "error")
-
-    def __init__(self, kernel, c, tasks):
-        self.kernel, self.c, self.tasks = kernel, c, tasks
-        self.claim = itertools.count()
-        self.left = len(tasks)
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.error = None
-
-    def work(self):
-        tasks, n = self.tasks, len(self.tasks)
-        while True:
-            i = next(self.claim)
-            if i >= n:
-                return
-            try:
-                self.kernel(self.c, *tasks[i])
-            except BaseException as e:  # re-raised by wait() in the calling thread
-                self.error = e
-            with self.lock:
-                self.left -= 1
-                if self.left == 0:
-                    self.done.set()
-
-    def wait(self):
-        self.done.wait()
-        if self.error is not None:
-            raise self.error
-
-
-def _sq(g):
-    """sum(g ** 2) as a Python float."""
-    if g.size == 0:
-        return 0.0
-    return float(get_array_module(g).vdot(g, g))

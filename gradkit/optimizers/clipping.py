@@ -12,8 +12,9 @@ In place on the parameters' ``.grad`` (PyTorch's ``torch.nn.utils``):
 * :func:`clip_grad_norm_` ``(parameters, max_norm, norm_type=2.0) -> total_norm``
 * :func:`clip_grad_value_` ``(parameters, clip_value)``
 
-The optimizers' ``clipvalue`` / ``clipnorm`` / ``global_clipnorm`` options use the
-same formulas on private buffers, so the caller's gradient arrays are never touched.
+The optimizers' ``clipvalue`` / ``clipnorm`` / ``global_clipnorm`` options call the
+functional ones with ``out=`` set to private buffers, so the caller's gradient
+arrays are never touched and a step allocates nothing.
 
 Example::
 
@@ -31,6 +32,7 @@ import math
 
 from gradkit.backend import get_array_module, is_array
 from gradkit.tensor import Tensor
+from gradkit.utils.validation import check_number
 
 __all__ = ["clip_by_global_norm", "clip_by_norm", "clip_by_value", "clip_grad_norm_",
            "clip_grad_value_", "global_norm"]
@@ -59,19 +61,20 @@ def _sum_squares(a):
     return float(xp.vdot(a, a).real) if a.dtype.kind == "f" else float((a * a).sum())
 
 
-def _positive(fn, name, value):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not value > 0 or not math.isfinite(value):
-        raise ValueError(f"{fn}: invalid {name} {value!r}, must be a finite number > 0")
-    return float(value)
+def _scaled(arr, scale, was_tensor, out):
+    """``arr * scale`` in a new array/Tensor of ``arr``'s kind and dtype, or in ``out``."""
+    res = get_array_module(arr).multiply(arr, scale, out=out)
+    return res if out is not None else _wrap(res.astype(arr.dtype, copy=False), was_tensor)
 
 
-def clip_by_value(t, clip_value_min, clip_value_max):
+def clip_by_value(t, clip_value_min, clip_value_max, *, out=None):
     """Elementwise ``min(max(t, clip_value_min), clip_value_max)`` in a new array/Tensor.
 
     Args:
         t: an array or Tensor (a Tensor result is not recorded for autograd).
         clip_value_min, clip_value_max: the bounds (``min <= max``).
+        out: an array shaped like ``t`` to write the result into and return
+            (NumPy's ``out=``); it may be ``t``'s own array.
 
     Example::
 
@@ -81,35 +84,42 @@ def clip_by_value(t, clip_value_min, clip_value_max):
         raise ValueError(f"clip_by_value: clip_value_min {clip_value_min} > clip_value_max "
                          f"{clip_value_max}")
     arr, was_tensor = _unwrap(t)
-    return _wrap(get_array_module(arr).clip(arr, clip_value_min, clip_value_max), was_tensor)
+    res = get_array_module(arr).clip(arr, clip_value_min, clip_value_max, out=out)
+    return res if out is not None else _wrap(res, was_tensor)
 
 
-def clip_by_norm(t, clip_norm, axes=None):
+def clip_by_norm(t, clip_norm, axes=None, *, use_norm=None, out=None):
     """Rescale ``t`` so its L2 norm is at most ``clip_norm``: ``t * c / max(||t||, c)``.
 
     Args:
         t: an array or Tensor.
         clip_norm: the maximum norm (> 0).
         axes: axes the norm is taken over (default: all, i.e. one norm per tensor).
+        use_norm: the norm of ``t``, when the caller has it already (``axes=None``).
+        out: an array shaped like ``t`` to write the result into and return
+            (NumPy's ``out=``); it may be ``t``'s own array.
 
     Returns:
-        A new array/Tensor (``t`` itself is not modified).
+        A new array/Tensor (``t`` itself is not modified), or ``out``. A NaN or
+        infinite norm gives NaN entries, as in Keras.
 
     Example::
 
         clip_by_norm(np.array([3.0, 4.0]), 1.0)     # [0.6, 0.8]
     """
-    clip_norm = _positive("clip_by_norm", "clip_norm", clip_norm)
+    clip_norm = check_number("clip_by_norm", "clip_norm", clip_norm, minimum=0, min_open=True)
     arr, was_tensor = _unwrap(t)
     xp = get_array_module(arr)
     if axes is None:
-        norm = math.sqrt(_sum_squares(arr))
-        scale = clip_norm / max(norm, clip_norm)          # 1 when ||t|| <= c
-        out = arr * scale if scale != 1.0 else arr.copy()
+        norm = math.sqrt(_sum_squares(arr)) if use_norm is None else float(use_norm)
+        scale = clip_norm / max(norm, clip_norm)          # 1 when ||t|| <= c; NaN stays NaN
+    elif use_norm is not None:
+        raise ValueError(f"clip_by_norm: use_norm is one norm for the whole tensor, so it "
+                         f"cannot be combined with axes={axes!r}; pass one of them")
     else:
         norm = xp.sqrt((arr * arr).sum(axis=axes, keepdims=True))
-        out = arr * (clip_norm / xp.maximum(norm, clip_norm))
-    return _wrap(out.astype(arr.dtype, copy=False), was_tensor)
+        scale = clip_norm / xp.maximum(norm, clip_norm)
+    return _scaled(arr, scale, was_tensor, out)
 
 
 def global_norm(t_list):
@@ -121,16 +131,19 @@ def global_norm(t_list):
     return math.sqrt(total)
 
 
-def clip_by_global_norm(t_list, clip_norm, use_norm=None):
+def clip_by_global_norm(t_list, clip_norm, use_norm=None, *, out=None):
     """Scale every tensor by ``clip_norm / max(global_norm, clip_norm)``.
 
     Args:
         t_list: arrays/Tensors (``None`` entries are passed through).
         clip_norm: the maximum global norm (> 0).
         use_norm: a precomputed global norm (default: computed here).
+        out: a list of arrays, one per tensor (``None`` for a ``None`` entry), to
+            write the results into (NumPy's ``out=``); they may be the inputs' arrays.
 
     Returns:
-        ``(clipped_list, global_norm)``: new arrays/Tensors (inputs untouched) and the
+        ``(clipped_list, global_norm)``: new arrays/Tensors (inputs untouched, or the
+        ``out`` arrays) and the
         norm before clipping, a float. A non-finite norm gives NaN tensors, as in
         TensorFlow.
 
@@ -139,19 +152,23 @@ def clip_by_global_norm(t_list, clip_norm, use_norm=None):
         (a, b), norm = clip_by_global_norm([np.array([3.0]), np.array([4.0])], 1.0)
         # a = [0.6], b = [0.8], norm = 5.0
     """
-    clip_norm = _positive("clip_by_global_norm", "clip_norm", clip_norm)
+    clip_norm = check_number("clip_by_global_norm", "clip_norm", clip_norm, minimum=0,
+                             min_open=True)
     t_list = list(t_list)
+    if out is not None and len(out) != len(t_list):
+        raise ValueError(f"clip_by_global_norm: out has {len(out)} arrays for {len(t_list)} "
+                         "tensors; pass one per tensor")
     norm = global_norm(t_list) if use_norm is None else float(use_norm)
     scale = clip_norm / max(norm, clip_norm) if math.isfinite(norm) else math.nan
-    out = []
-    for t in t_list:
+    outs = out if out is not None else [None] * len(t_list)
+    clipped = []
+    for t, o in zip(t_list, outs):
         if t is None:
-            out.append(None)
+            clipped.append(None)
             continue
         arr, was_tensor = _unwrap(t)
-        res = arr * scale if scale != 1.0 else arr.copy()
-        out.append(_wrap(res.astype(arr.dtype, copy=False), was_tensor))
-    return out, norm
+        clipped.append(_scaled(arr, scale, was_tensor, o))
+    return clipped, norm
 
 
 def _grads_of(parameters):
@@ -184,10 +201,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     """
     import numpy as np
 
-    max_norm = _positive("clip_grad_norm_", "max_norm", max_norm)
-    norm_type = float(norm_type)
-    if not norm_type > 0:
-        raise ValueError(f"clip_grad_norm_: invalid norm_type {norm_type}, must be > 0 or inf")
+    max_norm = check_number("clip_grad_norm_", "max_norm", max_norm, minimum=0, min_open=True)
+    norm_type = check_number("clip_grad_norm_", "norm_type", norm_type, minimum=0,
+                             min_open=True, finite=False)
     grads = _grads_of(parameters)
     if not grads:
         return Tensor(np.float32(0.0))
@@ -221,9 +237,7 @@ def clip_grad_value_(parameters, clip_value):
         loss.backward()
         clip_grad_value_(model.parameters(), 0.5)
     """
-    clip_value = float(clip_value)
-    if not clip_value >= 0:
-        raise ValueError(f"clip_grad_value_: invalid clip_value {clip_value}, must be >= 0")
+    clip_value = check_number("clip_grad_value_", "clip_value", clip_value, minimum=0)
     for g in _grads_of(parameters):
         arr = g._data
         get_array_module(arr).clip(arr, -clip_value, clip_value, out=arr)

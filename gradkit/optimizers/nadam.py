@@ -5,6 +5,7 @@ from __future__ import annotations
 from gradkit.backend import get_array_module
 from gradkit.optimizers.adam import _betas
 from gradkit.optimizers.base import Optimizer
+from gradkit.utils.validation import check_number
 
 
 class Nadam(Optimizer):
@@ -47,14 +48,15 @@ class Nadam(Optimizer):
                  clipvalue=None, global_clipnorm=None, name=None, **aliases):
         epsilon = self._alias(aliases, "eps", "epsilon", epsilon, 1e-7)
         beta_1, beta_2 = _betas(self, aliases, beta_1, beta_2)
+        owner = type(self).__name__
+        self.beta_1 = check_number(owner, "beta_1", beta_1, 0, 1, max_open=True)
+        self.beta_2 = check_number(owner, "beta_2", beta_2, 0, 1, max_open=True)
+        self.epsilon = check_number(owner, "epsilon", epsilon, minimum=0)
+        self._u_product = 1.0
         super().__init__(params, learning_rate, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
                          **aliases)
-        self.beta_1 = self._check("beta_1", beta_1, 0.0, 1.0, hi_open=True)
-        self.beta_2 = self._check("beta_2", beta_2, 0.0, 1.0, hi_open=True)
-        self.epsilon = self._check("epsilon", epsilon)
-        self._u_product = 1.0
 
     def _slot_names(self):
         return ("momentum", "velocity")

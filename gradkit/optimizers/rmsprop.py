@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from gradkit.backend import get_array_module
 from gradkit.optimizers.base import Optimizer
+from gradkit.utils.validation import check_number
 
 
 class RMSprop(Optimizer):
     """RMSprop (Hinton, 2012) with Keras 3's rule and defaults.
 
-    Update for a parameter ``p`` with gradient ``g`` (all state starts at 0)::
+    Update for a parameter ``p`` with gradient ``g`` (after the clipping and weight
+    decay every optimizer applies, see :class:`~gradkit.optimizers.base.Optimizer`)::
 
         v <- rho * v + (1 - rho) * g^2                     mean square
         mg <- rho * mg + (1 - rho) * g                     mean gradient (centered only)
@@ -17,6 +19,11 @@ class RMSprop(Optimizer):
         step = lr * g / sqrt(d)
         mom <- momentum * mom + step;  p <- p - mom        (momentum > 0)
         p <- p - step                                      (momentum == 0)
+
+    State per parameter (``_slot_names``), zeros made on the parameter's first update:
+    ``velocity`` (``v``), ``momentum`` (``mom``, when momentum > 0) and
+    ``average_gradient`` (``mg``, when centered); ``state_dict()`` saves them by
+    these names. The hyper-parameters are checked before anything else is done.
 
     Keras 3 puts ``epsilon`` *inside* the square root (``keras/src/optimizers/
     rmsprop.py``: ``denominator = velocity + epsilon``, ``lr * g / sqrt(denominator)``);
@@ -46,16 +53,18 @@ class RMSprop(Optimizer):
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **aliases):
         epsilon = self._alias(aliases, "eps", "epsilon", epsilon, 1e-7)
         rho = self._alias(aliases, "alpha", "rho", rho, 0.9)
+        owner = type(self).__name__        # validate first, as torch.optim does
+        self.rho = check_number(owner, "rho", rho, 0, 1, max_open=True)
+        self.momentum = check_number(owner, "momentum", momentum, 0, 1)
+        self.epsilon = check_number(owner, "epsilon", epsilon, minimum=0)
+        self.centered = bool(centered)
         super().__init__(params, learning_rate, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
                          **aliases)
-        self.rho = self._check("rho", rho, 0.0, 1.0, hi_open=True)
-        self.momentum = self._check("momentum", momentum, 0.0, 1.0)
-        self.epsilon = self._check("epsilon", epsilon)
-        self.centered = bool(centered)
 
     def _slot_names(self):
+        """The state arrays, in the order ``_kernel`` receives them."""
         names = ["velocity"]
         if self.momentum > 0:
             names.append("momentum")
@@ -64,9 +73,11 @@ class RMSprop(Optimizer):
         return tuple(names)
 
     def _coefficients(self, lr, step):
+        """This step's Python floats (``lr`` already read from a schedule)."""
         return (lr, self.rho, 1.0 - self.rho, self.epsilon, self.momentum)
 
     def _kernel(self, c, p, g, slots, scratch):
+        """The rule above, in place on ``p`` and its state (or on equal chunks of them)."""
         lr, rho, one_m_rho, eps, mu = c
         xp = get_array_module(p)
         v = slots[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from gradkit.backend import get_array_module
 from gradkit.optimizers.base import Optimizer
+from gradkit.utils.validation import check_number
 
 
 class SGD(Optimizer):
@@ -49,12 +50,13 @@ class SGD(Optimizer):
     def __init__(self, params=None, learning_rate=None, *, momentum=0.0, nesterov=False,
                  weight_decay=None, decoupled_weight_decay=True, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, name=None, **aliases):
+        owner = type(self).__name__
+        self.momentum = check_number(owner, "momentum", momentum, 0, 1)
+        self.nesterov = bool(nesterov)
         super().__init__(params, learning_rate, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
                          **aliases)
-        self.momentum = self._check("momentum", momentum, 0.0, 1.0)
-        self.nesterov = bool(nesterov)
 
     def _slot_names(self):
         return ("momentum",) if self.momentum != 0 else ()

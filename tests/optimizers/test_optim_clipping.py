@@ -132,3 +132,47 @@ def test_clip_validation():
         O.clip_grad_norm_([], -1.0)
     with pytest.raises(ValueError, match="clip_value"):
         O.clip_grad_value_([], -1.0)
+    with pytest.raises(TypeError, match="clip_norm"):
+        O.clip_by_global_norm([np.ones(2)], True)
+    with pytest.raises(TypeError, match="norm_type"):
+        O.clip_grad_norm_([], 1.0, norm_type="2")
+    with pytest.raises(ValueError, match="use_norm .* axes=0"):
+        O.clip_by_norm(np.ones((2, 2)), 1.0, axes=0, use_norm=2.0)
+    with pytest.raises(ValueError, match="out has 1 arrays for 2 tensors"):
+        O.clip_by_global_norm([np.ones(2), np.ones(2)], 1.0, out=[np.empty(2)])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_out_writes_the_same_values_into_the_given_arrays(dtype):
+    """``out=`` (what the optimizers' clip options use) changes where, not what."""
+    gs = [g.astype(dtype) for g in _grads(2.0)]
+    copies = [g.copy() for g in gs]
+    cases = [(lambda g, **kw: O.clip_by_value(g, -0.5, 0.5, **kw)),
+             (lambda g, **kw: O.clip_by_norm(g, 1.0, **kw)),
+             (lambda g, **kw: O.clip_by_norm(g, 100.0, **kw)),      # below the norm
+             (lambda g, **kw: O.clip_by_norm(g, 1.0, axes=0, **kw)),
+             (lambda g, **kw: O.clip_by_norm(g, 1.0, use_norm=O.global_norm([g]), **kw))]
+    for fn in cases:
+        for g in gs:
+            buf = np.empty_like(g)
+            assert fn(g, out=buf) is buf
+            np.testing.assert_array_equal(buf, fn(g))
+            own = g.copy()
+            fn(own, out=own)                                   # in place is allowed
+            np.testing.assert_array_equal(own, fn(g))
+    bufs = [np.empty_like(g) for g in gs]
+    for c in (1.0, 1e6):
+        clipped, norm = O.clip_by_global_norm(gs, c, out=bufs)
+        assert all(a is b for a, b in zip(clipped, bufs))
+        expected, norm2 = O.clip_by_global_norm(gs, c)
+        assert norm == norm2
+        for a, b in zip(clipped, expected):
+            np.testing.assert_array_equal(a, b)
+    for g, c in zip(gs, copies):
+        np.testing.assert_array_equal(g, c)                    # inputs untouched
+
+
+def test_nan_norm_gives_nan_as_in_keras():
+    out = O.clip_by_norm(np.array([np.nan, 1.0]), 1.0)
+    assert np.isnan(out).all()
+

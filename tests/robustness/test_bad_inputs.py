@@ -132,7 +132,7 @@ CASES = [
     ("unknown-initializer", lambda: layers.Dense(2, kernel_initializer="glorot")(
         np.zeros((1, 3))), ValueError, r"glorot.*glorot_uniform"),
     ("bad-learning-rate", lambda: gk.optimizers.SGD(learning_rate=-1), ValueError,
-     r"SGD: invalid learning_rate -1"),
+     r"SGD: learning_rate must be a finite number >= 0, received -1"),
     # ---- engine
     ("matmul-shapes", lambda: gk.matmul(np.zeros((2, 3)), np.zeros((4, 5))), ValueError,
      r"matmul: shapes \(2, 3\) and \(4, 5\)"),
