@@ -407,6 +407,8 @@ def _pad_cases():
 
 
 def _np_pad(a, pad_width, constant_values=0.0):
+    if a.ndim == 0:
+        return a.copy()  # no axis to pad (np.pad refuses an empty width list)
     if isinstance(pad_width, tuple) and len({type(p) for p in pad_width}) > 1:
         pad_width = [(p, p) if isinstance(p, int) else p for p in pad_width]  # (2, (0, 1))
     return np.pad(a, pad_width, constant_values=constant_values)
