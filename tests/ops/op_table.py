@@ -12,6 +12,14 @@ A sample (:class:`Sample`) is a list of input specs (``(shape, kind[, extra])``,
 keyword arguments passed to all three of op, reference and twin, and the checks it
 takes part in. The twins receive torch tensors and the gradkit keyword arguments and
 translate them (``axis`` to ``dim``...); references receive arrays.
+
+A new unary op on positive inputs, for example, is one line in ``ELEMENTWISE``::
+
+    _unary_row("log1p", ops.log1p, np.log1p, lambda a: T.log1p(a), "pos"),
+
+which sweeps the shapes of ``UNARY_SHAPES`` (0-d, size-1 axes...) through gradcheck,
+PyTorch and NumPy, and a (2, 3) sample through float32, second order and the property
+tests.
 """
 
 from __future__ import annotations
@@ -110,6 +118,9 @@ UNARY_SHAPES = [(), (1,), (4,), (2, 1, 3), (2, 3, 2)]
 PAIRS = [((2, 3), (2, 3)), ((3, 1), (4,)), ((2, 3, 4), (3, 1)), ((), (2, 3)), ((2, 3), ()),
          ((1,), (3,)), ((2, 1, 3), (1, 4, 1)), ((), ())]
 REP_PAIR = ((3, 1), (4,))
+WHERE_SHAPES = [((2, 3), (2, 3), (2, 3)), ((3, 1), (4,), (3, 4)), ((2, 3), (), (1, 3)),
+                ((4,), (3, 1), ())]
+WHERE_REP = WHERE_SHAPES[1]
 
 
 def _unary(kind, shapes=UNARY_SHAPES, rep=(2, 3), variants=(("", {}),), rep_checks=DEEP):
@@ -183,10 +194,8 @@ ELEMENTWISE = [
     _binary_row("operators", *_scalar_op(lambda a, b: (a - b) * a / (b * b + 1.0) + (-a)),
                 ("any", "any")),
     _row("where", ops.where, np.where, lambda c, a, b: T.where(c, a, b),
-         [Sample(_shape_id(c, a, b), ((c, "mask"), (a, "any"), (b, "any")),
-                 {}, WIDE | (DEEP if i == 1 else frozenset()))
-          for i, (c, a, b) in enumerate([((2, 3), (2, 3), (2, 3)), ((3, 1), (4,), (3, 4)),
-                                         ((2, 3), (), (1, 3)), ((4,), (3, 1), ()) ])],
+         [Sample(_shape_id(*s), ((s[0], "mask"), (s[1], "any"), (s[2], "any")), {},
+                 WIDE | DEEP if s == WHERE_REP else WIDE) for s in WHERE_SHAPES],
          "elementwise"),
 ]
 
