@@ -2,7 +2,7 @@
 # Set up a fresh machine for gradkit: a virtual environment (.venv), the package,
 # and the Fashion-MNIST dataset from Debian when it can be installed.
 #   bash scripts/setup.sh          # runtime + plots (the main job)
-#   bash scripts/setup.sh --test   # + test dependencies (pytest, hypothesis, PyTorch 2.13.0 CPU)
+#   bash scripts/setup.sh --test   # + gradkit[test]: pytest, hypothesis, PyTorch 2.13.0...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -15,10 +15,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "== installing gradkit[$extras]"
 .venv/bin/python -m pip install -q -e ".[$extras]"
-if [ "$extras" = "test" ]; then
-  # PyTorch is a test dependency only (gradients are compared with it); pin the CPU build.
-  .venv/bin/python -m pip install -q "torch==2.13.0"
-fi
 
 # Fashion-MNIST from Debian (the loader also looks in ~/.cache/gradkit and can download).
 if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then

@@ -1,17 +1,93 @@
-"""Suite-wide pytest setup: headless plots, and the robustness catalogue's count."""
+"""Suite-wide pytest setup: headless plots, the robustness catalogue's count, and the count
+of reference comparisons against PyTorch (ran and skipped), so that a missing PyTorch
+never skips a thousand comparisons silently."""
 
 import os
+import re
+import sys
+import types
 
 import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 _KINDS = {"bad_input": "bad inputs", "fault": "faults", "untrusted": "untrusted files"}
+INSTALL = "pip install gradkit[test]"
+_TORCH_WORD = re.compile(r"\btorch\b|pytorch", re.IGNORECASE)
+_REFERENCE = pytest.StashKey[dict]()
 
 
 def pytest_configure(config):
     for marker, words in _KINDS.items():
         config.addinivalue_line("markers", f"{marker}: robustness catalogue, {words}")
+    config.stash[_REFERENCE] = {"tests": set(), "ran": set(), "skipped": set(),
+                                "modules": set()}
+
+
+# ------------------------------------------------------------ which tests compare with torch
+def _is_torch(obj):
+    return isinstance(obj, types.ModuleType) and obj.__name__.split(".")[0] == "torch"
+
+
+def _uses_torch(code, glb, depth=2):
+    """``code`` (or a function it calls, ``depth`` levels down) names torch: a global bound
+    to the torch module, or an ``import torch`` inside it."""
+    for name in code.co_names:
+        value = glb.get(name)
+        if name == "torch" or _is_torch(value):
+            return True
+        inner = getattr(value, "__code__", None)
+        if depth and inner is not None and _uses_torch(inner, value.__globals__, depth - 1):
+            return True
+    return any(_uses_torch(c, glb, depth) for c in code.co_consts
+               if isinstance(c, types.CodeType))
+
+
+def _compares_with_torch(item):
+    """A test compares against PyTorch when it is marked ``torch``, takes a torch fixture,
+    is skipped without torch (``skipif`` naming it), or its code (or a parameter's, or a
+    helper it calls) uses torch."""
+    if item.get_closest_marker("torch") is not None:
+        return True
+    if {"torch", "torch_ok"} & set(getattr(item, "fixturenames", ())):
+        return True
+    if any(_TORCH_WORD.search(str(m.kwargs.get("reason", "")))
+           for m in item.iter_markers("skipif")):
+        return True
+    fn = getattr(item, "function", None)
+    if fn is None:
+        return False
+    params = getattr(getattr(item, "callspec", None), "params", {}).values()
+    codes = [fn.__code__] + [p.__code__ for p in params if hasattr(p, "__code__")]
+    return any(_uses_torch(code, fn.__globals__) for code in codes)
+
+
+def pytest_collection_modifyitems(config, items):
+    ref = config.stash[_REFERENCE]
+    for item in items:
+        if _compares_with_torch(item):
+            ref["tests"].add(item.nodeid)
+
+
+# ------------------------------------------------------------ skips say how to install torch
+def _torch_skip(report):
+    """A skip because PyTorch is missing: the reason gets the install command."""
+    if not (report.skipped and isinstance(report.longrepr, tuple)):
+        return False
+    path, line, reason = report.longrepr
+    if not _TORCH_WORD.search(reason):
+        return False
+    if INSTALL not in reason:
+        report.longrepr = (path, line, f"{reason} (install the test extra: {INSTALL})")
+    return True
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    rep = outcome.get_result()
+    if _torch_skip(rep):  # a whole module that imports torch at the top
+        collector.config.stash[_REFERENCE]["modules"].add(rep.nodeid)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -21,9 +97,15 @@ def pytest_runtest_makereport(item, call):
     for marker in _KINDS:
         if item.get_closest_marker(marker) is not None:
             rep.user_properties.append(("robustness", marker))
+    ref = item.config.stash[_REFERENCE]
+    if _torch_skip(rep) or (rep.skipped and item.nodeid in ref["tests"]):
+        ref["skipped"].add(item.nodeid)
+    elif rep.when == "call" and item.nodeid in ref["tests"]:
+        ref["ran"].add(item.nodeid)
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
+# ------------------------------------------------------------ summary lines
+def _robustness_line(terminalreporter):
     counts = {k: [0, 0] for k in _KINDS}  # [handled, failed]
     for outcome in ("passed", "failed", "error"):
         for rep in terminalreporter.stats.get(outcome, []):
@@ -33,8 +115,29 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 if key == "robustness":
                     counts[marker][0 if outcome == "passed" else 1] += 1
     if not any(sum(v) for v in counts.values()):
-        return
+        return None
     failed = sum(v[1] for v in counts.values())
     parts = ", ".join(f"{counts[k][0] + counts[k][1]} {w}" for k, w in _KINDS.items())
     verdict = "all handled" if not failed else f"{failed} NOT handled"
-    terminalreporter.write_line(f"robustness: {parts}, {verdict}")
+    return f"robustness: {parts}, {verdict}"
+
+
+def _reference_line(config):
+    ref = config.stash[_REFERENCE]
+    ran, skipped, modules = len(ref["ran"]), len(ref["skipped"]), len(ref["modules"])
+    if not (ran or skipped or modules):
+        return None
+    torch = sys.modules.get("torch")
+    against = f"torch {torch.__version__.split('+')[0]}" if torch is not None else "torch"
+    line = f"reference comparisons: {ran} ran against {against}, {skipped} skipped"
+    if modules:
+        line += f", {modules} test module{'s' if modules > 1 else ''} skipped whole"
+    if skipped or modules:
+        line += f" (PyTorch missing? {INSTALL})"
+    return line
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    for line in (_robustness_line(terminalreporter), _reference_line(config)):
+        if line:
+            terminalreporter.write_line(line)

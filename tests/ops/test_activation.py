@@ -1,4 +1,5 @@
-"""Activations: gradcheck, PyTorch diffs, second derivatives and stability for huge logits."""
+"""Activations beyond the op table: erf accuracy, defaults, kinks, stability for huge logits
+(gradcheck, second order, PyTorch and NumPy sweeps: test_op_table)."""
 
 from __future__ import annotations
 
@@ -9,87 +10,13 @@ import pytest
 
 from gradkit import ops
 from gradkit.tensor import Tensor
+from tests.ops.op_table import BY_NAME
 
 try:
     import torch as T
     import torch.nn.functional as TF
 except ImportError:  # the torch tests skip through the torch_ok fixture
     T = TF = None
-
-# (name, gradkit fn, torch fn, input kind)
-ACTS = [
-    ("relu", ops.relu, lambda x: T.relu(x), "nz"),
-    ("leaky_relu", ops.leaky_relu, lambda x: TF.leaky_relu(x, 0.2), "nz"),
-    ("leaky_relu_0.01", lambda x: ops.leaky_relu(x, 0.01), lambda x: TF.leaky_relu(x, 0.01), "nz"),
-    ("elu", ops.elu, lambda x: TF.elu(x), "nz"),
-    ("elu_0.5", lambda x: ops.elu(x, 0.5), lambda x: TF.elu(x, 0.5), "nz"),
-    ("gelu", ops.gelu, lambda x: TF.gelu(x), "any"),
-    ("gelu_tanh", lambda x: ops.gelu(x, approximate=True),
-     lambda x: TF.gelu(x, approximate="tanh"), "any"),
-    ("sigmoid", ops.sigmoid, lambda x: T.sigmoid(x), "any"),
-    ("tanh", ops.tanh, lambda x: T.tanh(x), "any"),
-    ("softplus", ops.softplus, lambda x: TF.softplus(x), "any"),
-    ("erf", ops.erf, lambda x: T.erf(x), "any"),
-    ("softmax", ops.softmax, lambda x: T.softmax(x, -1), "any"),
-    ("log_softmax", ops.log_softmax, lambda x: T.log_softmax(x, -1), "any"),
-]
-AXIS_ACTS = [
-    ("softmax", ops.softmax, lambda x, a: T.softmax(x, a)),
-    ("log_softmax", ops.log_softmax, lambda x, a: T.log_softmax(x, a)),
-]
-SHAPES = [(), (1,), (5,), (2, 3), (2, 3, 2)]
-
-cases = [pytest.param(f, t, ((s, k),), id=f"{n}-{s}") for n, f, t, k in ACTS for s in SHAPES
-         if not (s == () and "softmax" in n)]
-cases += [pytest.param(lambda x, f=f, a=a: f(x, a), lambda x, t=t, a=a: t(x, a),
-                       (((2, 3, 2), "any"),), id=f"{n}-axis{a}")
-          for n, f, t in AXIS_ACTS for a in (0, 1, -2, 2)]
-ONE = [pytest.param(f, t, (((2, 3), k),), id=n) for n, f, t, k in ACTS]
-
-
-@pytest.mark.parametrize("fn, tfn, specs", cases)
-def test_gradcheck(fn, tfn, specs, make, grad_ok):
-    grad_ok(fn, make(specs))
-
-
-@pytest.mark.parametrize("fn, tfn, specs", cases)
-def test_matches_torch_float64(fn, tfn, specs, make, torch_ok):
-    torch_ok(fn, tfn, make(specs))
-
-
-@pytest.mark.parametrize("fn, tfn, specs", ONE)
-def test_matches_torch_float32(fn, tfn, specs, make, torch_ok):
-    torch_ok(fn, tfn, make(specs), dtype=np.float32)
-
-
-@pytest.mark.parametrize("fn, tfn, specs", ONE)
-def test_second_order(fn, tfn, specs, make, grad2_ok):
-    grad2_ok(fn, make(specs))
-
-
-@pytest.mark.parametrize("fn, tfn, specs", ONE)
-def test_second_derivative_matches_torch(fn, tfn, specs, make, torch):
-    """The Hessian-vector product through create_graph equals torch's."""
-    import gradkit
-
-    (a,) = make(specs)
-    v = np.random.default_rng(3).standard_normal(a.shape)
-    x = Tensor(a, requires_grad=True)
-    x.grad = None
-    (fn(x) * Tensor(v)).sum().backward(create_graph=True)
-    g = x.grad
-    x.grad = None
-    if g.requires_grad:
-        (g * Tensor(v)).sum().backward()
-    else:  # the gradient does not depend on x (relu, leaky_relu): zero second derivative
-        x.grad = Tensor(np.zeros_like(a))
-    tx = torch.tensor(a, requires_grad=True)
-    (tg,) = torch.autograd.grad((tfn(tx) * torch.tensor(v)).sum(), tx, create_graph=True)
-    (th,) = torch.autograd.grad((tg * torch.tensor(v)).sum(), tx)
-    np.testing.assert_allclose(g.numpy(), tg.detach().numpy(), rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(x.grad.numpy(), th.numpy(), rtol=1e-9, atol=1e-10)
-    assert gradkit.is_grad_enabled()
-
 
 def test_erf_is_accurate_in_float64_and_float32():
     xs = np.concatenate([np.linspace(-7, 7, 2801), [0.0, 1e-300, -1e-12, 1e300, np.inf, -np.inf]])
@@ -119,24 +46,25 @@ def test_relu_gradient_is_zero_at_zero_like_torch(torch_ok):
 
 # ------------------------------------------------------------------ stability
 BIG = np.array([[-1000.0, 0.0, 1000.0], [1000.0, 999.0, -5.0], [-1000.0, -1000.0, -999.0]])
-STABLE = [
-    ("softmax", ops.softmax, lambda x: T.softmax(x, -1)),
-    ("softmax0", lambda x: ops.softmax(x, 0), lambda x: T.softmax(x, 0)),
-    ("log_softmax", ops.log_softmax, lambda x: T.log_softmax(x, -1)),
-    ("log_softmax0", lambda x: ops.log_softmax(x, 0), lambda x: T.log_softmax(x, 0)),
-    ("sigmoid", ops.sigmoid, lambda x: T.sigmoid(x)),
-    ("softplus", ops.softplus, lambda x: TF.softplus(x)),
-    ("tanh", ops.tanh, lambda x: T.tanh(x)),
-    ("elu", ops.elu, lambda x: TF.elu(x)),
-    ("gelu", ops.gelu, lambda x: TF.gelu(x)),
-    ("gelu_tanh", lambda x: ops.gelu(x, True), lambda x: TF.gelu(x, approximate="tanh")),
-    ("erf", ops.erf, lambda x: T.erf(x)),
-]
+# (id, table row, keyword arguments)
+STABLE = [("softmax", "softmax", {}), ("softmax0", "softmax", {"axis": 0}),
+          ("log_softmax", "log_softmax", {}), ("log_softmax0", "log_softmax", {"axis": 0}),
+          ("sigmoid", "sigmoid", {}), ("softplus", "softplus", {}), ("tanh", "tanh", {}),
+          ("elu", "elu", {}), ("gelu", "gelu", {}), ("gelu_tanh", "gelu", {"approximate": True}),
+          ("erf", "erf", {})]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("fn, tfn", [pytest.param(f, t, id=n) for n, f, t in STABLE])
-def test_stable_for_huge_inputs(fn, tfn, dtype, torch_ok):
+@pytest.mark.parametrize("name, kw", [pytest.param(r, k, id=i) for i, r, k in STABLE])
+def test_stable_for_huge_inputs(name, kw, dtype, torch_ok):
+    row = BY_NAME[name]
+
+    def fn(x):
+        return row.op(x, **kw)
+
+    def tfn(x):
+        return row.twin(x, **kw)
+
     with np.errstate(over="raise", invalid="raise", divide="raise"):  # no overflow either
         x = Tensor(BIG.astype(dtype), requires_grad=True)
         y = fn(x)

@@ -1,5 +1,6 @@
-"""conv2d, max_pool2d and avg_pool2d: values and gradients against PyTorch and
-finite differences, float32 end to end, error messages, and what is saved."""
+"""conv2d, max_pool2d and avg_pool2d beyond the op table: layouts agree, what is computed
+and saved, float32 end to end, max-pool ties, error messages, a CNN block against PyTorch
+(every padding/stride/dilation case against PyTorch, NumPy and gradcheck: test_op_table)."""
 
 from __future__ import annotations
 
@@ -11,58 +12,8 @@ from gradkit import ops
 from gradkit.autograd.function import OpError
 from gradkit.ops import conv as conv_mod
 from gradkit.tensor import Tensor
-from gradkit.testing import gradcheck
 
 # ------------------------------------------------------------------ helpers
-
-
-def same_pads(n, k, s, d=1):
-    """Keras/TF 'same' padding of one axis: (before, after)."""
-    out = -(-n // s)
-    total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
-    return total // 2, total - total // 2
-
-
-def torch_conv(torch, x_nchw, w_oihw, b, stride, padding, dilation):
-    """PyTorch conv2d with Keras 'same' (possibly asymmetric) done by explicit F.pad."""
-    F = torch.nn.functional
-    s = (stride, stride) if isinstance(stride, int) else stride
-    d = (dilation, dilation) if isinstance(dilation, int) else dilation
-    if padding == "same":
-        kh, kw = w_oihw.shape[2:]
-        top, bottom = same_pads(x_nchw.shape[2], kh, s[0], d[0])
-        left, right = same_pads(x_nchw.shape[3], kw, s[1], d[1])
-        x_nchw = F.pad(x_nchw, (left, right, top, bottom))
-        padding = 0
-    elif padding == "valid":
-        padding = 0
-    return F.conv2d(x_nchw, w_oihw, b, stride=s, padding=padding, dilation=d)
-
-
-# (N, C_in, H, W, C_out, (kh, kw), strides, padding, dilation)
-CONV_CASES = [
-    (2, 1, 7, 9, 3, (3, 3), 1, "valid", 1),
-    (2, 3, 7, 9, 4, (3, 3), 1, "same", 1),
-    (2, 3, 8, 7, 2, (3, 3), 2, "same", 1),
-    (1, 3, 9, 9, 2, (5, 5), 2, "valid", 1),
-    (2, 1, 6, 8, 3, (5, 5), 1, "same", 1),
-    (2, 3, 5, 6, 4, (1, 1), 1, "valid", 1),
-    (2, 3, 5, 7, 2, (1, 1), 2, "same", 1),
-    (2, 3, 7, 8, 3, (2, 3), (2, 1), "same", 1),
-    (2, 1, 7, 9, 2, (3, 2), 1, 1, 1),
-    (2, 3, 6, 7, 2, (3, 3), 2, (2, 1), 1),
-    (2, 6, 7, 7, 5, (3, 3), 1, "valid", 1),   # > KMAJOR_MAX_CHANNELS: N*OH*OW-major im2col
-    (2, 6, 8, 9, 3, (3, 3), 2, "same", 1),
-    (1, 7, 6, 5, 2, (2, 3), 1, (1, 2), 1),
-    (2, 3, 9, 9, 2, (3, 3), 1, "valid", 2),   # dilation
-    (1, 6, 9, 8, 2, (3, 2), 2, "same", (2, 3)),
-    (2, 5, 4, 4, 3, (4, 4), 1, "valid", 1),   # kernel as large as the input
-]
-
-
-def _case_id(c):
-    n, ci, h, w, co, k, s, p, d = c
-    return f"{ci}x{h}x{w}-k{k[0]}x{k[1]}-s{s}-p{p}-d{d}"
 
 
 def _conv_arrays(case, seed=0, bias=True):
@@ -72,56 +23,6 @@ def _conv_arrays(case, seed=0, bias=True):
     k = rng.standard_normal((co, ci, kh, kw)) / np.sqrt(ci * kh * kw)  # OIHW
     b = rng.standard_normal(co) if bias else None
     return x, k, b
-
-
-# ------------------------------------------------------------------ conv2d vs torch
-
-
-@pytest.mark.torch
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
-@pytest.mark.parametrize("case", CONV_CASES, ids=_case_id)
-def test_conv2d_matches_torch(torch_ok, torch, case, fmt, dtype):
-    *_, s, p, d = case
-    x, k, b = _conv_arrays(case)
-    if fmt == "channels_last":
-        arrays = [x.transpose(0, 2, 3, 1).copy(), k.transpose(2, 3, 1, 0).copy(), b]
-
-        def tfn(xt, kt, bt):
-            y = torch_conv(torch, xt.permute(0, 3, 1, 2), kt.permute(3, 2, 0, 1), bt, s, p, d)
-            return y.permute(0, 2, 3, 1)
-    else:
-        arrays = [x, k, b]
-
-        def tfn(xt, kt, bt):
-            return torch_conv(torch, xt, kt, bt, s, p, d)
-
-    def fn(xt, kt, bt):
-        return ops.conv2d(xt, kt, bt, strides=s, padding=p, data_format=fmt, dilation=d)
-
-    torch_ok(fn, tfn, arrays, dtype=dtype)  # 1e-10 in float64, 1e-5 in float32
-
-
-@pytest.mark.torch
-@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
-@pytest.mark.parametrize("cin", [1, 3, 6])
-def test_conv2d_without_bias_matches_torch(torch_ok, torch, fmt, cin):
-    case = (2, cin, 6, 7, 3, (3, 3), 1, "same", 1)
-    x, k, _ = _conv_arrays(case, bias=False)
-    if fmt == "channels_last":
-        arrays = [x.transpose(0, 2, 3, 1).copy(), k.transpose(2, 3, 1, 0).copy()]
-
-        def tfn(xt, kt):
-            y = torch_conv(torch, xt.permute(0, 3, 1, 2), kt.permute(3, 2, 0, 1), None, 1,
-                           "same", 1)
-            return y.permute(0, 2, 3, 1)
-    else:
-        arrays = [x, k]
-
-        def tfn(xt, kt):
-            return torch_conv(torch, xt, kt, None, 1, "same", 1)
-
-    torch_ok(lambda xt, kt: ops.conv2d(xt, kt, padding="same", data_format=fmt), tfn, arrays)
 
 
 def test_conv2d_formats_agree_and_non_contiguous_inputs():
@@ -151,25 +52,6 @@ def test_conv2d_im2col_layouts_agree(monkeypatch, kmajor_max):
     monkeypatch.setattr(conv_mod, "KMAJOR_MAX_CHANNELS", kmajor_max)
     for a, r in zip(run(), ref):
         np.testing.assert_allclose(a, r, atol=1e-12)
-
-
-# ------------------------------------------------------------------ conv2d gradcheck
-
-
-@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
-@pytest.mark.parametrize("case", [
-    (1, 2, 5, 6, 2, (3, 3), 1, "valid", 1),
-    (1, 2, 5, 6, 2, (3, 2), 2, "same", 1),
-    (1, 5, 5, 5, 2, (3, 3), 1, (1, 2), 1),
-    (1, 1, 7, 6, 2, (3, 3), 1, "same", 2),
-], ids=_case_id)
-def test_conv2d_gradcheck(case, fmt):
-    *_, s, p, d = case
-    x, k, b = _conv_arrays(case, seed=3)
-    if fmt == "channels_last":
-        x, k = x.transpose(0, 2, 3, 1).copy(), k.transpose(2, 3, 1, 0).copy()
-    assert gradcheck(lambda a, w, c: ops.conv2d(a, w, c, strides=s, padding=p, data_format=fmt,
-                                                dilation=d), x, k, b)
 
 
 # ------------------------------------------------------------------ conv2d: what is computed
@@ -266,109 +148,6 @@ def test_conv2d_errors_name_the_op_and_shapes():
 # ------------------------------------------------------------------ pooling
 
 
-def pool_reference(x, kind, pool, stride, pads):
-    """NumPy loops over output pixels; NCHW; padding excluded (max: -inf, avg: not counted)."""
-    n, c, h, w = x.shape
-    (ph, pw), (sh, sw), (pt, pb, pl, pr) = pool, stride, pads
-    oh, ow = (h + pt + pb - ph) // sh + 1, (w + pl + pr - pw) // sw + 1
-    out = np.empty((n, c, oh, ow), x.dtype)
-    for i in range(oh):
-        for j in range(ow):
-            r0, c0 = i * sh - pt, j * sw - pl
-            win = x[:, :, max(r0, 0):r0 + ph, max(c0, 0):c0 + pw]
-            out[:, :, i, j] = win.max(axis=(2, 3)) if kind == "max" else win.mean(axis=(2, 3))
-    return out
-
-
-# (H, W, pool, strides, padding)
-POOL_CASES = [
-    (8, 8, 2, None, "valid"),
-    (7, 9, 2, None, "valid"),        # odd: the last row/column is dropped
-    (7, 9, 3, 2, "valid"),           # overlapping
-    (6, 7, 3, 1, "valid"),
-    (5, 7, (2, 3), (1, 2), "valid"),
-    (7, 9, 3, 2, 1),                 # explicit padding (PyTorch)
-    (6, 8, (3, 2), (2, 1), (1, 1)),
-    (7, 9, 2, None, "same"),         # Keras 'same': extra padding bottom/right
-    (7, 9, 3, 2, "same"),
-    (6, 6, 3, 1, "same"),
-    (5, 6, 1, 1, "valid"),
-]
-
-
-def _pool_id(c):
-    return f"{c[0]}x{c[1]}-p{c[2]}-s{c[3]}-{c[4]}"
-
-
-def _torch_pool(torch, kind, xt, pool, strides, padding):
-    F = torch.nn.functional
-    stride = pool if strides is None else strides
-    if padding == "same":  # only max goes through torch here; -inf padding
-        p = (pool, pool) if isinstance(pool, int) else pool
-        s = (stride, stride) if isinstance(stride, int) else stride
-        top, bottom = same_pads(xt.shape[2], p[0], s[0])
-        left, right = same_pads(xt.shape[3], p[1], s[1])
-        xt = F.pad(xt, (left, right, top, bottom), value=-np.inf)
-        padding = 0
-    elif padding == "valid":
-        padding = 0
-    if kind == "max":
-        return F.max_pool2d(xt, pool, stride, padding)
-    return F.avg_pool2d(xt, pool, stride, padding, count_include_pad=False)
-
-
-# avg with (possibly asymmetric) 'same' padding has no PyTorch twin: the NumPy reference
-# and gradcheck cover it
-TORCH_POOL_CASES = [pytest.param(kind, c, id=f"{kind}-{_pool_id(c)}")
-                    for kind in ("max", "avg") for c in POOL_CASES
-                    if not (kind == "avg" and c[4] == "same")]
-
-
-@pytest.mark.torch
-@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
-@pytest.mark.parametrize("kind,case", TORCH_POOL_CASES)
-def test_pool_matches_torch(torch_ok, torch, case, kind, fmt, dtype):
-    h, w, pool, strides, padding = case
-    x = np.random.default_rng(1).standard_normal((2, 3, h, w))
-    fn_op = ops.max_pool2d if kind == "max" else ops.avg_pool2d
-
-    def fn(xt):
-        return fn_op(xt, pool, strides, padding, fmt)
-
-    if fmt == "channels_last":
-        def tfn(xt):
-            return _torch_pool(torch, kind, xt.permute(0, 3, 1, 2), pool, strides,
-                               padding).permute(0, 2, 3, 1)
-        x = x.transpose(0, 2, 3, 1).copy()
-    else:
-        def tfn(xt):
-            return _torch_pool(torch, kind, xt, pool, strides, padding)
-    torch_ok(fn, tfn, [x], dtype=dtype)
-
-
-@pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize("case", POOL_CASES, ids=_pool_id)
-def test_pool_matches_numpy_reference(case, kind):
-    h, w, pool, strides, padding = case
-    x = np.random.default_rng(2).standard_normal((2, 3, h, w))
-    p = (pool, pool) if isinstance(pool, int) else pool
-    s = p if strides is None else ((strides, strides) if isinstance(strides, int) else strides)
-    if padding == "valid":
-        pads = (0, 0, 0, 0)
-    elif padding == "same":
-        pads = same_pads(h, p[0], s[0]) + same_pads(w, p[1], s[1])
-    else:
-        q = (padding, padding) if isinstance(padding, int) else padding
-        pads = (q[0], q[0], q[1], q[1])
-    want = pool_reference(x, kind, p, s, pads)
-    fn_op = ops.max_pool2d if kind == "max" else ops.avg_pool2d
-    got = fn_op(x, pool, strides, padding, "channels_first").numpy()
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
-    got_last = fn_op(x.transpose(0, 2, 3, 1), pool, strides, padding).numpy()
-    np.testing.assert_allclose(got_last, want.transpose(0, 2, 3, 1), rtol=1e-12, atol=1e-12)
-
-
 @pytest.mark.torch
 @pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("pool,strides,padding", [(2, None, 0), (3, 2, 0), (3, 1, 1),
@@ -390,19 +169,6 @@ def test_max_pool_ties_route_like_torch(torch, fmt, pool, strides, padding):
     y.backward(gy if fmt == "channels_first" else gy.transpose(0, 2, 3, 1))
     got = gx.grad.numpy() if fmt == "channels_first" else gx.grad.numpy().transpose(0, 3, 1, 2)
     np.testing.assert_array_equal(got, xt.grad.numpy())
-
-
-@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
-@pytest.mark.parametrize("kind", ["max", "avg"])
-@pytest.mark.parametrize("pool,strides,padding", [(2, None, "valid"), (3, 2, "same"),
-                                                  ((2, 3), 1, "valid"), (3, 2, 1)])
-def test_pool_gradcheck(kind, fmt, pool, strides, padding):
-    rng = np.random.default_rng(5)
-    # distinct values far apart: no max ties within the finite-difference step
-    shape = (1, 5, 6, 2) if fmt == "channels_last" else (1, 2, 5, 6)
-    x = rng.permutation(60).reshape(shape) * 0.1
-    fn_op = ops.max_pool2d if kind == "max" else ops.avg_pool2d
-    assert gradcheck(lambda a: fn_op(a, pool, strides, padding, fmt), x)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])

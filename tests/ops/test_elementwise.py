@@ -1,4 +1,5 @@
-"""Elementwise ops: gradcheck, PyTorch diffs, second derivatives, dtype and error behaviour."""
+"""Elementwise ops beyond the op table: tie and kink semantics, casts, nested grad, dtypes,
+errors and the gradcheck helper itself (gradcheck, PyTorch and NumPy sweeps: test_op_table)."""
 
 from __future__ import annotations
 
@@ -9,90 +10,12 @@ import gradkit
 from gradkit import ops
 from gradkit.autograd.function import OpError
 from gradkit.tensor import Tensor
+from tests.ops.op_table import rows, sample_kinds
 
 try:
     import torch as T
 except ImportError:  # the torch tests skip through the torch_ok fixture
     T = None
-
-# (name, gradkit fn, torch fn, input kind(s))
-UNARY = [
-    ("negative", ops.negative, lambda a: -a, "any"),
-    ("exp", ops.exp, lambda a: T.exp(a), "any"),
-    ("log", ops.log, lambda a: T.log(a), "pos"),
-    ("sqrt", ops.sqrt, lambda a: T.sqrt(a), "pos"),
-    ("abs", ops.abs, lambda a: T.abs(a), "nz"),
-    ("sign", ops.sign, lambda a: T.sign(a), "nz"),
-    ("clip", lambda a: ops.clip(a, -0.5, 0.5), lambda a: T.clamp(a, -0.5, 0.5), "grid_a"),
-    ("clip_lo", lambda a: ops.clip(a, -0.5), lambda a: T.clamp(a, min=-0.5), "grid_a"),
-    ("clip_hi", lambda a: ops.clip(a, None, 0.5), lambda a: T.clamp(a, max=0.5), "grid_a"),
-    ("pow_int", lambda a: a ** 3, lambda a: a ** 3, "any"),
-    ("pow_half", lambda a: a ** 0.5, lambda a: a ** 0.5, "pos"),
-    ("pow_neg", lambda a: ops.power(a, -1.5), lambda a: a ** -1.5, "pos"),
-    ("rpow", lambda a: 2.0 ** a, lambda a: 2.0 ** a, "any"),
-    ("scalar_add", lambda a: 1.5 + a, lambda a: 1.5 + a, "any"),
-    ("scalar_rsub", lambda a: 1.5 - a, lambda a: 1.5 - a, "any"),
-    ("scalar_mul", lambda a: a * 3.0, lambda a: a * 3.0, "any"),
-    ("scalar_rdiv", lambda a: 2.0 / a, lambda a: 2.0 / a, "nz"),
-    ("scalar_div", lambda a: a / 4.0, lambda a: a / 4.0, "any"),
-]
-UNARY_SHAPES = [(), (1,), (4,), (2, 1, 3), (2, 3, 2)]
-
-BINARY = [
-    ("add", ops.add, lambda a, b: T.add(a, b), ("any", "any")),
-    ("subtract", ops.subtract, lambda a, b: T.sub(a, b), ("any", "any")),
-    ("multiply", ops.multiply, lambda a, b: T.mul(a, b), ("any", "any")),
-    ("divide", ops.divide, lambda a, b: T.div(a, b), ("any", "nz")),
-    ("power", ops.power, lambda a, b: T.pow(a, b), ("pos", "any")),
-    ("maximum", ops.maximum, lambda a, b: T.maximum(a, b), ("grid_a", "grid_b")),
-    ("minimum", ops.minimum, lambda a, b: T.minimum(a, b), ("grid_a", "grid_b")),
-    ("operators", lambda a, b: (a - b) * a / (b * b + 1.0) + (-a),
-     lambda a, b: (a - b) * a / (b * b + 1.0) + (-a), ("any", "any")),
-]
-PAIRS = [((2, 3), (2, 3)), ((3, 1), (4,)), ((2, 3, 4), (3, 1)), ((), (2, 3)), ((2, 3), ()),
-         ((1,), (3,)), ((2, 1, 3), (1, 4, 1)), ((), ())]
-
-
-def _where(c, a, b):
-    return ops.where(c, a, b)
-
-
-WHERE_SHAPES = [((2, 3), (2, 3), (2, 3)), ((3, 1), (4,), (3, 4)), ((2, 3), (), (1, 3)),
-                ((4,), (3, 1), ())]
-
-unary_cases = [pytest.param(f, t, ((s, k),), id=f"{n}-{s}")
-               for n, f, t, k in UNARY for s in UNARY_SHAPES]
-binary_cases = [pytest.param(f, t, ((sa, ka), (sb, kb)), id=f"{n}-{sa}&{sb}")
-                for n, f, t, (ka, kb) in BINARY for sa, sb in PAIRS]
-where_cases = [pytest.param(_where, lambda c, a, b: T.where(c, a, b),
-                            ((sc, "mask"), (sa, "any"), (sb, "any")), id=f"where-{sc}-{sa}-{sb}")
-               for sc, sa, sb in WHERE_SHAPES]
-ALL = unary_cases + binary_cases + where_cases
-# one case per op for the float32 and second-order passes
-ONE = ([pytest.param(f, t, (((2, 3), k),), id=n) for n, f, t, k in UNARY]
-       + [pytest.param(f, t, (((3, 1), ka), ((4,), kb)), id=n) for n, f, t, (ka, kb) in BINARY]
-       + [where_cases[1]])
-
-
-@pytest.mark.parametrize("fn, tfn, specs", ALL)
-def test_gradcheck(fn, tfn, specs, make, grad_ok):
-    grad_ok(fn, make(specs))
-
-
-@pytest.mark.parametrize("fn, tfn, specs", ALL)
-def test_matches_torch_float64(fn, tfn, specs, make, torch_ok):
-    torch_ok(fn, tfn, make(specs))
-
-
-@pytest.mark.parametrize("fn, tfn, specs", ONE)
-def test_matches_torch_float32(fn, tfn, specs, make, torch_ok):
-    torch_ok(fn, tfn, make(specs), dtype=np.float32)
-
-
-@pytest.mark.parametrize("fn, tfn, specs", ONE)
-def test_second_order(fn, tfn, specs, make, grad2_ok):
-    grad2_ok(fn, make(specs))
-
 
 # ----------------------------------------------------------------- semantics
 def test_maximum_minimum_ties_split_like_torch(torch_ok):
@@ -328,8 +251,9 @@ def test_numpy_array_with_tensor_is_differentiable(name, fn, torch):
     np.testing.assert_allclose(t.grad.numpy(), tt.grad.numpy(), rtol=1e-12)
 
 
-@pytest.mark.parametrize("fn, kinds", [pytest.param(f, k, id=n) for n, f, _, k in BINARY])
-def test_gradient_when_only_one_input_requires_it(fn, kinds, make):
+@pytest.mark.parametrize("row", rows("elementwise", "binary"), ids=lambda r: r.name)
+def test_gradient_when_only_one_input_requires_it(row, make):
+    fn, kinds = row.op, sample_kinds(row)
     a, b = make([((3, 1), kinds[0]), ((4,), kinds[1])])
     x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
     fn(x, y).sum().backward()
