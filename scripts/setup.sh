@@ -16,28 +16,29 @@ fi
 echo "== installing gradkit[$extras]"
 .venv/bin/python -m pip install -q -e ".[$extras]"
 
-# Fashion-MNIST from Debian (the loader also looks in ~/.cache/gradkit and can download).
-if [ ! -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
+# debian_install WHAT PACKAGE...: install Debian packages when root; in CI (CI=true) a failure
+# stops the set-up, since tests would otherwise skip what they were meant to check.
+debian_install() {
+  local what=$1; shift
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing dataset-fashion-mnist from Debian"
-    (apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 \
-      || (apt-get update -qq >/dev/null && apt-get install -y -qq dataset-fashion-mnist >/dev/null)) \
-      || echo "!! could not install dataset-fashion-mnist; gradkit will try to download it"
+    echo "== installing $* from Debian"
+    if (apt-get install -y -qq "$@" >/dev/null 2>&1 \
+        || (apt-get update -qq >/dev/null && apt-get install -y -qq "$@" >/dev/null)); then
+      return 0
+    fi
+    echo "!! could not install $*; $what"
   else
-    echo "!! dataset-fashion-mnist is not installed (needs root: sudo apt-get install dataset-fashion-mnist);"
-    echo "   gradkit will look in \$GRADKIT_DATA and ~/.cache/gradkit, then try to download it"
+    echo "!! $* not installed (needs root: sudo apt-get install $*); $what"
   fi
-fi
+  [ "${CI:-}" != "true" ] || { echo "!! CI needs them: stopping"; exit 1; }
+}
 
-# Graphviz (plot_model / plot.graph pictures) and headless Chromium (the browser tests), from Debian.
+# Fashion-MNIST (the loader also looks in $GRADKIT_DATA, ~/.cache/gradkit and can download).
+[ -e /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] \
+  || debian_install "gradkit will look in \$GRADKIT_DATA and ~/.cache/gradkit, then download" \
+       dataset-fashion-mnist
+
+# Graphviz (plot_model / plot.graph pictures) and headless Chromium (the browser tests).
 if [ "$extras" = "test" ] && ! { command -v dot && command -v chromium; } >/dev/null; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing graphviz and chromium from Debian"
-    (apt-get install -y -qq graphviz chromium >/dev/null 2>&1 \
-      || (apt-get update -qq >/dev/null && apt-get install -y -qq graphviz chromium >/dev/null)) \
-      || echo "!! could not install graphviz/chromium; the tests that need them will be skipped"
-  else
-    echo "!! graphviz/chromium are not installed (sudo apt-get install graphviz chromium);"
-    echo "   the tests that need them will be skipped"
-  fi
+  debian_install "the tests that need them will be skipped" graphviz chromium
 fi
