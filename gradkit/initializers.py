@@ -29,12 +29,14 @@ import numpy as np
 
 from gradkit import random as _random
 from gradkit.utils.config import Configurable
+from gradkit.utils.registry import Registry, as_is
 
 __all__ = [
-    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
+    "INITIALIZERS", "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
+    "Identity",
     "Initializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomNormal",
     "RandomUniform", "TruncatedNormal", "VarianceScaling", "Zeros", "compute_fans",
-    "deserialize", "get", "serialize",
+    "deserialize", "get", "register_serializable", "serialize",
 ]
 
 # stddev of a standard normal truncated to [-2, 2] (Keras's correction constant)
@@ -431,53 +433,50 @@ class Identity(Initializer):
 
 
 # ------------------------------------------------------------------ lookup
-_CLASSES = {
-    "zeros": Zeros, "zero": Zeros, "ones": Ones, "one": Ones, "constant": Constant,
-    "random_uniform": RandomUniform, "uniform": RandomUniform,
-    "random_normal": RandomNormal, "normal": RandomNormal,
-    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
-    "glorot_uniform": GlorotUniform, "xavier_uniform": GlorotUniform,
-    "glorot_normal": GlorotNormal, "xavier_normal": GlorotNormal,
-    "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
-    "orthogonal": Orthogonal, "identity": Identity,
-}
-_ALL = [Zeros, Ones, Constant, RandomUniform, RandomNormal, TruncatedNormal, VarianceScaling,
-        GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal,
-        Orthogonal, Identity]
-_BY_CLASS_NAME = {c.__name__.lower(): c for c in _ALL}
+INITIALIZERS = Registry("initializer", Initializer, module="gradkit.initializers", none=None,
+                        from_function=as_is)
+"""The initializer registry (see :mod:`gradkit.utils.registry`)."""
+
+for _cls, _names in (
+        (Zeros, ("zeros", "zero")), (Ones, ("ones", "one")), (Constant, ("constant",)),
+        (RandomUniform, ("random_uniform", "uniform")),
+        (RandomNormal, ("random_normal", "normal")), (TruncatedNormal, ("truncated_normal",)),
+        (VarianceScaling, ("variance_scaling",)),
+        (GlorotUniform, ("glorot_uniform", "xavier_uniform")),
+        (GlorotNormal, ("glorot_normal", "xavier_normal")), (HeUniform, ("he_uniform",)),
+        (HeNormal, ("he_normal",)), (LecunUniform, ("lecun_uniform",)),
+        (LecunNormal, ("lecun_normal",)), (Orthogonal, ("orthogonal",)),
+        (Identity, ("identity",))):
+    INITIALIZERS.register(*_names)(_cls)
+register_serializable = INITIALIZERS.register_serializable
 
 
 def serialize(initializer):
-    """An initializer as ``{"class_name": ..., "config": {...}}``.
+    """An initializer as ``{"class_name": ..., "config": {...}}`` (a function: its name).
 
     Args:
-        initializer: an :class:`Initializer`.
+        initializer: an :class:`Initializer` (or a registered function).
 
     Returns:
-        A JSON-able dict for :func:`deserialize`.
+        A JSON-able value for :func:`deserialize` / :func:`get`.
     """
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return INITIALIZERS.serialize(initializer)
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
     """Rebuild an initializer from :func:`serialize`'s dict.
 
     Args:
         config: ``{"class_name": "HeNormal", "config": {"seed": None}}``.
+        custom_objects: optional ``{name: class}`` for unregistered classes.
 
     Returns:
         An :class:`Initializer`.
     """
-    name = config.get("class_name", "")
-    cls = _BY_CLASS_NAME.get(name.lower())
-    if cls is None:
-        raise ValueError(f"unknown initializer class {name!r}; known classes are: "
-                         f"{', '.join(c.__name__ for c in _ALL)}")
-    return cls.from_config(config.get("config", {}))
+    return INITIALIZERS.deserialize(config, custom_objects)
 
 
-def get(identifier):
+def get(identifier, custom_objects=None):
     """Resolve an initializer given by name, config, class, instance or callable.
 
     Args:
@@ -486,6 +485,7 @@ def get(identifier):
             :func:`serialize`, an :class:`Initializer` subclass or instance, or
             any callable ``(shape, dtype) -> array`` (returned unchanged).
             ``None`` gives ``None``.
+        custom_objects: optional ``{name: class or function}``.
 
     Returns:
         A callable initializer (or None).
@@ -497,20 +497,4 @@ def get(identifier):
 
         initializers.get("he_normal")((128, 64)).std()   # ~ sqrt(2 / 128)
     """
-    if identifier is None or isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.strip().lower()
-        cls = _CLASSES.get(key) or _BY_CLASS_NAME.get(key)
-        if cls is None:
-            raise ValueError(f"unknown initializer {identifier!r}; valid names are: "
-                             f"{', '.join(sorted(_CLASSES))}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"an initializer must be a name, a config dict, an Initializer or a "
-                    f"callable, got {type(identifier).__name__}: {identifier!r}")
+    return INITIALIZERS.get(identifier, custom_objects)

@@ -57,14 +57,15 @@ from gradkit.backend import get_array_module
 from gradkit.ops import activation as _act
 from gradkit.tensor import Tensor
 from gradkit.utils.config import Configurable
+from gradkit.utils.registry import Registry
 
 __all__ = [
-    "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "KLDivergence", "Loss",
+    "LOSSES", "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "KLDivergence", "Loss",
     "LossFunctionWrapper", "MeanAbsoluteError", "MeanSquaredError",
     "SparseCategoricalCrossentropy", "binary_crossentropy", "categorical_crossentropy",
     "deserialize", "get", "huber", "kl_divergence", "mean_absolute_error",
-    "mean_squared_error", "reduce_losses", "serialize", "sigmoid_logits", "softmax_logits",
-    "sparse_categorical_crossentropy",
+    "mean_squared_error", "reduce_losses", "register_serializable", "serialize",
+    "sigmoid_logits", "softmax_logits", "sparse_categorical_crossentropy",
 ]
 
 EPSILON = 1e-7
@@ -553,7 +554,7 @@ class LossFunctionWrapper(Loss):
     def get_config(self):
         cfg = super().get_config()
         if type(self) is LossFunctionWrapper:
-            cfg["fn"] = getattr(self.fn, "__name__", repr(self.fn))
+            cfg["fn"] = LOSSES.name_of(self.fn)
         cfg.update(self._fn_kwargs)
         return cfg
 
@@ -561,11 +562,8 @@ class LossFunctionWrapper(Loss):
     def from_config(cls, config):
         if cls is LossFunctionWrapper:
             config = dict(config)
-            fn = _FUNCTIONS.get(config.pop("fn", None))
-            if fn is None:
-                raise ValueError("LossFunctionWrapper.from_config: only built-in loss "
-                                 "functions can be rebuilt by name; construct it with the "
-                                 "function instead")
+            name = config.pop("fn", None)
+            fn = _FUNCTIONS.get(name) or LOSSES.lookup_function(name, "LossFunctionWrapper")
             return cls(fn, **config)
         return cls(**config)
 
@@ -728,17 +726,6 @@ class KLDivergence(LossFunctionWrapper):
 
 
 # ------------------------------------------------------------------ lookup
-_CLASSES = {
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "huber": Huber, "huber_loss": Huber,
-    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "kl_divergence": KLDivergence, "kld": KLDivergence,
-    "kullback_leibler_divergence": KLDivergence,
-}
-_BY_CLASS_NAME = {c.__name__.lower(): c for c in set(_CLASSES.values())}
 _FUNCTIONS = {
     "mean_squared_error": mean_squared_error, "mean_absolute_error": mean_absolute_error,
     "huber": huber, "binary_crossentropy": binary_crossentropy,
@@ -746,47 +733,57 @@ _FUNCTIONS = {
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
     "kl_divergence": kl_divergence,
 }
-_FUNCTION_CLASSES = {fn: _CLASSES[name] for name, fn in _FUNCTIONS.items()}
 
 
-def _valid_names():
-    return sorted(_CLASSES)
+def _from_function(fn):
+    """A built-in loss function as its class; any other per-example function wrapped."""
+    cls = _FUNCTION_CLASSES.get(fn)
+    return cls() if cls is not None else LossFunctionWrapper(fn)
+
+
+LOSSES = Registry("loss", Loss, module="gradkit.losses", none=None,
+                  from_function=_from_function)
+"""The loss registry (see :mod:`gradkit.utils.registry`)."""
+
+for _cls, _names in (
+        (MeanSquaredError, ("mean_squared_error", "mse")),
+        (MeanAbsoluteError, ("mean_absolute_error", "mae")), (Huber, ("huber", "huber_loss")),
+        (BinaryCrossentropy, ("binary_crossentropy", "bce")),
+        (CategoricalCrossentropy, ("categorical_crossentropy",)),
+        (SparseCategoricalCrossentropy, ("sparse_categorical_crossentropy",)),
+        (KLDivergence, ("kl_divergence", "kld", "kullback_leibler_divergence"))):
+    LOSSES.register(*_names)(_cls)
+_FUNCTION_CLASSES = {fn: LOSSES.lookup(name) for name, fn in _FUNCTIONS.items()}
+LOSSES.register(listed=False)(LossFunctionWrapper)
+register_serializable = LOSSES.register_serializable
 
 
 def serialize(loss):
-    """A loss as ``{"class_name": ..., "config": {...}}``.
+    """A loss as ``{"class_name": ..., "config": {...}}`` (a function: its name).
 
     Args:
-        loss: a :class:`Loss` instance.
+        loss: a :class:`Loss` instance, a registered loss function or a name.
 
     Returns:
-        A JSON-able dict that :func:`deserialize` / :func:`get` turn back into a loss.
+        A JSON-able value that :func:`deserialize` / :func:`get` turn back into a loss.
     """
-    if not isinstance(loss, Loss):
-        loss = get(loss)
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return LOSSES.serialize(loss)
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
     """Rebuild a loss from :func:`serialize`'s dict.
 
     Args:
         config: ``{"class_name": "CategoricalCrossentropy", "config": {...}}``.
+        custom_objects: optional ``{name: class or function}`` for unregistered ones.
 
     Returns:
         A :class:`Loss` instance.
     """
-    name = config.get("class_name", "")
-    cls = _BY_CLASS_NAME.get(name.lower())
-    if cls is None and name == "LossFunctionWrapper":
-        cls = LossFunctionWrapper
-    if cls is None:
-        raise ValueError(f"unknown loss class {name!r}; known classes are: "
-                         f"{', '.join(sorted(c.__name__ for c in _BY_CLASS_NAME.values()))}")
-    return cls.from_config(config.get("config", {}))
+    return LOSSES.deserialize(config, custom_objects)
 
 
-def get(identifier):
+def get(identifier, custom_objects=None):
     """Resolve a loss given by name, config, class, instance or function.
 
     Args:
@@ -796,6 +793,7 @@ def get(identifier):
             built-in loss function (mapped to its class) or any per-example
             function ``fn(y_true, y_pred)`` (wrapped in
             :class:`LossFunctionWrapper`). ``None`` gives ``None``.
+        custom_objects: optional ``{name: class or function}``.
 
     Returns:
         A :class:`Loss` instance (or None).
@@ -807,21 +805,4 @@ def get(identifier):
 
         losses.get("bce")          # BinaryCrossentropy(...)
     """
-    if identifier is None or isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.strip().lower()
-        cls = _CLASSES.get(key) or _BY_CLASS_NAME.get(key)
-        if cls is None:
-            raise ValueError(f"unknown loss {identifier!r}; valid names are: "
-                             f"{', '.join(_valid_names())}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier):
-        cls = _FUNCTION_CLASSES.get(identifier)
-        return cls() if cls is not None else LossFunctionWrapper(identifier)
-    raise TypeError(f"a loss must be a name, a config dict, a Loss or a callable, got "
-                    f"{type(identifier).__name__}: {identifier!r}")
+    return LOSSES.get(identifier, custom_objects)

@@ -25,18 +25,15 @@ __all__ = ["Activation", "Dense", "Dropout", "Embedding", "Flatten", "Identity",
 def serialize_arg(value, kind):
     """A JSON-able form of an initializer/regularizer argument for ``get_config``.
 
-    Names, numbers, dicts and None are kept; objects go through
-    ``gradkit.<kind>.serialize`` (``kind`` is ``"initializers"`` or ``"regularizers"``).
+    Names, numbers, dicts and None are kept; objects and functions go through
+    ``gradkit.<kind>.serialize`` (``kind`` is ``"initializers"`` or ``"regularizers"``),
+    so a registered user function saves under its registered name.
     """
     if value is None or isinstance(value, (str, bool, int, float, dict)):
         return value
     import importlib
 
-    module = importlib.import_module(f"gradkit.{kind}")
-    ser = getattr(module, "serialize", None)
-    if ser is not None and hasattr(value, "get_config"):
-        return ser(value)
-    return getattr(value, "__name__", type(value).__name__)  # a plain function: its name
+    return importlib.import_module(f"gradkit.{kind}").serialize(value)
 
 
 def _positive_int(layer_name, arg, value):

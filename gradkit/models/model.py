@@ -90,9 +90,10 @@ class Model(Layer):
         first_loss = self._loss_fns[0][1]
         self._metrics = [Me.get(m, loss=first_loss) for m in (metrics or [])]
         self.compiled = True
-        self._compile_config = {"optimizer": _serialize_obj(self.optimizer),
+        self._compile_config = {"optimizer": O.serialize(self.optimizer),
                                 "loss": _serialize_loss(loss),
-                                "metrics": [_serialize_metric(m) for m in (metrics or [])],
+                                "metrics": [m if isinstance(m, str) else Me.serialize(m)
+                                            for m in (metrics or [])],
                                 "loss_weights": loss_weights}
         return self
 
@@ -579,28 +580,16 @@ def _match_targets(y, n_out, names):
     return list(y)
 
 
-def _serialize_obj(obj):
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
-
-
 def _serialize_loss(loss):
+    from gradkit import losses as L
+
     if isinstance(loss, str) or loss is None:
         return loss
     if isinstance(loss, (list, tuple)):
         return [_serialize_loss(item) for item in loss]
-    if isinstance(loss, dict):
+    if isinstance(loss, dict) and "class_name" not in loss:  # one loss per output
         return {k: _serialize_loss(v) for k, v in loss.items()}
-    if hasattr(loss, "get_config"):
-        return _serialize_obj(loss)
-    return getattr(loss, "__name__", None)
-
-
-def _serialize_metric(m):
-    if isinstance(m, str):
-        return m
-    if hasattr(m, "get_config"):
-        return _serialize_obj(m)
-    return getattr(m, "__name__", None)
+    return L.serialize(loss)
 
 
 def _concat(outs):

@@ -22,9 +22,11 @@ import math
 import numbers
 
 from gradkit.utils.config import Configurable
+from gradkit.utils.registry import Registry
 
-__all__ = ["CosineDecay", "ExponentialDecay", "LearningRateSchedule", "PiecewiseConstantDecay",
-           "StepDecay", "deserialize", "get", "serialize"]
+__all__ = ["SCHEDULES", "CosineDecay", "ExponentialDecay", "LearningRateSchedule",
+           "PiecewiseConstantDecay", "StepDecay", "deserialize", "get", "register_serializable",
+           "serialize"]
 
 
 def _number(owner, name, value, *, minimum=None, strict=False, integer=False):
@@ -243,32 +245,26 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
 
 
-_SCHEDULES = {c.__name__: c for c in
-              (ExponentialDecay, PiecewiseConstantDecay, StepDecay, CosineDecay)}
+SCHEDULES = Registry("learning-rate schedule", LearningRateSchedule,
+                     module="gradkit.optimizers.schedules")
+"""The learning-rate schedule registry (see :mod:`gradkit.utils.registry`)."""
+
+for _cls in (ExponentialDecay, PiecewiseConstantDecay, StepDecay, CosineDecay):
+    SCHEDULES.register()(_cls)
+register_serializable = SCHEDULES.register_serializable
 
 
 def serialize(schedule):
     """``{"class_name": ..., "config": ...}`` for a schedule (Keras's format)."""
-    if not isinstance(schedule, LearningRateSchedule):
-        raise TypeError(f"serialize expects a LearningRateSchedule, got {type(schedule).__name__}")
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return SCHEDULES.serialize(schedule)
 
 
 def deserialize(config, custom_objects=None):
     """Rebuild a schedule from :func:`serialize`'s dict."""
-    table = dict(_SCHEDULES)
-    table.update(custom_objects or {})
-    name = config.get("class_name") if isinstance(config, dict) else None
-    if name not in table:
-        raise ValueError(f"unknown learning-rate schedule {name!r}; known: "
-                         f"{', '.join(sorted(table))}")
-    return table[name].from_config(dict(config.get("config", {})))
+    return SCHEDULES.deserialize(config, custom_objects)
 
 
-def get(identifier):
-    """A schedule from an instance or a :func:`serialize` dict."""
-    if isinstance(identifier, LearningRateSchedule):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise ValueError(f"cannot interpret {identifier!r} as a learning-rate schedule")
+def get(identifier, custom_objects=None):
+    """A schedule from an instance (returned as is), a :func:`serialize` dict or a class
+    name with default arguments."""
+    return SCHEDULES.get(identifier, custom_objects)
