@@ -14,18 +14,9 @@ from gradkit.autograd.function import Function
 from gradkit.backend import get_array_module
 from gradkit.layers.base import Layer
 from gradkit.layers.registry import register_builtin
+from gradkit.utils.validation import check_int, check_number
 
 __all__ = ["ELU", "GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
-
-
-def _number(cls, arg, value, minimum=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
-            value, "__float__"):
-        raise ValueError(f"{cls}: {arg} must be a number, received {value!r}")
-    value = float(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{cls}: {arg} must be >= {minimum}, received {value}")
-    return value
 
 
 class _ElementwiseLayer(Layer):
@@ -71,10 +62,10 @@ class ReLU(_ElementwiseLayer):
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.max_value = None if max_value is None else _number("ReLU", "max_value", max_value,
+        self.max_value = None if max_value is None else check_number("ReLU", "max_value", max_value,
                                                                  0.0)
-        self.negative_slope = _number("ReLU", "negative_slope", negative_slope, 0.0)
-        self.threshold = _number("ReLU", "threshold", threshold)
+        self.negative_slope = check_number("ReLU", "negative_slope", negative_slope, 0.0)
+        self.threshold = check_number("ReLU", "threshold", threshold)
         self._plain = self.max_value is None and self.negative_slope == 0 and self.threshold == 0
 
     def call(self, inputs, training=None):
@@ -105,7 +96,7 @@ class LeakyReLU(_ElementwiseLayer):
         super().__init__(**kwargs)
         if alpha is not None:
             negative_slope = alpha
-        self.negative_slope = _number("LeakyReLU", "negative_slope", negative_slope, 0.0)
+        self.negative_slope = check_number("LeakyReLU", "negative_slope", negative_slope, 0.0)
 
     def call(self, inputs, training=None):
         return ops.leaky_relu(inputs, self.negative_slope)
@@ -128,7 +119,7 @@ class ELU(_ElementwiseLayer):
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = _number("ELU", "alpha", alpha)
+        self.alpha = check_number("ELU", "alpha", alpha)
 
     def call(self, inputs, training=None):
         return ops.elu(inputs, self.alpha)
@@ -201,9 +192,7 @@ class Softmax(_ElementwiseLayer):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ValueError(f"Softmax: axis must be an int, received {axis!r}")
-        self.axis = axis
+        self.axis = check_int("Softmax", "axis", axis)
 
     def call(self, inputs, training=None):
         nd = inputs.ndim

@@ -14,6 +14,7 @@ from functools import reduce
 from gradkit import ops
 from gradkit.layers.base import Layer, shape_str
 from gradkit.layers.registry import register_builtin
+from gradkit.utils.validation import check_int
 
 __all__ = ["Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract"]
 
@@ -176,9 +177,7 @@ class Concatenate(_Merge):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ValueError(f"Concatenate: axis must be an int, received {axis!r}")
-        self.axis = axis
+        self.axis = check_int("Concatenate", "axis", axis)
 
     def _output_shape(self, shapes):
         name = f"{type(self).__name__} '{self.name}'"

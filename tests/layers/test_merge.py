@@ -115,7 +115,7 @@ def test_concatenate_errors():
         cat([np.zeros((2, 3)), np.zeros((4, 3))])
     with pytest.raises(ValueError, match="axis 2 is out of range"):
         L.Concatenate(axis=2)([np.zeros((2, 3)), np.zeros((2, 3))])
-    with pytest.raises(ValueError, match="axis must be an int"):
+    with pytest.raises(TypeError, match="axis must be an integer"):
         L.Concatenate(axis="last")
 
 

@@ -305,5 +305,9 @@ class TestLayerNormalization:
         with pytest.raises(ValueError, match=r"LayerNormalization 'ln_err' expected input with "
                                              r"last axis 3, received shape \(2, 5\)"):
             ln(np.zeros((2, 5)))
-        with pytest.raises(ValueError, match="axis"):
+        with pytest.raises(TypeError, match="axis must be an integer"):
             L.LayerNormalization(axis="last")
+        with pytest.raises(ValueError, match="axis must be an int or a list of ints"):
+            L.LayerNormalization(axis=[])
+        with pytest.raises(ValueError, match="epsilon must be a finite number > 0"):
+            L.LayerNormalization(epsilon=0.0)
