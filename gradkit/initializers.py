@@ -30,6 +30,7 @@ import numpy as np
 from gradkit import random as _random
 from gradkit.utils.config import Configurable
 from gradkit.utils.registry import Registry, as_is
+from gradkit.utils.validation import check_choice, check_int, check_number
 
 __all__ = [
     "INITIALIZERS", "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
@@ -94,10 +95,7 @@ class _Random(Initializer):
     """An initializer that draws random numbers (global generator or its own seed)."""
 
     def __init__(self, seed=None):
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"{type(self).__name__}: seed must be an int or None, got "
-                            f"{type(seed).__name__}")
-        self.seed = None if seed is None else int(seed)
+        self.seed = None if seed is None else check_int(type(self).__name__, "seed", seed)
 
     def _rng(self):
         # looked up on every call: gradkit.random.seed() replaces the global generator
@@ -174,10 +172,10 @@ class RandomUniform(_Random):
     """
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        if not maxval > minval:
-            raise ValueError(f"RandomUniform: maxval ({maxval}) must exceed minval ({minval})")
+        minval = check_number("RandomUniform", "minval", minval)
+        maxval = check_number("RandomUniform", "maxval", maxval, minval, min_open=True)
         super().__init__(seed)
-        self.minval, self.maxval = float(minval), float(maxval)
+        self.minval, self.maxval = minval, maxval
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "RandomUniform")
@@ -197,10 +195,9 @@ class RandomNormal(_Random):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        if not stddev >= 0:
-            raise ValueError(f"RandomNormal: stddev must be >= 0, got {stddev}")
+        self.mean = check_number("RandomNormal", "mean", mean)
+        self.stddev = check_number("RandomNormal", "stddev", stddev, 0)
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "RandomNormal")
@@ -223,10 +220,9 @@ class TruncatedNormal(_Random):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        if not stddev >= 0:
-            raise ValueError(f"TruncatedNormal: stddev must be >= 0, got {stddev}")
+        self.mean = check_number("TruncatedNormal", "mean", mean)
+        self.stddev = check_number("TruncatedNormal", "stddev", stddev, 0)
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "TruncatedNormal")
@@ -264,19 +260,14 @@ class VarianceScaling(_Random):
     """
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
-        if not scale > 0:
-            raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
-        mode = str(mode).lower()
-        if mode not in _MODES:
-            raise ValueError(f"VarianceScaling: mode must be one of {_MODES}, got {mode!r}")
+        owner = type(self).__name__
+        self.scale = check_number(owner, "scale", scale, 0, min_open=True)
+        self.mode = check_choice(owner, "mode", str(mode).lower(), _MODES)
         distribution = str(distribution).lower()
         if distribution == "normal":
             distribution = "truncated_normal"
-        if distribution not in _DISTRIBUTIONS:
-            raise ValueError(f"VarianceScaling: distribution must be one of {_DISTRIBUTIONS}, "
-                             f"got {distribution!r}")
+        self.distribution = check_choice(owner, "distribution", distribution, _DISTRIBUTIONS)
         super().__init__(seed)
-        self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
     def _variance(self, shape):
         fan_in, fan_out = compute_fans(shape)
@@ -392,7 +383,7 @@ class Orthogonal(_Random):
 
     def __init__(self, gain=1.0, seed=None):
         super().__init__(seed)
-        self.gain = float(gain)
+        self.gain = check_number("Orthogonal", "gain", gain)
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "Orthogonal")
@@ -420,7 +411,7 @@ class Identity(Initializer):
     """
 
     def __init__(self, gain=1.0):
-        self.gain = float(gain)
+        self.gain = check_number("Identity", "gain", gain)
 
     def __call__(self, shape, dtype="float32"):
         shape = _shape(shape)

@@ -58,6 +58,7 @@ from gradkit.ops import activation as _act
 from gradkit.tensor import Tensor
 from gradkit.utils.config import Configurable
 from gradkit.utils.registry import Registry
+from gradkit.utils.validation import check_choice, check_number
 
 __all__ = [
     "LOSSES", "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "KLDivergence", "Loss",
@@ -271,8 +272,7 @@ def huber(y_true, y_pred, delta=1.0):
     Returns:
         A Tensor of shape ``y_pred.shape[:-1]`` (``(N,)`` for a 1-D ``y_pred``).
     """
-    if not delta > 0:
-        raise ValueError(f"huber: delta must be positive, got {delta}")
+    delta = check_number("huber", "delta", delta, 0, min_open=True)
     p = _as_pred(y_pred)
     t = _float_targets("huber", y_true, p)
     e = p - t
@@ -418,12 +418,6 @@ kld = KLD = kullback_leibler_divergence = kl_divergence
 
 
 # ------------------------------------------------------------------ classes
-def _check_reduction(reduction):
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    return reduction
-
-
 def _weights(name, sample_weight, per):
     """``sample_weight`` as an array that broadcasts against the per-example losses."""
     sw = get_array_module(per._data).asarray(
@@ -489,7 +483,7 @@ class Loss(Configurable):
     default_name = "loss"
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
-        self.reduction = _check_reduction(reduction)
+        self.reduction = check_choice(type(self).__name__, "reduction", reduction, REDUCTIONS)
         self.name = name or self.default_name
 
     def call(self, y_true, y_pred):
@@ -610,9 +604,8 @@ class Huber(LossFunctionWrapper):
     """
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
-        if not delta > 0:
-            raise ValueError(f"Huber: delta must be positive, got {delta}")
-        super().__init__(huber, reduction, name, delta=float(delta))
+        super().__init__(huber, reduction, name,
+                         delta=check_number("Huber", "delta", delta, 0, min_open=True))
 
 
 class BinaryCrossentropy(LossFunctionWrapper):
@@ -633,11 +626,10 @@ class BinaryCrossentropy(LossFunctionWrapper):
 
     def __init__(self, from_logits=False, label_smoothing=0.0,
                  reduction="sum_over_batch_size", name="binary_crossentropy"):
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"BinaryCrossentropy: label_smoothing must be in [0, 1], got "
-                             f"{label_smoothing}")
+        label_smoothing = check_number("BinaryCrossentropy", "label_smoothing",
+                                       label_smoothing, 0, 1)
         super().__init__(binary_crossentropy, reduction, name, from_logits=bool(from_logits),
-                         label_smoothing=float(label_smoothing))
+                         label_smoothing=label_smoothing)
 
     def _fused_mean(self, y_true, y_pred):
         kw = self._fn_kwargs
@@ -663,11 +655,10 @@ class CategoricalCrossentropy(LossFunctionWrapper):
 
     def __init__(self, from_logits=False, label_smoothing=0.0,
                  reduction="sum_over_batch_size", name="categorical_crossentropy"):
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CategoricalCrossentropy: label_smoothing must be in [0, 1], "
-                             f"got {label_smoothing}")
+        label_smoothing = check_number("CategoricalCrossentropy", "label_smoothing",
+                                       label_smoothing, 0, 1)
         super().__init__(categorical_crossentropy, reduction, name,
-                         from_logits=bool(from_logits), label_smoothing=float(label_smoothing))
+                         from_logits=bool(from_logits), label_smoothing=label_smoothing)
 
     def _fused_mean(self, y_true, y_pred):
         kw = self._fn_kwargs

@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradkit.utils.registry import Registry
+from gradkit.utils.validation import check_choice, check_int, check_number
 
 __all__ = [
     "METRICS", "AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "InferredAccuracy",
@@ -347,7 +348,8 @@ class BinaryAccuracy(MeanMetricWrapper):
     """
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
-        super().__init__(binary_accuracy, name, dtype, threshold=float(threshold))
+        super().__init__(binary_accuracy, name, dtype,
+                         threshold=check_number("BinaryAccuracy", "threshold", threshold))
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
@@ -439,7 +441,8 @@ class _Confusion(Metric):
     """Weighted true/false positive and false negative counts at one threshold."""
 
     def __init__(self, thresholds=None, name=None, dtype=None):
-        self.thresholds = 0.5 if thresholds is None else float(thresholds)
+        self.thresholds = 0.5 if thresholds is None else check_number(
+            type(self).__name__, "thresholds", thresholds)
         super().__init__(name, dtype)
 
     def reset_state(self):
@@ -556,19 +559,15 @@ class AUC(Metric):
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
                  name=None, dtype=None, from_logits=False, exact=False, max_exact=1_000_000):
-        if int(num_thresholds) <= 1:
-            raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
-        if str(curve).upper() != "ROC":
-            raise ValueError(f"AUC: only curve='ROC' is implemented, got {curve!r}")
-        if summation_method not in ("interpolation", "minoring", "majoring"):
-            raise ValueError("AUC: summation_method must be 'interpolation', 'minoring' or "
-                             f"'majoring', got {summation_method!r}")
-        self.num_thresholds = int(num_thresholds)
-        self.curve = "ROC"
-        self.summation_method = summation_method
+        self.num_thresholds = check_int("AUC", "num_thresholds", num_thresholds, minimum=2)
+        if str(curve).upper() == "PR":
+            raise NotImplementedError("AUC: curve='PR' is not implemented; use curve='ROC'")
+        self.curve = check_choice("AUC", "curve", str(curve).upper(), ("ROC",))
+        self.summation_method = check_choice("AUC", "summation_method", summation_method,
+                                             ("interpolation", "minoring", "majoring"))
         self.from_logits = bool(from_logits)
         self.exact = bool(exact)
-        self.max_exact = int(max_exact)
+        self.max_exact = check_int("AUC", "max_exact", max_exact, minimum=0)
         eps = 1e-7
         n = self.num_thresholds
         self.thresholds = np.concatenate(

@@ -17,6 +17,7 @@ from gradkit import ops
 from gradkit.tensor import Tensor
 from gradkit.utils.config import Configurable
 from gradkit.utils.registry import Registry, as_is
+from gradkit.utils.validation import check_number
 
 __all__ = ["L1", "L1L2", "L2", "REGULARIZERS", "Regularizer", "deserialize", "get", "l1", "l1_l2",
            "l2", "register_serializable", "serialize"]
@@ -24,13 +25,6 @@ __all__ = ["L1", "L1L2", "L2", "REGULARIZERS", "Regularizer", "deserialize", "ge
 
 def _as_tensor(w):
     return w if isinstance(w, Tensor) else Tensor(w)
-
-
-def _factor(name, value):
-    value = float(value)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
 
 
 class Regularizer(Configurable):
@@ -59,8 +53,8 @@ class L1L2(Regularizer):
     """
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = _factor("l1", l1)
-        self.l2 = _factor("l2", l2)
+        self.l1 = check_number(type(self).__name__, "l1", l1, 0)
+        self.l2 = check_number(type(self).__name__, "l2", l2, 0)
 
     def __call__(self, weight):
         """The penalty of ``weight`` (Tensor or array) as a scalar Tensor."""
