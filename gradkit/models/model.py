@@ -25,6 +25,7 @@ from gradkit.autograd.function import no_grad
 from gradkit.layers.base import Layer
 from gradkit.models import data as D
 from gradkit.tensor import Tensor
+from gradkit.utils.validation import check_choice, check_int, check_number
 
 
 class Model(Layer):
@@ -202,9 +203,7 @@ class Model(Layer):
         batch_size = D.check_batch_size(batch_size, caller)
         _check_epochs(epochs, initial_epoch, caller)
         verbose = _verbose(verbose)
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"{caller}: validation_split must be in [0, 1), got "
-                             f"{validation_split}")
+        check_number(caller, "validation_split", validation_split, 0, 1, max_open=True)
 
         arrays = D.is_array_like(x)
         if arrays:
@@ -524,16 +523,13 @@ class _InterruptAtBatchEnd:
 
 def _check_epochs(epochs, initial_epoch, caller):
     for name, v in (("epochs", epochs), ("initial_epoch", initial_epoch)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{caller}: {name} must be a non-negative integer, got {v!r}")
+        check_int(caller, name, v, minimum=0)
 
 
 def _verbose(v):
     if v == "auto":
         return 1
-    if v not in (0, 1, 2):
-        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {v!r}")
-    return v
+    return check_choice("fit/evaluate/predict", "verbose", v, (0, 1, 2, "auto"))
 
 
 def _len_or_none(x):
