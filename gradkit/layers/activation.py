@@ -14,7 +14,7 @@ from gradkit.autograd.function import Function
 from gradkit.backend import get_array_module
 from gradkit.layers.base import Layer
 from gradkit.layers.registry import register_builtin
-from gradkit.utils.validation import check_int, check_number
+from gradkit.utils.validation import check_int, check_number, normalize_axis
 
 __all__ = ["ELU", "GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
 
@@ -195,10 +195,8 @@ class Softmax(_ElementwiseLayer):
         self.axis = check_int("Softmax", "axis", axis)
 
     def call(self, inputs, training=None):
-        nd = inputs.ndim
-        if not -nd <= self.axis < nd:
-            raise ValueError(f"Softmax '{self.name}': axis {self.axis} is out of range for "
-                             f"input of shape {tuple(inputs.shape)}")
+        normalize_axis(f"Softmax '{self.name}' (input of shape {tuple(inputs.shape)})",
+                       self.axis, inputs.ndim)
         return ops.softmax(inputs, self.axis)
 
     def get_config(self):

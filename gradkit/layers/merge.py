@@ -14,7 +14,7 @@ from functools import reduce
 from gradkit import ops
 from gradkit.layers.base import Layer, shape_str
 from gradkit.layers.registry import register_builtin
-from gradkit.utils.validation import check_int
+from gradkit.utils.validation import check_int, normalize_axis
 
 __all__ = ["Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract"]
 
@@ -186,10 +186,7 @@ class Concatenate(_Merge):
         if len(ranks) != 1:
             raise ValueError(f"{name} received inputs with different numbers of axes: shapes "
                              f"{_shapes_str(shapes)}")
-        if not -nd <= self.axis < nd:
-            raise ValueError(f"{name}: axis {self.axis} is out of range for inputs of shapes "
-                             f"{_shapes_str(shapes)}")
-        ax = self.axis % nd
+        ax = normalize_axis(f"{name} (inputs of shapes {_shapes_str(shapes)})", self.axis, nd)
         out = []
         for axis, dims in enumerate(zip(*shapes)):
             if axis == ax:

@@ -8,6 +8,7 @@ import pytest
 
 import gradkit
 from gradkit import layers as L
+from gradkit.utils.validation import AxisError
 
 F64 = "float64"
 
@@ -222,7 +223,7 @@ class TestBatchNormalization:
         with pytest.raises(ValueError, match=r"BatchNormalization 'bn_err' expected input with "
                                              r"2 axes, received shape \(2, 3, 3\)"):
             bn(np.zeros((2, 3, 3)))
-        with pytest.raises(ValueError, match="axis 3 is out of range"):
+        with pytest.raises(AxisError, match="axis 3 is out of range"):
             L.BatchNormalization(axis=3)(np.zeros((2, 3)))
         with pytest.raises(ValueError, match="momentum"):
             L.BatchNormalization(momentum=1.5)
