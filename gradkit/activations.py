@@ -22,11 +22,12 @@ know that an output is a probability distribution.
 from __future__ import annotations
 
 from gradkit import ops
+from gradkit.utils.registry import Registry, as_is
 
 __all__ = [
-    "elu", "exponential", "gelu", "get", "hard_sigmoid", "leaky_relu", "linear",
-    "log_softmax", "relu", "selu", "serialize", "sigmoid", "silu", "softmax", "softplus",
-    "swish", "tanh",
+    "ACTIVATIONS", "deserialize", "elu", "exponential", "gelu", "get", "hard_sigmoid",
+    "leaky_relu", "linear", "log_softmax", "register_serializable", "relu", "selu", "serialize",
+    "sigmoid", "silu", "softmax", "softplus", "swish", "tanh",
 ]
 
 # SELU's constants (Klambauer et al., 2017): keep activations at mean 0 / variance 1.
@@ -222,35 +223,33 @@ def linear(x):
 softmax._gradkit_softmax = True
 sigmoid._gradkit_sigmoid = True
 
-# canonical name -> function; aliases map onto the same functions
-_BY_NAME = {
-    "relu": relu, "sigmoid": sigmoid, "softmax": softmax, "log_softmax": log_softmax,
-    "tanh": tanh, "elu": elu, "selu": selu, "gelu": gelu, "leaky_relu": leaky_relu,
-    "softplus": softplus, "swish": swish, "hard_sigmoid": hard_sigmoid,
-    "exponential": exponential, "linear": linear,
-}
-_ALIASES = {"silu": "swish", "identity": "linear"}
 
-# functions -> canonical names (including the raw ops a user might pass directly)
-_NAMES = {fn: name for name, fn in _BY_NAME.items()}
-_NAMES.update({
-    ops.relu: "relu", ops.sigmoid: "sigmoid", ops.softmax: "softmax",
-    ops.log_softmax: "log_softmax", ops.tanh: "tanh", ops.elu: "elu", ops.gelu: "gelu",
-    ops.leaky_relu: "leaky_relu", ops.softplus: "softplus", ops.exp: "exponential",
-})
+ACTIVATIONS = Registry("activation", module="gradkit.activations", none=linear,
+                       from_function=as_is)
+"""The activation registry: names -> functions (see :mod:`gradkit.utils.registry`)."""
 
-
-def _valid_names():
-    return sorted(set(_BY_NAME) | set(_ALIASES))
+for _fn in (relu, sigmoid, softmax, log_softmax, tanh, elu, selu, gelu, leaky_relu, softplus,
+            hard_sigmoid, exponential):
+    ACTIVATIONS.register()(_fn)
+ACTIVATIONS.register("swish", "silu")(swish)
+ACTIVATIONS.register("linear", "identity")(linear)
+# the raw ops a user may pass directly serialize as the same names
+for _op, _name in ((ops.relu, "relu"), (ops.sigmoid, "sigmoid"), (ops.softmax, "softmax"),
+                   (ops.log_softmax, "log_softmax"), (ops.tanh, "tanh"), (ops.elu, "elu"),
+                   (ops.gelu, "gelu"), (ops.leaky_relu, "leaky_relu"),
+                   (ops.softplus, "softplus"), (ops.exp, "exponential")):
+    ACTIVATIONS.serialize_as(_op, _name)
+register_serializable = ACTIVATIONS.register_serializable
 
 
-def get(identifier):
+def get(identifier, custom_objects=None):
     """Resolve an activation given by name, ``None`` or callable.
 
     Args:
-        identifier: a name such as ``"relu"`` (case-insensitive; see
-            ``activations._valid_names()``), ``None`` (the identity) or any
-            callable Tensor -> Tensor (returned unchanged).
+        identifier: a name such as ``"relu"`` (case-insensitive), a registered
+            user name, ``None`` (the identity) or any callable Tensor -> Tensor
+            (returned unchanged).
+        custom_objects: optional ``{name: function}`` for unregistered names.
 
     Returns:
         A callable Tensor -> Tensor.
@@ -264,20 +263,7 @@ def get(identifier):
         activations.get("silu") is activations.swish   # True
         activations.get(None)(x) is x                   # True
     """
-    if identifier is None:
-        return linear
-    if isinstance(identifier, str):
-        key = identifier.strip().lower()
-        key = _ALIASES.get(key, key)
-        fn = _BY_NAME.get(key)
-        if fn is None:
-            raise ValueError(f"unknown activation {identifier!r}; valid names are: "
-                             f"{', '.join(_valid_names())} (or None, or a callable)")
-        return fn
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"an activation must be a name, None or a callable, got "
-                    f"{type(identifier).__name__}: {identifier!r}")
+    return ACTIVATIONS.get(identifier, custom_objects)
 
 
 def serialize(activation):
@@ -288,28 +274,18 @@ def serialize(activation):
             function, ``None`` (``"linear"``) or a custom callable.
 
     Returns:
-        The canonical name (``"relu"``...). A custom callable gives its
-        ``__name__``; :func:`get` can only turn built-in names back into
-        functions, so models with custom activations need them passed again
-        when they are rebuilt from a config.
+        The canonical name (``"relu"``...); ``"package>name"`` for a function
+        registered with :func:`register_serializable`. An unregistered callable
+        gives its ``__name__``, which :func:`get` resolves only when it is
+        passed in ``custom_objects`` again.
 
     Example::
 
         activations.serialize(activations.get("silu"))   # "swish"
     """
-    if activation is None:
-        return "linear"
-    if isinstance(activation, str):
-        return serialize(get(activation))
-    try:
-        name = _NAMES.get(activation)
-    except TypeError:  # unhashable callable
-        name = None
-    if name is not None:
-        return name
-    if callable(activation):
-        return getattr(activation, "__name__", type(activation).__name__)
-    raise TypeError(f"cannot serialize {activation!r}: not an activation")
+    return ACTIVATIONS.serialize(activation)
 
 
-deserialize = get
+def deserialize(config, custom_objects=None):
+    """An activation from :func:`serialize`'s name (or a config dict)."""
+    return ACTIVATIONS.get(config, custom_objects)

@@ -14,6 +14,8 @@ import warnings
 
 import numpy as np
 
+from gradkit.utils.validation import check_choice, check_int, check_number
+
 
 class Callback:
     """Base class: override the hooks you need.
@@ -111,9 +113,8 @@ class History(Callback):
         return f"<History epochs={len(self.epoch)} keys=[{keys}]>"
 
 
-def _monitor_mode(monitor, mode):
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+def _monitor_mode(owner, monitor, mode):
+    check_choice(owner, "mode", mode, ("auto", "min", "max"))
     if mode == "auto":
         higher = any(s in monitor for s in ("acc", "auc", "precision", "recall"))
         mode = "max" if higher else "min"
@@ -124,8 +125,8 @@ class _Monitor(Callback):
     def __init__(self, monitor, mode, min_delta=0.0):
         super().__init__()
         self.monitor = monitor
-        self.mode = _monitor_mode(monitor, mode)
-        self.min_delta = abs(min_delta)
+        self.mode = _monitor_mode(type(self).__name__, monitor, mode)
+        self.min_delta = abs(check_number(type(self).__name__, "min_delta", min_delta))
         self.best = None
 
     def _improved(self, value):
@@ -159,8 +160,11 @@ class EarlyStopping(_Monitor):
     def __init__(self, monitor="val_loss", min_delta=0.0, patience=0, verbose=0, mode="auto",
                  baseline=None, restore_best_weights=False, start_from_epoch=0):
         super().__init__(monitor, mode, min_delta)
-        self.patience, self.verbose, self.baseline = patience, verbose, baseline
-        self.restore_best_weights, self.start_from_epoch = restore_best_weights, start_from_epoch
+        self.patience = check_int("EarlyStopping", "patience", patience, minimum=0)
+        self.verbose, self.baseline = verbose, baseline
+        self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = check_int("EarlyStopping", "start_from_epoch", start_from_epoch,
+                                          minimum=0)
 
     def on_train_begin(self, logs=None):
         self.wait, self.stopped_epoch, self.best_weights, self.best_epoch = 0, 0, None, 0
@@ -252,10 +256,12 @@ class ReduceLROnPlateau(_Monitor):
     def __init__(self, monitor="val_loss", factor=0.1, patience=10, verbose=0, mode="auto",
                  min_delta=1e-4, cooldown=0, min_lr=0.0):
         super().__init__(monitor, mode, min_delta)
-        if not 0 < factor < 1:
-            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor}")
-        self.factor, self.patience, self.verbose = factor, patience, verbose
-        self.cooldown, self.min_lr = cooldown, min_lr
+        owner = "ReduceLROnPlateau"
+        self.factor = check_number(owner, "factor", factor, 0, 1, min_open=True, max_open=True)
+        self.patience = check_int(owner, "patience", patience, minimum=0)
+        self.cooldown = check_int(owner, "cooldown", cooldown, minimum=0)
+        self.min_lr = check_number(owner, "min_lr", min_lr, 0)
+        self.verbose = verbose
 
     def on_train_begin(self, logs=None):
         self.wait, self.cooldown_left, self.best = 0, 0, None

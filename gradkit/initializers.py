@@ -29,12 +29,15 @@ import numpy as np
 
 from gradkit import random as _random
 from gradkit.utils.config import Configurable
+from gradkit.utils.registry import Registry, as_is
+from gradkit.utils.validation import check_choice, check_int, check_number
 
 __all__ = [
-    "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "Identity",
+    "INITIALIZERS", "Constant", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
+    "Identity",
     "Initializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal", "RandomNormal",
     "RandomUniform", "TruncatedNormal", "VarianceScaling", "Zeros", "compute_fans",
-    "deserialize", "get", "serialize",
+    "deserialize", "get", "register_serializable", "serialize",
 ]
 
 # stddev of a standard normal truncated to [-2, 2] (Keras's correction constant)
@@ -92,10 +95,7 @@ class _Random(Initializer):
     """An initializer that draws random numbers (global generator or its own seed)."""
 
     def __init__(self, seed=None):
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"{type(self).__name__}: seed must be an int or None, got "
-                            f"{type(seed).__name__}")
-        self.seed = None if seed is None else int(seed)
+        self.seed = None if seed is None else check_int(type(self).__name__, "seed", seed)
 
     def _rng(self):
         # looked up on every call: gradkit.random.seed() replaces the global generator
@@ -172,10 +172,10 @@ class RandomUniform(_Random):
     """
 
     def __init__(self, minval=-0.05, maxval=0.05, seed=None):
-        if not maxval > minval:
-            raise ValueError(f"RandomUniform: maxval ({maxval}) must exceed minval ({minval})")
+        minval = check_number("RandomUniform", "minval", minval)
+        maxval = check_number("RandomUniform", "maxval", maxval, minval, min_open=True)
         super().__init__(seed)
-        self.minval, self.maxval = float(minval), float(maxval)
+        self.minval, self.maxval = minval, maxval
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "RandomUniform")
@@ -195,10 +195,9 @@ class RandomNormal(_Random):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        if not stddev >= 0:
-            raise ValueError(f"RandomNormal: stddev must be >= 0, got {stddev}")
+        self.mean = check_number("RandomNormal", "mean", mean)
+        self.stddev = check_number("RandomNormal", "stddev", stddev, 0)
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "RandomNormal")
@@ -221,10 +220,9 @@ class TruncatedNormal(_Random):
     """
 
     def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        if not stddev >= 0:
-            raise ValueError(f"TruncatedNormal: stddev must be >= 0, got {stddev}")
+        self.mean = check_number("TruncatedNormal", "mean", mean)
+        self.stddev = check_number("TruncatedNormal", "stddev", stddev, 0)
         super().__init__(seed)
-        self.mean, self.stddev = float(mean), float(stddev)
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "TruncatedNormal")
@@ -262,19 +260,14 @@ class VarianceScaling(_Random):
     """
 
     def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
-        if not scale > 0:
-            raise ValueError(f"VarianceScaling: scale must be positive, got {scale}")
-        mode = str(mode).lower()
-        if mode not in _MODES:
-            raise ValueError(f"VarianceScaling: mode must be one of {_MODES}, got {mode!r}")
+        owner = type(self).__name__
+        self.scale = check_number(owner, "scale", scale, 0, min_open=True)
+        self.mode = check_choice(owner, "mode", str(mode).lower(), _MODES)
         distribution = str(distribution).lower()
         if distribution == "normal":
             distribution = "truncated_normal"
-        if distribution not in _DISTRIBUTIONS:
-            raise ValueError(f"VarianceScaling: distribution must be one of {_DISTRIBUTIONS}, "
-                             f"got {distribution!r}")
+        self.distribution = check_choice(owner, "distribution", distribution, _DISTRIBUTIONS)
         super().__init__(seed)
-        self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
     def _variance(self, shape):
         fan_in, fan_out = compute_fans(shape)
@@ -390,7 +383,7 @@ class Orthogonal(_Random):
 
     def __init__(self, gain=1.0, seed=None):
         super().__init__(seed)
-        self.gain = float(gain)
+        self.gain = check_number("Orthogonal", "gain", gain)
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, "Orthogonal")
@@ -418,7 +411,7 @@ class Identity(Initializer):
     """
 
     def __init__(self, gain=1.0):
-        self.gain = float(gain)
+        self.gain = check_number("Identity", "gain", gain)
 
     def __call__(self, shape, dtype="float32"):
         shape = _shape(shape)
@@ -431,53 +424,50 @@ class Identity(Initializer):
 
 
 # ------------------------------------------------------------------ lookup
-_CLASSES = {
-    "zeros": Zeros, "zero": Zeros, "ones": Ones, "one": Ones, "constant": Constant,
-    "random_uniform": RandomUniform, "uniform": RandomUniform,
-    "random_normal": RandomNormal, "normal": RandomNormal,
-    "truncated_normal": TruncatedNormal, "variance_scaling": VarianceScaling,
-    "glorot_uniform": GlorotUniform, "xavier_uniform": GlorotUniform,
-    "glorot_normal": GlorotNormal, "xavier_normal": GlorotNormal,
-    "he_uniform": HeUniform, "he_normal": HeNormal,
-    "lecun_uniform": LecunUniform, "lecun_normal": LecunNormal,
-    "orthogonal": Orthogonal, "identity": Identity,
-}
-_ALL = [Zeros, Ones, Constant, RandomUniform, RandomNormal, TruncatedNormal, VarianceScaling,
-        GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal,
-        Orthogonal, Identity]
-_BY_CLASS_NAME = {c.__name__.lower(): c for c in _ALL}
+INITIALIZERS = Registry("initializer", Initializer, module="gradkit.initializers", none=None,
+                        from_function=as_is)
+"""The initializer registry (see :mod:`gradkit.utils.registry`)."""
+
+for _cls, _names in (
+        (Zeros, ("zeros", "zero")), (Ones, ("ones", "one")), (Constant, ("constant",)),
+        (RandomUniform, ("random_uniform", "uniform")),
+        (RandomNormal, ("random_normal", "normal")), (TruncatedNormal, ("truncated_normal",)),
+        (VarianceScaling, ("variance_scaling",)),
+        (GlorotUniform, ("glorot_uniform", "xavier_uniform")),
+        (GlorotNormal, ("glorot_normal", "xavier_normal")), (HeUniform, ("he_uniform",)),
+        (HeNormal, ("he_normal",)), (LecunUniform, ("lecun_uniform",)),
+        (LecunNormal, ("lecun_normal",)), (Orthogonal, ("orthogonal",)),
+        (Identity, ("identity",))):
+    INITIALIZERS.register(*_names)(_cls)
+register_serializable = INITIALIZERS.register_serializable
 
 
 def serialize(initializer):
-    """An initializer as ``{"class_name": ..., "config": {...}}``.
+    """An initializer as ``{"class_name": ..., "config": {...}}`` (a function: its name).
 
     Args:
-        initializer: an :class:`Initializer`.
+        initializer: an :class:`Initializer` (or a registered function).
 
     Returns:
-        A JSON-able dict for :func:`deserialize`.
+        A JSON-able value for :func:`deserialize` / :func:`get`.
     """
-    return {"class_name": type(initializer).__name__, "config": initializer.get_config()}
+    return INITIALIZERS.serialize(initializer)
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
     """Rebuild an initializer from :func:`serialize`'s dict.
 
     Args:
         config: ``{"class_name": "HeNormal", "config": {"seed": None}}``.
+        custom_objects: optional ``{name: class}`` for unregistered classes.
 
     Returns:
         An :class:`Initializer`.
     """
-    name = config.get("class_name", "")
-    cls = _BY_CLASS_NAME.get(name.lower())
-    if cls is None:
-        raise ValueError(f"unknown initializer class {name!r}; known classes are: "
-                         f"{', '.join(c.__name__ for c in _ALL)}")
-    return cls.from_config(config.get("config", {}))
+    return INITIALIZERS.deserialize(config, custom_objects)
 
 
-def get(identifier):
+def get(identifier, custom_objects=None):
     """Resolve an initializer given by name, config, class, instance or callable.
 
     Args:
@@ -486,6 +476,7 @@ def get(identifier):
             :func:`serialize`, an :class:`Initializer` subclass or instance, or
             any callable ``(shape, dtype) -> array`` (returned unchanged).
             ``None`` gives ``None``.
+        custom_objects: optional ``{name: class or function}``.
 
     Returns:
         A callable initializer (or None).
@@ -497,20 +488,4 @@ def get(identifier):
 
         initializers.get("he_normal")((128, 64)).std()   # ~ sqrt(2 / 128)
     """
-    if identifier is None or isinstance(identifier, Initializer):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.strip().lower()
-        cls = _CLASSES.get(key) or _BY_CLASS_NAME.get(key)
-        if cls is None:
-            raise ValueError(f"unknown initializer {identifier!r}; valid names are: "
-                             f"{', '.join(sorted(_CLASSES))}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Initializer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"an initializer must be a name, a config dict, an Initializer or a "
-                    f"callable, got {type(identifier).__name__}: {identifier!r}")
+    return INITIALIZERS.get(identifier, custom_objects)

@@ -57,14 +57,16 @@ from gradkit.backend import get_array_module
 from gradkit.ops import activation as _act
 from gradkit.tensor import Tensor
 from gradkit.utils.config import Configurable
+from gradkit.utils.registry import Registry
+from gradkit.utils.validation import check_choice, check_number
 
 __all__ = [
-    "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "KLDivergence", "Loss",
+    "LOSSES", "BinaryCrossentropy", "CategoricalCrossentropy", "Huber", "KLDivergence", "Loss",
     "LossFunctionWrapper", "MeanAbsoluteError", "MeanSquaredError",
     "SparseCategoricalCrossentropy", "binary_crossentropy", "categorical_crossentropy",
     "deserialize", "get", "huber", "kl_divergence", "mean_absolute_error",
-    "mean_squared_error", "reduce_losses", "serialize", "sigmoid_logits", "softmax_logits",
-    "sparse_categorical_crossentropy",
+    "mean_squared_error", "reduce_losses", "register_serializable", "serialize",
+    "sigmoid_logits", "softmax_logits", "sparse_categorical_crossentropy",
 ]
 
 EPSILON = 1e-7
@@ -270,8 +272,7 @@ def huber(y_true, y_pred, delta=1.0):
     Returns:
         A Tensor of shape ``y_pred.shape[:-1]`` (``(N,)`` for a 1-D ``y_pred``).
     """
-    if not delta > 0:
-        raise ValueError(f"huber: delta must be positive, got {delta}")
+    delta = check_number("huber", "delta", delta, 0, min_open=True)
     p = _as_pred(y_pred)
     t = _float_targets("huber", y_true, p)
     e = p - t
@@ -417,12 +418,6 @@ kld = KLD = kullback_leibler_divergence = kl_divergence
 
 
 # ------------------------------------------------------------------ classes
-def _check_reduction(reduction):
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    return reduction
-
-
 def _weights(name, sample_weight, per):
     """``sample_weight`` as an array that broadcasts against the per-example losses."""
     sw = get_array_module(per._data).asarray(
@@ -491,7 +486,7 @@ class Loss(Configurable):
     default_name = "loss"
 
     def __init__(self, reduction="sum_over_batch_size", name=None):
-        self.reduction = _check_reduction(reduction)
+        self.reduction = check_choice(type(self).__name__, "reduction", reduction, REDUCTIONS)
         self.name = name or self.default_name
 
     def call(self, y_true, y_pred):
@@ -556,7 +551,7 @@ class LossFunctionWrapper(Loss):
     def get_config(self):
         cfg = super().get_config()
         if type(self) is LossFunctionWrapper:
-            cfg["fn"] = getattr(self.fn, "__name__", repr(self.fn))
+            cfg["fn"] = LOSSES.name_of(self.fn)
         cfg.update(self._fn_kwargs)
         return cfg
 
@@ -564,11 +559,8 @@ class LossFunctionWrapper(Loss):
     def from_config(cls, config):
         if cls is LossFunctionWrapper:
             config = dict(config)
-            fn = _FUNCTIONS.get(config.pop("fn", None))
-            if fn is None:
-                raise ValueError("LossFunctionWrapper.from_config: only built-in loss "
-                                 "functions can be rebuilt by name; construct it with the "
-                                 "function instead")
+            name = config.pop("fn", None)
+            fn = _FUNCTIONS.get(name) or LOSSES.lookup_function(name, "LossFunctionWrapper")
             return cls(fn, **config)
         return cls(**config)
 
@@ -615,9 +607,8 @@ class Huber(LossFunctionWrapper):
     """
 
     def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss"):
-        if not delta > 0:
-            raise ValueError(f"Huber: delta must be positive, got {delta}")
-        super().__init__(huber, reduction, name, delta=float(delta))
+        super().__init__(huber, reduction, name,
+                         delta=check_number("Huber", "delta", delta, 0, min_open=True))
 
 
 class BinaryCrossentropy(LossFunctionWrapper):
@@ -638,11 +629,10 @@ class BinaryCrossentropy(LossFunctionWrapper):
 
     def __init__(self, from_logits=False, label_smoothing=0.0,
                  reduction="sum_over_batch_size", name="binary_crossentropy"):
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"BinaryCrossentropy: label_smoothing must be in [0, 1], got "
-                             f"{label_smoothing}")
+        label_smoothing = check_number("BinaryCrossentropy", "label_smoothing",
+                                       label_smoothing, 0, 1)
         super().__init__(binary_crossentropy, reduction, name, from_logits=bool(from_logits),
-                         label_smoothing=float(label_smoothing))
+                         label_smoothing=label_smoothing)
 
     def _fused_mean(self, y_true, y_pred):
         kw = self._fn_kwargs
@@ -668,11 +658,10 @@ class CategoricalCrossentropy(LossFunctionWrapper):
 
     def __init__(self, from_logits=False, label_smoothing=0.0,
                  reduction="sum_over_batch_size", name="categorical_crossentropy"):
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CategoricalCrossentropy: label_smoothing must be in [0, 1], "
-                             f"got {label_smoothing}")
+        label_smoothing = check_number("CategoricalCrossentropy", "label_smoothing",
+                                       label_smoothing, 0, 1)
         super().__init__(categorical_crossentropy, reduction, name,
-                         from_logits=bool(from_logits), label_smoothing=float(label_smoothing))
+                         from_logits=bool(from_logits), label_smoothing=label_smoothing)
 
     def _fused_mean(self, y_true, y_pred):
         kw = self._fn_kwargs
@@ -731,17 +720,6 @@ class KLDivergence(LossFunctionWrapper):
 
 
 # ------------------------------------------------------------------ lookup
-_CLASSES = {
-    "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
-    "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
-    "huber": Huber, "huber_loss": Huber,
-    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "kl_divergence": KLDivergence, "kld": KLDivergence,
-    "kullback_leibler_divergence": KLDivergence,
-}
-_BY_CLASS_NAME = {c.__name__.lower(): c for c in set(_CLASSES.values())}
 _FUNCTIONS = {
     "mean_squared_error": mean_squared_error, "mean_absolute_error": mean_absolute_error,
     "huber": huber, "binary_crossentropy": binary_crossentropy,
@@ -749,47 +727,57 @@ _FUNCTIONS = {
     "sparse_categorical_crossentropy": sparse_categorical_crossentropy,
     "kl_divergence": kl_divergence,
 }
-_FUNCTION_CLASSES = {fn: _CLASSES[name] for name, fn in _FUNCTIONS.items()}
 
 
-def _valid_names():
-    return sorted(_CLASSES)
+def _from_function(fn):
+    """A built-in loss function as its class; any other per-example function wrapped."""
+    cls = _FUNCTION_CLASSES.get(fn)
+    return cls() if cls is not None else LossFunctionWrapper(fn)
+
+
+LOSSES = Registry("loss", Loss, module="gradkit.losses", none=None,
+                  from_function=_from_function)
+"""The loss registry (see :mod:`gradkit.utils.registry`)."""
+
+for _cls, _names in (
+        (MeanSquaredError, ("mean_squared_error", "mse")),
+        (MeanAbsoluteError, ("mean_absolute_error", "mae")), (Huber, ("huber", "huber_loss")),
+        (BinaryCrossentropy, ("binary_crossentropy", "bce")),
+        (CategoricalCrossentropy, ("categorical_crossentropy",)),
+        (SparseCategoricalCrossentropy, ("sparse_categorical_crossentropy",)),
+        (KLDivergence, ("kl_divergence", "kld", "kullback_leibler_divergence"))):
+    LOSSES.register(*_names)(_cls)
+_FUNCTION_CLASSES = {fn: LOSSES.lookup(name) for name, fn in _FUNCTIONS.items()}
+LOSSES.register(listed=False)(LossFunctionWrapper)
+register_serializable = LOSSES.register_serializable
 
 
 def serialize(loss):
-    """A loss as ``{"class_name": ..., "config": {...}}``.
+    """A loss as ``{"class_name": ..., "config": {...}}`` (a function: its name).
 
     Args:
-        loss: a :class:`Loss` instance.
+        loss: a :class:`Loss` instance, a registered loss function or a name.
 
     Returns:
-        A JSON-able dict that :func:`deserialize` / :func:`get` turn back into a loss.
+        A JSON-able value that :func:`deserialize` / :func:`get` turn back into a loss.
     """
-    if not isinstance(loss, Loss):
-        loss = get(loss)
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return LOSSES.serialize(loss)
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
     """Rebuild a loss from :func:`serialize`'s dict.
 
     Args:
         config: ``{"class_name": "CategoricalCrossentropy", "config": {...}}``.
+        custom_objects: optional ``{name: class or function}`` for unregistered ones.
 
     Returns:
         A :class:`Loss` instance.
     """
-    name = config.get("class_name", "")
-    cls = _BY_CLASS_NAME.get(name.lower())
-    if cls is None and name == "LossFunctionWrapper":
-        cls = LossFunctionWrapper
-    if cls is None:
-        raise ValueError(f"unknown loss class {name!r}; known classes are: "
-                         f"{', '.join(sorted(c.__name__ for c in _BY_CLASS_NAME.values()))}")
-    return cls.from_config(config.get("config", {}))
+    return LOSSES.deserialize(config, custom_objects)
 
 
-def get(identifier):
+def get(identifier, custom_objects=None):
     """Resolve a loss given by name, config, class, instance or function.
 
     Args:
@@ -799,6 +787,7 @@ def get(identifier):
             built-in loss function (mapped to its class) or any per-example
             function ``fn(y_true, y_pred)`` (wrapped in
             :class:`LossFunctionWrapper`). ``None`` gives ``None``.
+        custom_objects: optional ``{name: class or function}``.
 
     Returns:
         A :class:`Loss` instance (or None).
@@ -810,21 +799,4 @@ def get(identifier):
 
         losses.get("bce")          # BinaryCrossentropy(...)
     """
-    if identifier is None or isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.strip().lower()
-        cls = _CLASSES.get(key) or _BY_CLASS_NAME.get(key)
-        if cls is None:
-            raise ValueError(f"unknown loss {identifier!r}; valid names are: "
-                             f"{', '.join(_valid_names())}")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Loss):
-        return identifier()
-    if callable(identifier):
-        cls = _FUNCTION_CLASSES.get(identifier)
-        return cls() if cls is not None else LossFunctionWrapper(identifier)
-    raise TypeError(f"a loss must be a name, a config dict, a Loss or a callable, got "
-                    f"{type(identifier).__name__}: {identifier!r}")
+    return LOSSES.get(identifier, custom_objects)

@@ -28,12 +28,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradkit.utils.registry import Registry
+from gradkit.utils.validation import check_choice, check_int, check_number
+
 __all__ = [
-    "AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "InferredAccuracy",
+    "METRICS", "AUC", "Accuracy", "BinaryAccuracy", "CategoricalAccuracy", "InferredAccuracy",
     "Mean", "MeanAbsoluteError", "MeanMetricWrapper", "MeanSquaredError", "Metric",
     "Precision", "Recall", "SparseCategoricalAccuracy", "accuracy", "binary_accuracy",
     "categorical_accuracy", "deserialize", "get", "mean_absolute_error",
-    "mean_squared_error", "serialize", "sparse_categorical_accuracy",
+    "mean_squared_error", "register_serializable", "serialize", "sparse_categorical_accuracy",
 ]
 
 
@@ -312,14 +315,18 @@ class MeanMetricWrapper(Mean):
 
     def get_config(self):
         cfg = super().get_config()
+        if type(self) is MeanMetricWrapper:
+            cfg["fn"] = METRICS.name_of(self._fn)
         cfg.update(self._fn_kwargs)
         return cfg
 
     @classmethod
     def from_config(cls, config):
         if cls is MeanMetricWrapper:
-            raise ValueError("MeanMetricWrapper.from_config: the wrapped function cannot be "
-                             "rebuilt from a config; construct it with the function instead")
+            config = dict(config)
+            name = config.pop("fn", None)
+            fn = _FUNCTIONS.get(name) or METRICS.lookup_function(name, "MeanMetricWrapper")
+            return cls(fn, **config)
         return cls(**config)
 
 
@@ -351,7 +358,8 @@ class BinaryAccuracy(MeanMetricWrapper):
     """
 
     def __init__(self, name="binary_accuracy", dtype=None, threshold=0.5):
-        super().__init__(binary_accuracy, name, dtype, threshold=float(threshold))
+        super().__init__(binary_accuracy, name, dtype,
+                         threshold=check_number("BinaryAccuracy", "threshold", threshold))
 
 
 class CategoricalAccuracy(MeanMetricWrapper):
@@ -443,7 +451,8 @@ class _Confusion(Metric):
     """Weighted true/false positive and false negative counts at one threshold."""
 
     def __init__(self, thresholds=None, name=None, dtype=None):
-        self.thresholds = 0.5 if thresholds is None else float(thresholds)
+        self.thresholds = 0.5 if thresholds is None else check_number(
+            type(self).__name__, "thresholds", thresholds)
         super().__init__(name, dtype)
 
     def reset_state(self):
@@ -560,23 +569,15 @@ class AUC(Metric):
 
     def __init__(self, num_thresholds=200, curve="ROC", summation_method="interpolation",
                  name=None, dtype=None, from_logits=False, exact=False, max_exact=1_000_000):
-        if int(num_thresholds) <= 1:
-            raise ValueError(f"AUC: num_thresholds must be > 1, got {num_thresholds}")
+        self.num_thresholds = check_int("AUC", "num_thresholds", num_thresholds, minimum=2)
         if str(curve).upper() == "PR":
-            raise NotImplementedError("AUC: argument 'curve'='PR' is not implemented in "
-                                      "gradkit; only curve='ROC' is")
-        if str(curve).upper() != "ROC":
-            raise ValueError(f"AUC: curve must be 'ROC' (or Keras's 'PR', not implemented), "
-                             f"got {curve!r}")
-        if summation_method not in ("interpolation", "minoring", "majoring"):
-            raise ValueError("AUC: summation_method must be 'interpolation', 'minoring' or "
-                             f"'majoring', got {summation_method!r}")
-        self.num_thresholds = int(num_thresholds)
-        self.curve = "ROC"
-        self.summation_method = summation_method
+            raise NotImplementedError("AUC: curve='PR' is not implemented; use curve='ROC'")
+        self.curve = check_choice("AUC", "curve", str(curve).upper(), ("ROC",))
+        self.summation_method = check_choice("AUC", "summation_method", summation_method,
+                                             ("interpolation", "minoring", "majoring"))
         self.from_logits = bool(from_logits)
         self.exact = bool(exact)
-        self.max_exact = int(max_exact)
+        self.max_exact = check_int("AUC", "max_exact", max_exact, minimum=0)
         eps = 1e-7
         n = self.num_thresholds
         self.thresholds = np.concatenate(
@@ -672,27 +673,41 @@ class AUC(Metric):
 
 
 # ------------------------------------------------------------------ lookup
-_CLASSES = {
-    "binary_accuracy": BinaryAccuracy, "categorical_accuracy": CategoricalAccuracy,
-    "sparse_categorical_accuracy": SparseCategoricalAccuracy, "precision": Precision,
-    "recall": Recall, "auc": AUC, "mse": MeanSquaredError,
-    "mean_squared_error": MeanSquaredError, "mae": MeanAbsoluteError,
-    "mean_absolute_error": MeanAbsoluteError, "mean": Mean,
-}
-_ALL_CLASSES = [Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy,
-                Precision, Recall, AUC, MeanSquaredError, MeanAbsoluteError, Mean,
-                InferredAccuracy]
-_BY_CLASS_NAME = {c.__name__.lower(): c for c in _ALL_CLASSES}
 _FUNCTION_CLASSES = {
     accuracy: Accuracy, binary_accuracy: BinaryAccuracy,
     categorical_accuracy: CategoricalAccuracy,
     sparse_categorical_accuracy: SparseCategoricalAccuracy,
     mean_squared_error: MeanSquaredError, mean_absolute_error: MeanAbsoluteError,
 }
+_FUNCTIONS = {fn.__name__: fn for fn in _FUNCTION_CLASSES}
+_NAMES = {"accuracy": Accuracy, "acc": Accuracy, "binary_accuracy": BinaryAccuracy,
+          "categorical_accuracy": CategoricalAccuracy,
+          "sparse_categorical_accuracy": SparseCategoricalAccuracy, "precision": Precision,
+          "recall": Recall, "auc": AUC, "mse": MeanSquaredError,
+          "mean_squared_error": MeanSquaredError, "mae": MeanAbsoluteError,
+          "mean_absolute_error": MeanAbsoluteError, "mean": Mean}
 
 
-def _valid_names():
-    return sorted(set(_CLASSES) | {"accuracy", "acc"})
+def _from_function(fn):
+    """A built-in metric function as its class; any other per-example function wrapped."""
+    cls = _FUNCTION_CLASSES.get(fn)
+    return cls() if cls is not None else MeanMetricWrapper(fn)
+
+
+def _make(cls, name):
+    # a metric asked for by a gradkit name keeps that name, so logs show the key asked for
+    return cls(name=name) if name.strip().lower() in _NAMES else cls()
+
+
+METRICS = Registry("metric", Metric, module="gradkit.metrics", none=None,
+                   from_function=_from_function, make=_make)
+"""The metric registry (see :mod:`gradkit.utils.registry`)."""
+
+for _name, _cls in _NAMES.items():
+    METRICS.register(_name)(_cls)
+for _cls in (MeanMetricWrapper, InferredAccuracy):
+    METRICS.register(listed=False)(_cls)
+register_serializable = METRICS.register_serializable
 
 
 def _loss_kind(loss):
@@ -729,35 +744,31 @@ def _accuracy_for(name, loss, output_shape):
 
 
 def serialize(metric):
-    """A metric as ``{"class_name": ..., "config": {...}}``.
+    """A metric as ``{"class_name": ..., "config": {...}}`` (a function: its name).
 
     Args:
-        metric: a built-in :class:`Metric` instance.
+        metric: a :class:`Metric` instance or a registered metric function.
 
     Returns:
-        A JSON-able dict for :func:`deserialize`.
+        A JSON-able value for :func:`deserialize` / :func:`get`.
     """
-    return {"class_name": type(metric).__name__, "config": metric.get_config()}
+    return METRICS.serialize(metric)
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
     """Rebuild a metric from :func:`serialize`'s dict.
 
     Args:
         config: ``{"class_name": "AUC", "config": {...}}``.
+        custom_objects: optional ``{name: class or function}`` for unregistered ones.
 
     Returns:
         A :class:`Metric`.
     """
-    name = config.get("class_name", "")
-    cls = _BY_CLASS_NAME.get(name.lower())
-    if cls is None:
-        raise ValueError(f"unknown metric class {name!r}; known classes are: "
-                         f"{', '.join(sorted(c.__name__ for c in _ALL_CLASSES))}")
-    return cls.from_config(config.get("config", {}))
+    return METRICS.deserialize(config, custom_objects)
 
 
-def get(identifier, loss=None, output_shape=None):
+def get(identifier, loss=None, output_shape=None, custom_objects=None):
     """Resolve a metric given by name, config, class, instance or function.
 
     ``"accuracy"`` / ``"acc"`` depend on the loss, as in Keras: sparse
@@ -779,6 +790,7 @@ def get(identifier, loss=None, output_shape=None):
             ``fn(y_true, y_pred)`` (wrapped in :class:`MeanMetricWrapper`).
         loss: the model's loss (name, Loss or function), for ``"accuracy"``.
         output_shape: the model's output shape, for ``"accuracy"``.
+        custom_objects: optional ``{name: class or function}``.
 
     Returns:
         A :class:`Metric` (or None for None).
@@ -791,23 +803,7 @@ def get(identifier, loss=None, output_shape=None):
         metrics.get("acc", loss="sparse_categorical_crossentropy")
         # SparseCategoricalAccuracy named "acc"
     """
-    if identifier is None or isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.strip().lower()
-        if key in ("accuracy", "acc"):
-            return _accuracy_for(identifier, loss, output_shape)
-        cls = _CLASSES.get(key) or _BY_CLASS_NAME.get(key)
-        if cls is None:
-            raise ValueError(f"unknown metric {identifier!r}; valid names are: "
-                             f"{', '.join(_valid_names())}")
-        return cls(name=identifier) if key in _CLASSES else cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Metric):
-        return identifier()
-    if callable(identifier):
-        cls = _FUNCTION_CLASSES.get(identifier)
-        return cls() if cls is not None else MeanMetricWrapper(identifier)
-    raise TypeError(f"a metric must be a name, a config dict, a Metric or a callable, got "
-                    f"{type(identifier).__name__}: {identifier!r}")
+    if isinstance(identifier, str) and identifier.strip().lower() in ("accuracy", "acc") \
+            and not (custom_objects and identifier in custom_objects):
+        return _accuracy_for(identifier, loss, output_shape)
+    return METRICS.get(identifier, custom_objects)

@@ -16,20 +16,15 @@ from __future__ import annotations
 from gradkit import ops
 from gradkit.tensor import Tensor
 from gradkit.utils.config import Configurable
+from gradkit.utils.registry import Registry, as_is
+from gradkit.utils.validation import check_number
 
-__all__ = ["L1", "L1L2", "L2", "Regularizer", "deserialize", "get", "l1", "l1_l2", "l2",
-           "serialize"]
+__all__ = ["L1", "L1L2", "L2", "REGULARIZERS", "Regularizer", "deserialize", "get", "l1", "l1_l2",
+           "l2", "register_serializable", "serialize"]
 
 
 def _as_tensor(w):
     return w if isinstance(w, Tensor) else Tensor(w)
-
-
-def _factor(name, value):
-    value = float(value)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
 
 
 class Regularizer(Configurable):
@@ -58,8 +53,8 @@ class L1L2(Regularizer):
     """
 
     def __init__(self, l1=0.0, l2=0.0):
-        self.l1 = _factor("l1", l1)
-        self.l2 = _factor("l2", l2)
+        self.l1 = check_number(type(self).__name__, "l1", l1, 0)
+        self.l2 = check_number(type(self).__name__, "l2", l2, 0)
 
     def __call__(self, weight):
         """The penalty of ``weight`` (Tensor or array) as a scalar Tensor."""
@@ -129,39 +124,47 @@ def l1_l2(l1=0.01, l2=0.01):
     return L1L2(l1, l2)
 
 
-_CLASSES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
-_BY_CLASS_NAME = {c.__name__.lower(): c for c in (L1, L2, L1L2)}
+def _make(cls, name):
+    # "l1_l2" by name means Keras 2's l1_l2(): 0.01 for both factors
+    return l1_l2() if cls is L1L2 else cls()
+
+
+REGULARIZERS = Registry("regularizer", Regularizer, module="gradkit.regularizers", none=None,
+                        from_function=as_is, make=_make)
+"""The regularizer registry (see :mod:`gradkit.utils.registry`)."""
+
+REGULARIZERS.register("l1")(L1)
+REGULARIZERS.register("l2")(L2)
+REGULARIZERS.register("l1_l2", "l1l2")(L1L2)
+register_serializable = REGULARIZERS.register_serializable
 
 
 def serialize(regularizer):
-    """A regularizer as ``{"class_name": ..., "config": {...}}``.
+    """A regularizer as ``{"class_name": ..., "config": {...}}`` (a function: its name).
 
     Args:
-        regularizer: a :class:`Regularizer`.
+        regularizer: a :class:`Regularizer` (or a registered function).
 
     Returns:
-        A JSON-able dict for :func:`deserialize`.
+        A JSON-able value for :func:`deserialize` / :func:`get`.
     """
-    return {"class_name": type(regularizer).__name__, "config": regularizer.get_config()}
+    return REGULARIZERS.serialize(regularizer)
 
 
-def deserialize(config):
+def deserialize(config, custom_objects=None):
     """Rebuild a regularizer from :func:`serialize`'s dict.
 
     Args:
         config: ``{"class_name": "L2", "config": {"l2": 0.01}}``.
+        custom_objects: optional ``{name: class}`` for unregistered classes.
 
     Returns:
         A :class:`Regularizer`.
     """
-    name = config.get("class_name", "")
-    cls = _BY_CLASS_NAME.get(name.lower())
-    if cls is None:
-        raise ValueError(f"unknown regularizer class {name!r}; known classes are: L1, L2, L1L2")
-    return cls.from_config(config.get("config", {}))
+    return REGULARIZERS.deserialize(config, custom_objects)
 
 
-def get(identifier):
+def get(identifier, custom_objects=None):
     """Resolve a regularizer given by name, config, class, instance or callable.
 
     Args:
@@ -169,6 +172,7 @@ def get(identifier):
             or a class name; a dict from :func:`serialize`; a
             :class:`Regularizer` subclass or instance; any callable
             ``weight -> scalar Tensor`` (returned unchanged); or ``None``.
+        custom_objects: optional ``{name: class or function}``.
 
     Returns:
         A callable regularizer (or None).
@@ -180,22 +184,4 @@ def get(identifier):
 
         regularizers.get("l2")     # L2(l2=0.01)
     """
-    if identifier is None or isinstance(identifier, Regularizer):
-        return identifier
-    if isinstance(identifier, str):
-        key = identifier.strip().lower()
-        if key in ("l1_l2", "l1l2"):
-            return l1_l2()
-        cls = _CLASSES.get(key) or _BY_CLASS_NAME.get(key)
-        if cls is None:
-            raise ValueError(f"unknown regularizer {identifier!r}; valid names are: "
-                             "l1, l2, l1_l2 (or L1, L2, L1L2)")
-        return cls()
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    if isinstance(identifier, type) and issubclass(identifier, Regularizer):
-        return identifier()
-    if callable(identifier):
-        return identifier
-    raise TypeError(f"a regularizer must be a name, a config dict, a Regularizer or a "
-                    f"callable, got {type(identifier).__name__}: {identifier!r}")
+    return REGULARIZERS.get(identifier, custom_objects)

@@ -177,10 +177,12 @@ def test_auc_without_both_classes_is_zero():
 
 
 def test_auc_invalid_arguments():
-    with pytest.raises(NotImplementedError, match="'curve'='PR' is not implemented"):
+    with pytest.raises(NotImplementedError, match="curve='PR' is not implemented"):
         metrics.AUC(curve="PR")
-    with pytest.raises(ValueError, match="ROC"):
-        metrics.AUC(curve="roc curve")
+    with pytest.raises(ValueError, match="curve must be one of 'ROC'"):
+        metrics.AUC(curve="DET")
+    with pytest.raises(TypeError, match="num_thresholds must be an integer"):
+        metrics.AUC(num_thresholds=2.5)
     with pytest.raises(ValueError, match="num_thresholds"):
         metrics.AUC(num_thresholds=1)
     with pytest.raises(ValueError, match="summation_method"):

@@ -12,19 +12,9 @@ from __future__ import annotations
 from gradkit import ops
 from gradkit.layers.base import Layer
 from gradkit.layers.registry import register_builtin
-from gradkit.utils.validation import normalize_axis
+from gradkit.utils.validation import check_int, check_number, normalize_axis
 
 __all__ = ["ELU", "GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
-
-
-def _number(cls, arg, value, minimum=None):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) and not hasattr(
-            value, "__float__"):
-        raise ValueError(f"{cls}: {arg} must be a number, received {value!r}")
-    value = float(value)
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{cls}: {arg} must be >= {minimum}, received {value}")
-    return value
 
 
 class _ElementwiseLayer(Layer):
@@ -52,10 +42,10 @@ class ReLU(_ElementwiseLayer):
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
-        self.max_value = None if max_value is None else _number("ReLU", "max_value", max_value,
-                                                                 0.0)
-        self.negative_slope = _number("ReLU", "negative_slope", negative_slope, 0.0)
-        self.threshold = _number("ReLU", "threshold", threshold)
+        self.max_value = None if max_value is None else check_number(
+            "ReLU", "max_value", max_value, 0.0)
+        self.negative_slope = check_number("ReLU", "negative_slope", negative_slope, 0.0)
+        self.threshold = check_number("ReLU", "threshold", threshold)
 
     def call(self, inputs, training=None):
         return ops.relu(inputs, self.max_value, self.negative_slope, self.threshold)
@@ -83,7 +73,7 @@ class LeakyReLU(_ElementwiseLayer):
         super().__init__(**kwargs)
         if alpha is not None:
             negative_slope = alpha
-        self.negative_slope = _number("LeakyReLU", "negative_slope", negative_slope, 0.0)
+        self.negative_slope = check_number("LeakyReLU", "negative_slope", negative_slope, 0.0)
 
     def call(self, inputs, training=None):
         return ops.leaky_relu(inputs, self.negative_slope)
@@ -106,7 +96,7 @@ class ELU(_ElementwiseLayer):
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.alpha = _number("ELU", "alpha", alpha)
+        self.alpha = check_number("ELU", "alpha", alpha)
 
     def call(self, inputs, training=None):
         return ops.elu(inputs, self.alpha)
@@ -179,9 +169,7 @@ class Softmax(_ElementwiseLayer):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ValueError(f"Softmax: axis must be an int, received {axis!r}")
-        self.axis = axis
+        self.axis = check_int("Softmax", "axis", axis)
 
     def call(self, inputs, training=None):
         return ops.softmax(inputs, normalize_axis(f"Softmax '{self.name}'", self.axis,

@@ -13,12 +13,12 @@ The shape helpers here (:func:`conv_output_length`, :class:`ImageInputSpec`,
 from __future__ import annotations
 
 import math
-import numbers
 
 from gradkit import activations, ops
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.core import serialize_arg
 from gradkit.layers.registry import register_builtin
+from gradkit.utils.validation import check_choice, check_int
 
 __all__ = ["Conv1D", "Conv2D"]
 
@@ -28,33 +28,24 @@ FORMATS = ("channels_last", "channels_first")
 # ------------------------------------------------------------------ argument checks
 def normalize_tuple(value, n, what, layer, minimum=1):
     """``value`` (an int or ``n`` ints) as a tuple of ``n`` ints ``>= minimum``."""
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (int(value),) * n
-    elif (isinstance(value, (tuple, list)) and len(value) == n
-          and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in value)):
-        value = tuple(int(v) for v in value)
-    else:
-        raise ValueError(f"{layer}: {what} must be an int or a tuple of {n} ints, "
-                         f"got {value!r}")
-    if any(v < minimum for v in value):
-        raise ValueError(f"{layer}: {what} must be >= {minimum}, got {value}")
-    return value
+    if isinstance(value, (tuple, list)):
+        if len(value) != n:
+            raise ValueError(f"{layer}: {what} must be an int or a tuple of {n} ints, "
+                             f"received {value!r}")
+        return tuple(check_int(layer, what, v, minimum=minimum) for v in value)
+    return (check_int(layer, what, value, minimum=minimum),) * n
 
 
 def normalize_padding(padding, layer, allowed=("valid", "same")):
-    if not isinstance(padding, str) or padding.lower() not in allowed:
-        raise ValueError(f"{layer}: padding must be one of {', '.join(map(repr, allowed))}, "
-                         f"got {padding!r}")
-    return padding.lower()
+    if not isinstance(padding, str):
+        raise TypeError(f"{layer}: padding must be a string, received {padding!r}")
+    return check_choice(layer, "padding", padding.lower(), allowed)
 
 
 def normalize_data_format(data_format, layer):
     if data_format is None:
         return "channels_last"
-    if data_format not in FORMATS:
-        raise ValueError(f"{layer}: data_format must be 'channels_last' or 'channels_first', "
-                         f"got {data_format!r}")
-    return data_format
+    return check_choice(layer, "data_format", data_format, FORMATS)
 
 
 def conv_output_length(n, window, padding, stride, dilation=1):
@@ -183,9 +174,7 @@ class Conv2D(Layer):
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
         who = f"{type(self).__name__} '{self.name}'"
-        if not isinstance(filters, numbers.Integral) or isinstance(filters, bool) or filters < 1:
-            raise ValueError(f"{who}: filters must be a positive int, got {filters!r}")
-        self.filters = int(filters)
+        self.filters = check_int(who, "filters", filters, minimum=1)
         n = self.rank
         self.kernel_size = normalize_tuple(kernel_size, n, "kernel_size", who)
         self.strides = normalize_tuple(strides, n, "strides", who)

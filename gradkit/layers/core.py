@@ -15,6 +15,7 @@ from gradkit import activations, ops
 from gradkit.backend import get_array_module
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.registry import register_builtin
+from gradkit.utils.validation import check_int, check_number
 
 __all__ = ["Activation", "Dense", "Dropout", "Embedding", "Flatten", "Identity", "Linear",
            "Reshape"]
@@ -24,24 +25,15 @@ __all__ = ["Activation", "Dense", "Dropout", "Embedding", "Flatten", "Identity",
 def serialize_arg(value, kind):
     """A JSON-able form of an initializer/regularizer argument for ``get_config``.
 
-    Names, numbers, dicts and None are kept; objects go through
-    ``gradkit.<kind>.serialize`` (``kind`` is ``"initializers"`` or ``"regularizers"``).
+    Names, numbers, dicts and None are kept; objects and functions go through
+    ``gradkit.<kind>.serialize`` (``kind`` is ``"initializers"`` or ``"regularizers"``),
+    so a registered user function saves under its registered name.
     """
     if value is None or isinstance(value, (str, bool, int, float, dict)):
         return value
     import importlib
 
-    module = importlib.import_module(f"gradkit.{kind}")
-    ser = getattr(module, "serialize", None)
-    if ser is not None and hasattr(value, "get_config"):
-        return ser(value)
-    return getattr(value, "__name__", type(value).__name__)  # a plain function: its name
-
-
-def _positive_int(layer_name, arg, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{layer_name}: {arg} must be a positive integer, received {value!r}")
-    return int(value)
+    return importlib.import_module(f"gradkit.{kind}").serialize(value)
 
 
 def _describe(layer):
@@ -97,7 +89,7 @@ class Dense(Layer):
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.units = _positive_int(type(self).__name__, "units", units)
+        self.units = check_int(type(self).__name__, "units", units, minimum=1)
         self.activation = activations.get(activation)
         self._linear = self.activation is activations.linear
         # relu and tanh are fused into ops.dense (one graph node per layer)
@@ -178,7 +170,7 @@ class Linear(Dense):
     """
 
     def __init__(self, in_features, out_features, bias=True, **kwargs):
-        in_features = _positive_int("Linear", "in_features", in_features)
+        in_features = check_int("Linear", "in_features", in_features, minimum=1)
         super().__init__(out_features, use_bias=bias, input_shape=(in_features,), **kwargs)
         self.in_features = in_features
         self.out_features = self.units
@@ -286,12 +278,12 @@ class Reshape(Layer):
         super().__init__(**kwargs)
         if isinstance(target_shape, (int, np.integer)):
             target_shape = (target_shape,)
-        try:
-            target = tuple(int(d) for d in target_shape)
-            ok = all(int(d) == d and not isinstance(d, bool) for d in target_shape)
-        except (TypeError, ValueError):
-            ok = False
-        if not ok or any(d == 0 or d < -1 for d in target) or target.count(-1) > 1:
+        if not isinstance(target_shape, (tuple, list)):
+            raise TypeError(f"Reshape: target_shape must be a tuple of integers, received "
+                            f"{target_shape!r}")
+        target = tuple(check_int("Reshape", "each target_shape entry", d, minimum=-1)
+                       for d in target_shape)
+        if 0 in target or target.count(-1) > 1:
             raise ValueError(f"Reshape: target_shape must be a tuple of positive integers "
                              f"with at most one -1, received {target_shape!r}")
         self.target_shape = target
@@ -357,11 +349,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.number)) \
-                or not 0 <= rate < 1:
-            raise ValueError(f"Dropout: rate must be a number with 0 <= rate < 1, "
-                             f"received {rate!r}")
-        self.rate = float(rate)
+        self.rate = check_number("Dropout", "rate", rate, 0, 1, max_open=True)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
@@ -429,8 +417,8 @@ class Embedding(Layer):
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
                  embeddings_regularizer=None, **kwargs):
         super().__init__(**kwargs)
-        self.input_dim = _positive_int("Embedding", "input_dim", input_dim)
-        self.output_dim = _positive_int("Embedding", "output_dim", output_dim)
+        self.input_dim = check_int("Embedding", "input_dim", input_dim, minimum=1)
+        self.output_dim = check_int("Embedding", "output_dim", output_dim, minimum=1)
         self.embeddings_initializer = embeddings_initializer
         self.embeddings_regularizer = embeddings_regularizer
         self.embeddings = self.add_weight(

@@ -14,6 +14,7 @@ from functools import reduce
 from gradkit import ops
 from gradkit.layers.base import Layer, shape_str
 from gradkit.layers.registry import register_builtin
+from gradkit.utils.validation import check_int, normalize_axis
 
 __all__ = ["Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract"]
 
@@ -176,9 +177,7 @@ class Concatenate(_Merge):
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ValueError(f"Concatenate: axis must be an int, received {axis!r}")
-        self.axis = axis
+        self.axis = check_int("Concatenate", "axis", axis)
 
     def _output_shape(self, shapes):
         name = f"{type(self).__name__} '{self.name}'"
@@ -187,10 +186,7 @@ class Concatenate(_Merge):
         if len(ranks) != 1:
             raise ValueError(f"{name} received inputs with different numbers of axes: shapes "
                              f"{_shapes_str(shapes)}")
-        if not -nd <= self.axis < nd:
-            raise ValueError(f"{name}: axis {self.axis} is out of range for inputs of shapes "
-                             f"{_shapes_str(shapes)}")
-        ax = self.axis % nd
+        ax = normalize_axis(f"{name} (inputs of shapes {_shapes_str(shapes)})", self.axis, nd)
         out = []
         for axis, dims in enumerate(zip(*shapes)):
             if axis == ax:

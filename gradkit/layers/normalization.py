@@ -11,21 +11,9 @@ from gradkit import ops
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.core import serialize_arg
 from gradkit.layers.registry import register_builtin
-from gradkit.utils.validation import normalize_axes
+from gradkit.utils.validation import check_int, check_number, normalize_axes
 
 __all__ = ["BatchNormalization", "LayerNormalization"]
-
-
-def _check_axis_arg(cls, axis):
-    items = (axis,) if isinstance(axis, int) and not isinstance(axis, bool) else axis
-    try:
-        ok = len(items) > 0 and all(isinstance(a, int) and not isinstance(a, bool)
-                                   for a in items)
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"{cls}: axis must be an int or a list of ints, received {axis!r}")
-    return axis if isinstance(axis, int) else list(axis)
 
 
 class _NormBase(Layer):
@@ -34,10 +22,14 @@ class _NormBase(Layer):
     def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer,
                  beta_regularizer, gamma_regularizer, **kwargs):
         super().__init__(**kwargs)
-        self.axis = _check_axis_arg(type(self).__name__, axis)
-        if not epsilon > 0:
-            raise ValueError(f"{type(self).__name__}: epsilon must be > 0, received {epsilon!r}")
-        self.epsilon = float(epsilon)
+        owner = type(self).__name__
+        if isinstance(axis, (list, tuple)):
+            if not axis:
+                raise ValueError(f"{owner}: axis must be an int or a list of ints, received []")
+            self.axis = [check_int(owner, "axis", a) for a in axis]
+        else:
+            self.axis = check_int(owner, "axis", axis)
+        self.epsilon = check_number(owner, "epsilon", epsilon, 0, min_open=True)
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer, self.gamma_initializer = beta_initializer, gamma_initializer
         self.beta_regularizer, self.gamma_regularizer = beta_regularizer, gamma_regularizer
@@ -112,11 +104,11 @@ class BatchNormalization(_NormBase):
                  beta_regularizer=None, gamma_regularizer=None, **kwargs):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer,
                          beta_regularizer, gamma_regularizer, **kwargs)
-        if not 0 <= momentum <= 1:
-            raise ValueError(f"BatchNormalization: momentum must be in [0, 1], received "
-                             f"{momentum!r} (Keras convention: 0.99 keeps 99% of the old value; "
-                             "PyTorch's momentum=0.1 is momentum=0.9 here)")
-        self.momentum = float(momentum)
+        try:
+            self.momentum = check_number("BatchNormalization", "momentum", momentum, 0, 1)
+        except ValueError as e:
+            raise ValueError(f"{e} (Keras convention: 0.99 keeps 99% of the old value; "
+                             "PyTorch's momentum=0.1 is momentum=0.9 here)") from None
         self.moving_mean_initializer = moving_mean_initializer
         self.moving_variance_initializer = moving_variance_initializer
         self.moving_mean = self.moving_variance = None

@@ -21,7 +21,6 @@ Weight layouts (as Keras, so weights load from Keras models):
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
@@ -29,6 +28,7 @@ from gradkit import activations, initializers, ops
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.core import serialize_arg
 from gradkit.layers.registry import register_builtin
+from gradkit.utils.validation import check_int
 from gradkit.tensor import Tensor
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
@@ -111,10 +111,8 @@ class _RNN(Layer):
                  bias_regularizer=None, return_sequences=False, return_state=False,
                  go_backwards=False, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(units, numbers.Integral) or isinstance(units, bool) or units < 1:
-            raise ValueError(f"{type(self).__name__} '{self.name}': units must be a positive "
-                             f"int, got {units!r}")
-        self.units = int(units)
+        self.units = check_int(f"{type(self).__name__} '{self.name}'", "units", units,
+                               minimum=1)
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from gradkit.tensor import Tensor
+from gradkit.utils.validation import check_int
+
 
 _KIND_WORDS = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers",
                "M": "datetimes", "m": "timedeltas", "V": "raw records"}
@@ -114,10 +116,7 @@ def take(x, idx):
 def check_batch_size(batch_size, caller):
     if batch_size is None:
         return 32
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
-        raise ValueError(f"{caller}: batch_size must be a positive integer, got {batch_size!r}")
-    return int(batch_size)
+    return check_int(caller, "batch_size", batch_size, minimum=1)
 
 
 def split_xy(batch, caller):

@@ -7,11 +7,10 @@ Several inputs and outputs, shared layers and residual connections all work.
 
 from __future__ import annotations
 
-import numpy as np
-
 from gradkit.layers.base import Layer, Node, SymbolicTensor, shape_str
 from gradkit.layers.registry import register_builtin
 from gradkit.models.model import Model
+from gradkit.utils.validation import check_int
 
 
 def Input(shape=None, batch_size=None, dtype="float32", name=None, batch_shape=None):  # noqa: N802
@@ -36,9 +35,9 @@ def Input(shape=None, batch_size=None, dtype="float32", name=None, batch_shape=N
             shape = (shape,)
         batch_shape = (batch_size,) + tuple(shape)
     for d in batch_shape[1:]:
-        if d is not None and (not isinstance(d, (int, np.integer)) or d < 1):
-            raise ValueError(f"Input: every axis length must be a positive int or None, got "
-                             f"shape {tuple(batch_shape)[1:]}")
+        if d is not None:
+            check_int(f"Input of shape {tuple(batch_shape)[1:]}", "every axis length", d,
+                      minimum=1)
     return SymbolicTensor(tuple(batch_shape), dtype, node=None, name=name or "input")
 
 

@@ -26,7 +26,7 @@ from gradkit.autograd.function import no_grad
 from gradkit.layers.base import Layer
 from gradkit.models import data as D
 from gradkit.tensor import Tensor
-from gradkit.utils.validation import check_int
+from gradkit.utils.validation import check_choice, check_int, check_number
 
 
 class Model(Layer):
@@ -103,13 +103,12 @@ class Model(Layer):
             (f"weighted_{m.name}" if m.name in names else m.name, m, True) for m in weighted]
         self._metrics = plain + weighted
         self.compiled = True
-        self._compile_config = {"optimizer": _serialize_obj(self.optimizer),
+        self._compile_config = {"optimizer": O.serialize(self.optimizer),
                                 "loss": _serialize_loss(loss),
-                                "metrics": [_serialize_metric(m) for m in (metrics or [])],
+                                "metrics": _serialize_metrics(metrics),
                                 "loss_weights": loss_weights}
         if weighted_metrics:
-            self._compile_config["weighted_metrics"] = [_serialize_metric(m)
-                                                        for m in weighted_metrics]
+            self._compile_config["weighted_metrics"] = _serialize_metrics(weighted_metrics)
         return self
 
     def _output_names(self):
@@ -268,9 +267,7 @@ class Model(Layer):
         batch_size = D.check_batch_size(batch_size, caller)
         _check_epochs(epochs, initial_epoch, caller)
         verbose = _verbose(verbose)
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"{caller}: validation_split must be in [0, 1), got "
-                             f"{validation_split}")
+        check_number(caller, "validation_split", validation_split, 0, 1, max_open=True)
         if steps_per_epoch is not None:
             steps_per_epoch = check_int(caller, "steps_per_epoch", steps_per_epoch, minimum=1)
 
@@ -712,18 +709,22 @@ class _InterruptAtBatchEnd:
         return False
 
 
+def _serialize_metrics(metrics):
+    """Names stay names (``"accuracy"`` is resolved again from the loss); objects -> configs."""
+    from gradkit import metrics as Me
+
+    return [m if isinstance(m, str) else Me.serialize(m) for m in (metrics or [])]
+
+
 def _check_epochs(epochs, initial_epoch, caller):
     for name, v in (("epochs", epochs), ("initial_epoch", initial_epoch)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
-            raise ValueError(f"{caller}: {name} must be a non-negative integer, got {v!r}")
+        check_int(caller, name, v, minimum=0)
 
 
 def _verbose(v):
     if v == "auto":
         return 1
-    if v not in (0, 1, 2):
-        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {v!r}")
-    return v
+    return check_choice("fit/evaluate/predict", "verbose", v, (0, 1, 2, "auto"))
 
 
 def _len_or_none(x):
@@ -823,28 +824,16 @@ def _match_targets(y, n_out, names):
     return list(y)
 
 
-def _serialize_obj(obj):
-    return {"class_name": type(obj).__name__, "config": obj.get_config()}
-
-
 def _serialize_loss(loss):
+    from gradkit import losses as L
+
     if isinstance(loss, str) or loss is None:
         return loss
     if isinstance(loss, (list, tuple)):
         return [_serialize_loss(item) for item in loss]
-    if isinstance(loss, dict):
+    if isinstance(loss, dict) and "class_name" not in loss:  # one loss per output
         return {k: _serialize_loss(v) for k, v in loss.items()}
-    if hasattr(loss, "get_config"):
-        return _serialize_obj(loss)
-    return getattr(loss, "__name__", None)
-
-
-def _serialize_metric(m):
-    if isinstance(m, str):
-        return m
-    if hasattr(m, "get_config"):
-        return _serialize_obj(m)
-    return getattr(m, "__name__", None)
+    return L.serialize(loss)
 
 
 def _concat(outs):

@@ -29,6 +29,7 @@ import zipfile
 import numpy as np
 
 from gradkit.models import safetensors as st
+from gradkit.utils.registry import custom_object_scope
 
 FORMAT = "gradkit.model"
 FORMAT_VERSION = 1
@@ -311,9 +312,12 @@ def load_weights(model, filepath):
 def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
     """Rebuild a model saved with ``model.save``: architecture, weights, optimizer state.
 
-    Only layer classes known to gradkit (or given in ``custom_objects``) are
-    instantiated; nothing in the file is executed. The random state saved with
-    the model is restored, so resumed training continues exactly.
+    Only classes and functions registered with gradkit (or given in
+    ``custom_objects``) are instantiated or called, for layers and for the
+    losses, metrics, optimizers, schedules, initializers, regularizers and
+    activations they use; nothing in the file is imported or executed. The
+    random state saved with the model is restored, so resumed training
+    continues exactly.
     """
     from gradkit import random as R
     from gradkit.layers import deserialize
@@ -324,23 +328,26 @@ def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
     keys = config.get("weights")
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
         raise ModelFileError(f"'{path}': config.json lacks the list of weights")
-    try:
-        model = _deserialize_model(config["model"], custom_objects, deserialize)
-    except (KeyError, TypeError) as e:
-        raise ModelFileError(f"'{path}': invalid model config ({e})") from None
-    if not model.built:
-        shape = config.get("build_input_shape") or \
-            config["model"].get("config", {}).get("build_input_shape")
-        if shape is None:
-            raise ModelFileError(f"'{path}': the model's input shape is unknown, so its weights "
-                                 "can't be created")
-        model.build(_shape_from_json(shape))
-    _assign_weights(model, arrays, keys, path)
-    comp = config.get("compile")
-    if compile and comp:
-        _compile_from_config(model, comp, custom_objects)
-        if "optimizer.safetensors" in members:
-            _load_optimizer(model, members["optimizer.safetensors"], path)
+    # custom_objects stay in scope until the model is built and compiled: a layer
+    # resolves its initializers and regularizers when it builds
+    with custom_object_scope(custom_objects):
+        try:
+            model = _deserialize_model(config["model"], custom_objects, deserialize)
+        except (KeyError, TypeError) as e:
+            raise ModelFileError(f"'{path}': invalid model config ({e})") from None
+        if not model.built:
+            shape = config.get("build_input_shape") or \
+                config["model"].get("config", {}).get("build_input_shape")
+            if shape is None:
+                raise ModelFileError(f"'{path}': the model's input shape is unknown, so its "
+                                     "weights can't be created")
+            model.build(_shape_from_json(shape))
+        _assign_weights(model, arrays, keys, path)
+        comp = config.get("compile")
+        if compile and comp:
+            _compile_from_config(model, comp)
+            if "optimizer.safetensors" in members:
+                _load_optimizer(model, members["optimizer.safetensors"], path)
     state = meta.get("rng_state")
     if isinstance(state, dict):
         try:
@@ -362,29 +369,18 @@ def _deserialize_model(spec, custom_objects, deserialize):
     return deserialize(spec, custom_objects=custom_objects)
 
 
-def _compile_from_config(model, comp, custom_objects):
-    from gradkit import losses as L
-    from gradkit import metrics as Me
-    from gradkit import optimizers as O
+def _compile_from_config(model, comp):
+    """Compile ``model`` as saved: ``model.compile`` sends every name and config through
+    its kind's registry (``optimizers.get``, ``losses.get``, ``metrics.get``), which see the
+    ``custom_objects`` of :func:`load_model`'s scope."""
+    from gradkit import losses
 
-    def obj(spec, module):
-        if isinstance(spec, dict):
-            name = spec.get("class_name")
-            if custom_objects and name in custom_objects:
-                return custom_objects[name].from_config(spec.get("config", {}))
-            return module.get(spec)
-        if isinstance(spec, list):
-            return [obj(s, module) for s in spec]
-        if custom_objects and isinstance(spec, str) and spec in custom_objects:
-            return custom_objects[spec]
-        return spec
-
-    optimizer = obj(comp.get("optimizer"), O)
-    loss = obj(comp.get("loss"), L)
-    metrics = [obj(m, Me) for m in comp.get("metrics") or []]
-    weighted = [obj(m, Me) for m in comp.get("weighted_metrics") or []]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics,
-                  loss_weights=comp.get("loss_weights"), weighted_metrics=weighted or None)
+    loss = comp.get("loss")
+    if isinstance(loss, dict) and "class_name" in loss:  # one loss, not one per output
+        loss = losses.get(loss)
+    model.compile(optimizer=comp.get("optimizer"), loss=loss, metrics=comp.get("metrics") or [],
+                  loss_weights=comp.get("loss_weights"),
+                  weighted_metrics=comp.get("weighted_metrics") or None)
 
 
 def _load_optimizer(model, payload, path):

@@ -36,57 +36,38 @@ from gradkit.optimizers.schedules import (
     StepDecay,
 )
 from gradkit.optimizers.sgd import SGD
+from gradkit.utils.registry import Registry
 
-__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "CosineDecay", "ExponentialDecay",
+__all__ = ["OPTIMIZERS", "SGD", "Adagrad", "Adam", "AdamW", "CosineDecay", "ExponentialDecay",
            "LearningRateSchedule", "Nadam", "Optimizer", "PiecewiseConstantDecay", "RMSprop",
            "StepDecay", "clip_by_global_norm", "clip_by_norm", "clip_by_value",
            "clip_grad_norm_", "clip_grad_value_", "deserialize", "get", "get_num_threads",
-           "global_norm", "schedules", "serialize", "set_num_threads"]
+           "global_norm", "register_serializable", "schedules", "serialize",
+           "set_num_threads"]
 
-_BY_NAME = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW,
-            "nadam": Nadam}
+OPTIMIZERS = Registry("optimizer", Optimizer, module="gradkit.optimizers")
+"""The optimizer registry (see :mod:`gradkit.utils.registry`)."""
 
-
-def _lookup(name, custom_objects=None):
-    for key, cls in (custom_objects or {}).items():
-        if key == name or key.lower() == str(name).lower():
-            return cls
-    cls = _BY_NAME.get(str(name).lower())
-    if cls is None:
-        raise ValueError(f"unknown optimizer {name!r}; valid names: "
-                         f"{', '.join(sorted(_BY_NAME))} (case-insensitive)")
-    return cls
+for _cls in (SGD, Adagrad, RMSprop, Adam, AdamW, Nadam):
+    OPTIMIZERS.register(_cls.__name__.lower())(_cls)
+register_serializable = OPTIMIZERS.register_serializable
 
 
 def serialize(optimizer):
     """``{"class_name": ..., "config": ...}`` for an optimizer (Keras's format)."""
-    if not isinstance(optimizer, Optimizer):
-        raise TypeError(f"serialize expects a gradkit optimizer, got {type(optimizer).__name__}")
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return OPTIMIZERS.serialize(optimizer)
 
 
 def deserialize(config, custom_objects=None):
-    """A new optimizer from :func:`serialize`'s dict."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(f"cannot deserialize an optimizer from {config!r}: expected "
-                         "{'class_name': ..., 'config': {...}}")
-    cls = _lookup(config["class_name"], custom_objects)
-    return cls.from_config(dict(config.get("config") or {}), custom_objects)
+    """A new optimizer (without state) from :func:`serialize`'s dict."""
+    return OPTIMIZERS.deserialize(config, custom_objects)
 
 
 def get(identifier, custom_objects=None):
-    """An optimizer from a name (``"adam"``, case-insensitive), a config dict or an instance.
+    """An optimizer from a name (``"adam"``, case-insensitive), a config dict, a class or an
+    instance (returned as is).
 
     A name gives the optimizer with Keras's default hyper-parameters. Unknown names
-    raise ``ValueError`` listing the valid ones.
+    raise ``ValueError`` suggesting the closest valid one; anything else is a ``TypeError``.
     """
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        return _lookup(identifier, custom_objects)()
-    if isinstance(identifier, dict):
-        return deserialize(identifier, custom_objects)
-    if isinstance(identifier, type) and issubclass(identifier, Optimizer):
-        return identifier()
-    raise ValueError(f"cannot interpret {identifier!r} as an optimizer: pass a name "
-                     f"({', '.join(sorted(_BY_NAME))}), a config dict or an Optimizer")
+    return OPTIMIZERS.get(identifier, custom_objects)

@@ -19,37 +19,19 @@ from __future__ import annotations
 
 import bisect
 import math
-import numbers
 
 from gradkit.utils.config import Configurable
+from gradkit.utils.registry import Registry
+from gradkit.utils.validation import check_int, check_number
 
-__all__ = ["CosineDecay", "ExponentialDecay", "LearningRateSchedule", "PiecewiseConstantDecay",
-           "StepDecay", "deserialize", "get", "serialize"]
-
-
-def _number(owner, name, value, *, minimum=None, strict=False, integer=False):
-    """Validate a hyper-parameter of a schedule; return it as float (or int)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if ok and integer:
-        ok = float(value).is_integer()
-    if ok:
-        value = int(value) if integer else float(value)
-        ok = math.isfinite(value)
-    if ok and minimum is not None:
-        ok = value > minimum if strict else value >= minimum
-    if not ok:
-        kind = "an integer" if integer else "a number"
-        bound = "" if minimum is None else f" {'>' if strict else '>='} {minimum}"
-        raise ValueError(f"{owner}: invalid {name} {value!r}, must be {kind}{bound}")
-    return value
+__all__ = ["SCHEDULES", "CosineDecay", "ExponentialDecay", "LearningRateSchedule",
+           "PiecewiseConstantDecay", "StepDecay", "deserialize", "get", "register_serializable",
+           "serialize"]
 
 
 def _step(step):
     """The step as a non-negative float (accepts ints, NumPy scalars, 0-d arrays)."""
-    step = float(step)
-    if step < 0 or not math.isfinite(step):
-        raise ValueError(f"learning-rate schedule called with step {step}; steps are >= 0")
-    return step
+    return check_number("learning-rate schedule", "step", step, 0)
 
 
 class LearningRateSchedule(Configurable):
@@ -86,10 +68,10 @@ class ExponentialDecay(LearningRateSchedule):
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False,
                  name=None):
         owner = "ExponentialDecay"
-        self.initial_learning_rate = _number(owner, "initial_learning_rate",
-                                             initial_learning_rate, minimum=0)
-        self.decay_steps = _number(owner, "decay_steps", decay_steps, minimum=0, strict=True)
-        self.decay_rate = _number(owner, "decay_rate", decay_rate, minimum=0, strict=True)
+        self.initial_learning_rate = check_number(owner, "initial_learning_rate",
+                                                  initial_learning_rate, 0)
+        self.decay_steps = check_number(owner, "decay_steps", decay_steps, 0, min_open=True)
+        self.decay_rate = check_number(owner, "decay_rate", decay_rate, 0, min_open=True)
         self.staircase = bool(staircase)
         self.name = name
 
@@ -126,8 +108,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
 
     def __init__(self, boundaries, values, name=None):
         owner = "PiecewiseConstantDecay"
-        boundaries = [_number(owner, "boundary", b) for b in boundaries]
-        values = [_number(owner, "value", v, minimum=0) for v in values]
+        boundaries = [check_number(owner, "boundary", b) for b in boundaries]
+        values = [check_number(owner, "value", v, 0) for v in values]
         if len(values) != len(boundaries) + 1:
             raise ValueError(f"{owner}: needs len(values) == len(boundaries) + 1, got "
                              f"{len(values)} values for {len(boundaries)} boundaries")
@@ -161,10 +143,10 @@ class StepDecay(LearningRateSchedule):
 
     def __init__(self, initial_learning_rate, step_size, gamma=0.1, name=None):
         owner = "StepDecay"
-        self.initial_learning_rate = _number(owner, "initial_learning_rate",
-                                             initial_learning_rate, minimum=0)
-        self.step_size = _number(owner, "step_size", step_size, minimum=1, integer=True)
-        self.gamma = _number(owner, "gamma", gamma, minimum=0)
+        self.initial_learning_rate = check_number(owner, "initial_learning_rate",
+                                                  initial_learning_rate, 0)
+        self.step_size = check_int(owner, "step_size", step_size, minimum=1)
+        self.gamma = check_number(owner, "gamma", gamma, 0)
         self.name = name
 
     def __call__(self, step):
@@ -210,13 +192,13 @@ class CosineDecay(LearningRateSchedule):
     def __init__(self, initial_learning_rate, decay_steps, alpha=0.0, name=None,
                  warmup_target=None, warmup_steps=0):
         owner = "CosineDecay"
-        self.initial_learning_rate = _number(owner, "initial_learning_rate",
-                                             initial_learning_rate, minimum=0)
-        self.decay_steps = _number(owner, "decay_steps", decay_steps, minimum=0, strict=True)
-        self.alpha = _number(owner, "alpha", alpha, minimum=0)
+        self.initial_learning_rate = check_number(owner, "initial_learning_rate",
+                                                  initial_learning_rate, 0)
+        self.decay_steps = check_number(owner, "decay_steps", decay_steps, 0, min_open=True)
+        self.alpha = check_number(owner, "alpha", alpha, 0)
         self.warmup_target = (None if warmup_target is None else
-                              _number(owner, "warmup_target", warmup_target, minimum=0))
-        self.warmup_steps = _number(owner, "warmup_steps", warmup_steps, minimum=0)
+                              check_number(owner, "warmup_target", warmup_target, 0))
+        self.warmup_steps = check_number(owner, "warmup_steps", warmup_steps, 0)
         if self.warmup_target is not None and self.warmup_steps == 0:
             raise ValueError(f"{owner}: warmup_target={self.warmup_target} needs warmup_steps "
                              "> 0")
@@ -243,32 +225,26 @@ class CosineDecay(LearningRateSchedule):
                 "warmup_target": self.warmup_target, "warmup_steps": self.warmup_steps}
 
 
-_SCHEDULES = {c.__name__: c for c in
-              (ExponentialDecay, PiecewiseConstantDecay, StepDecay, CosineDecay)}
+SCHEDULES = Registry("learning-rate schedule", LearningRateSchedule,
+                     module="gradkit.optimizers.schedules")
+"""The learning-rate schedule registry (see :mod:`gradkit.utils.registry`)."""
+
+for _cls in (ExponentialDecay, PiecewiseConstantDecay, StepDecay, CosineDecay):
+    SCHEDULES.register()(_cls)
+register_serializable = SCHEDULES.register_serializable
 
 
 def serialize(schedule):
     """``{"class_name": ..., "config": ...}`` for a schedule (Keras's format)."""
-    if not isinstance(schedule, LearningRateSchedule):
-        raise TypeError(f"serialize expects a LearningRateSchedule, got {type(schedule).__name__}")
-    return {"class_name": type(schedule).__name__, "config": schedule.get_config()}
+    return SCHEDULES.serialize(schedule)
 
 
 def deserialize(config, custom_objects=None):
     """Rebuild a schedule from :func:`serialize`'s dict."""
-    table = dict(_SCHEDULES)
-    table.update(custom_objects or {})
-    name = config.get("class_name") if isinstance(config, dict) else None
-    if name not in table:
-        raise ValueError(f"unknown learning-rate schedule {name!r}; known: "
-                         f"{', '.join(sorted(table))}")
-    return table[name].from_config(dict(config.get("config", {})))
+    return SCHEDULES.deserialize(config, custom_objects)
 
 
-def get(identifier):
-    """A schedule from an instance or a :func:`serialize` dict."""
-    if isinstance(identifier, LearningRateSchedule):
-        return identifier
-    if isinstance(identifier, dict):
-        return deserialize(identifier)
-    raise ValueError(f"cannot interpret {identifier!r} as a learning-rate schedule")
+def get(identifier, custom_objects=None):
+    """A schedule from an instance (returned as is), a :func:`serialize` dict or a class
+    name with default arguments."""
+    return SCHEDULES.get(identifier, custom_objects)

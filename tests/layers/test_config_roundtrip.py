@@ -190,10 +190,12 @@ def test_deserialize_never_imports_by_name(name):
 def test_deserialize_rejects_malformed():
     with pytest.raises(ValueError, match="class_name"):
         L.deserialize({"config": {}})
-    with pytest.raises(ValueError, match="class_name"):
+    with pytest.raises(TypeError, match="class_name"):  # a name is not a config: wrong type
         L.deserialize("Dense")
-    with pytest.raises(ValueError, match="must be a dict"):
+    with pytest.raises(TypeError, match="must be a dict"):
         L.deserialize({"class_name": "Dense", "config": [1]})
+    with pytest.raises(TypeError, match="class_name must be a string"):
+        L.deserialize({"class_name": ["Dense"], "config": {}})
     with pytest.raises(TypeError, match="unexpected keyword"):
         L.deserialize({"class_name": "Dense", "config": {"units": 2, "evil": 1}})
     with pytest.raises(TypeError, match="layer class"):
@@ -241,7 +243,7 @@ def test_get():
         L.get("Nope")
     with pytest.raises(TypeError, match="needs arguments"):
         L.get("Dense")
-    with pytest.raises(TypeError, match="cannot interpret"):
+    with pytest.raises(TypeError, match="a layer must be a name, a config dict, a Layer"):
         L.get(3)
 
 

@@ -454,11 +454,13 @@ def test_window_too_large_and_bad_arguments():
         Conv2D(4, 3, padding="causal")
     with pytest.raises(ValueError, match="kernel_size must be an int or a tuple of 2 ints"):
         Conv2D(4, (3, 3, 3))
-    with pytest.raises(ValueError, match="filters must be a positive int"):
+    with pytest.raises(ValueError, match="filters must be an integer >= 1, received 0"):
         Conv2D(0, 3)
+    with pytest.raises(TypeError, match="filters must be an integer"):
+        Conv2D(2.5, 3)
     with pytest.raises(ValueError, match="data_format"):
         MaxPooling2D(data_format="NHWC")
-    with pytest.raises(ValueError, match="strides must be >= 1"):
+    with pytest.raises(ValueError, match="strides must be an integer >= 1, received 0"):
         AveragePooling2D(2, strides=0)
     with pytest.raises(ValueError, match=r"MaxPooling2D 'p' expected input with 4 axes, "
                                          r"received shape \(2, 9, 9\); add a channel axis"):

@@ -157,8 +157,11 @@ class TestDense:
             L.Dense(2, name="dense_r1")(np.zeros(3))
 
     def test_invalid_units(self):
-        for bad in (0, -1, 2.5, "3", None, True):
-            with pytest.raises(ValueError, match="units"):
+        for bad in (0, -1):
+            with pytest.raises(ValueError, match="units must be an integer >= 1"):
+                L.Dense(bad)
+        for bad in (2.5, "3", None, True):  # not an integer at all: a TypeError
+            with pytest.raises(TypeError, match="units must be an integer >= 1"):
                 L.Dense(bad)
 
     def test_symbolic_call(self):
@@ -333,9 +336,14 @@ class TestDropout:
                                                   training=True).numpy()
         assert (y == y[:, :1]).all()  # whole rows dropped together
 
-    @pytest.mark.parametrize("rate", [1.0, -0.1, 1.5, "0.5", True])
+    @pytest.mark.parametrize("rate", [1.0, -0.1, 1.5, float("nan")])
     def test_rate_validation(self, rate):
-        with pytest.raises(ValueError, match="rate"):
+        with pytest.raises(ValueError, match="rate must be a finite number >= 0 and < 1"):
+            L.Dropout(rate)
+
+    @pytest.mark.parametrize("rate", ["0.5", True, None])
+    def test_rate_of_the_wrong_type(self, rate):
+        with pytest.raises(TypeError, match="rate must be a finite number"):
             L.Dropout(rate)
 
 
@@ -369,8 +377,11 @@ class TestFlattenReshape:
             L.Reshape((5,), name="rs_bad")(np.zeros((2, 12)))
         with pytest.raises(ValueError, match="multiple of 5"):
             L.Reshape((5, -1))(np.zeros((2, 12)))
-        for bad in [(-1, -1), (0, 3), (2.5,), ("a",), (-2, 3)]:
+        for bad in [(-1, -1), (0, 3), (-2, 3)]:
             with pytest.raises(ValueError, match="target_shape"):
+                L.Reshape(bad)
+        for bad in [(2.5,), ("a",), "ab"]:
+            with pytest.raises(TypeError, match="target_shape"):
                 L.Reshape(bad)
 
 

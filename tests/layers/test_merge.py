@@ -8,6 +8,7 @@ import pytest
 import gradkit
 from gradkit import layers as L
 from gradkit.layers.base import SymbolicTensor
+from gradkit.utils.validation import AxisError
 
 F64 = "float64"
 
@@ -113,9 +114,9 @@ def test_concatenate_errors():
     with pytest.raises(ValueError, match=r"Concatenate 'cat_bad' received inputs of shapes "
                                          r"\(2, 3\), \(4, 3\): all axes but axis -1 must match"):
         cat([np.zeros((2, 3)), np.zeros((4, 3))])
-    with pytest.raises(ValueError, match="axis 2 is out of range"):
+    with pytest.raises(AxisError, match="axis 2 is out of range"):
         L.Concatenate(axis=2)([np.zeros((2, 3)), np.zeros((2, 3))])
-    with pytest.raises(ValueError, match="axis must be an int"):
+    with pytest.raises(TypeError, match="axis must be an integer"):
         L.Concatenate(axis="last")
 
 

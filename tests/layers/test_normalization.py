@@ -8,6 +8,7 @@ import pytest
 
 import gradkit
 from gradkit import layers as L
+from gradkit.utils.validation import AxisError
 
 F64 = "float64"
 
@@ -222,7 +223,7 @@ class TestBatchNormalization:
         with pytest.raises(ValueError, match=r"BatchNormalization 'bn_err' expected input with "
                                              r"2 axes, received shape \(2, 3, 3\)"):
             bn(np.zeros((2, 3, 3)))
-        with pytest.raises(ValueError, match="axis 3 is out of range"):
+        with pytest.raises(AxisError, match="axis 3 is out of range"):
             L.BatchNormalization(axis=3)(np.zeros((2, 3)))
         with pytest.raises(ValueError, match="momentum"):
             L.BatchNormalization(momentum=1.5)
@@ -305,5 +306,9 @@ class TestLayerNormalization:
         with pytest.raises(ValueError, match=r"LayerNormalization 'ln_err' expected input with "
                                              r"last axis 3, received shape \(2, 5\)"):
             ln(np.zeros((2, 5)))
-        with pytest.raises(ValueError, match="axis"):
+        with pytest.raises(TypeError, match="axis must be an integer"):
             L.LayerNormalization(axis="last")
+        with pytest.raises(ValueError, match="axis must be an int or a list of ints"):
+            L.LayerNormalization(axis=[])
+        with pytest.raises(ValueError, match="epsilon must be a finite number > 0"):
+            L.LayerNormalization(epsilon=0.0)

@@ -349,7 +349,7 @@ def test_bad_inputs():
         LSTM(4)(np.zeros((2, 3, 5), np.float32), initial_state=[np.zeros((2, 4))])
     with pytest.raises(ValueError, match="0 time steps"):
         SimpleRNN(2)(np.zeros((2, 0, 3), np.float32))
-    with pytest.raises(ValueError, match="units must be a positive int"):
+    with pytest.raises(ValueError, match="units must be an integer >= 1"):
         LSTM(0)
     with pytest.raises(ValueError, match="needs a known features axis"):
         SimpleRNN(2)(SymbolicTensor((None, 5, None)))

@@ -363,8 +363,10 @@ def test_get_other_identifiers():
     assert isinstance(O.get(O.Nadam), O.Nadam)
     with pytest.raises(ValueError, match="adagrad, adam, adamw, nadam, rmsprop, sgd"):
         O.get("adamax")
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="an optimizer must be"):  # wrong type
         O.get(3)
+    with pytest.raises(TypeError, match="an optimizer is required"):
+        O.get(None)
 
 
 @pytest.mark.parametrize("name", sorted(FACTORIES))

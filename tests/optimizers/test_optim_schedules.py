@@ -113,12 +113,21 @@ def test_config_round_trip(sched):
     (lambda: S.PiecewiseConstantDecay([10, 5], [1.0, 0.5, 0.1]), "strictly increasing"),
     (lambda: S.PiecewiseConstantDecay([10], [1.0]), "len"),
     (lambda: S.StepDecay(0.1, 0), "step_size"),
-    (lambda: S.StepDecay(0.1, 2.5), "step_size"),
     (lambda: S.CosineDecay(0.1, 10, warmup_target=0.2), "warmup_steps"),
     (lambda: S.CosineDecay(0.1, -1), "decay_steps"),
 ])
 def test_validation(make, message):
     with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: S.StepDecay(0.1, 2.5), "step_size must be an integer"),
+    (lambda: S.ExponentialDecay("0.1", 10, 0.5), "initial_learning_rate must be a finite number"),
+    (lambda: S.StepDecay(0.1, 10)("3"), "step must be a finite number"),
+])
+def test_wrong_type_is_a_type_error(make, message):
+    with pytest.raises(TypeError, match=message):
         make()
 
 
