@@ -21,7 +21,7 @@ from gradkit.ops import losses as _loss
 from gradkit.ops import reduce as _red
 from gradkit.ops import shape as _sh
 from gradkit.tensor import Tensor
-from gradkit.utils.validation import check_number, normalize_axes, normalize_axis
+from gradkit.utils.validation import check_choice, check_number, normalize_axes, normalize_axis
 
 graph = True
 
@@ -428,17 +428,20 @@ def softmax_cross_entropy(logits, labels, reduction="mean", probs=None):
     """
     if isinstance(probs, Tensor):
         probs = probs._data
+    check_choice("softmax_cross_entropy", "reduction", reduction, _loss.REDUCTIONS)
     return _loss.SoftmaxCrossEntropy.apply(logits, _target(labels, logits, True), reduction,
                                            probs)
 
 
 def binary_cross_entropy_with_logits(logits, targets, reduction="mean"):
     """Binary cross-entropy of ``sigmoid(logits)`` against targets in [0, 1]; stable."""
+    check_choice("binary_cross_entropy_with_logits", "reduction", reduction, _loss.REDUCTIONS)
     return _loss.SigmoidCrossEntropy.apply(logits, _target(targets, logits), reduction)
 
 
 def mean_squared_error(pred, target, reduction="mean"):
     """``mean((pred - target) ** 2)``, fused."""
+    check_choice("mean_squared_error", "reduction", reduction, _loss.REDUCTIONS)
     return _loss.MeanSquaredError.apply(pred, _target(target, pred), reduction)
 
 
