@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from gradkit import activations, ops
+from gradkit import activations, ops, random
 from gradkit.backend import get_array_module
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.registry import register_builtin
@@ -352,7 +352,7 @@ class Dropout(Layer):
         self.rate = check_number("Dropout", "rate", rate, 0, 1, max_open=True)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
-        self._rng = None if seed is None else np.random.default_rng(seed)
+        self._rng = None if seed is None else random.rng(seed, owner="Dropout")
 
     def _mask_shape(self, shape):
         if self.noise_shape is None:
@@ -369,12 +369,7 @@ class Dropout(Layer):
         if inputs.dtype.kind != "f":
             raise TypeError(f"{_describe(self)} needs floating-point input, received "
                             f"{inputs.dtype}")
-        if self._rng is not None:
-            rng = self._rng
-        else:
-            from gradkit import random
-
-            rng = random.generator()
+        rng = self._rng if self._rng is not None else random.generator()
         dtype = inputs.dtype
         keep = rng.random(self._mask_shape(inputs.shape), dtype=np.float32) >= self.rate
         mask = np.multiply(keep, dtype.type(1.0 / (1.0 - self.rate)), dtype=dtype)
