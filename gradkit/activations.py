@@ -35,16 +35,19 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
 
-def relu(x):
-    """Rectified linear unit ``max(x, 0)``.
+def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
+    """Rectified linear unit ``max(x, 0)``, with Keras's optional variations.
 
     Args:
         x: input Tensor.
+        negative_slope: slope below ``threshold`` (``0.0``: plain ReLU).
+        max_value: saturation value (``6.0`` gives ReLU6); None for none.
+        threshold: inputs below it are zeroed (or scaled by ``negative_slope``).
 
     Returns:
         A Tensor shaped like ``x``.
     """
-    return ops.relu(x)
+    return ops.relu(x, max_value, negative_slope, threshold)
 
 
 def sigmoid(x):

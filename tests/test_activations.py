@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from gradkit import activations, ops
+from gradkit.layers import ReLU
 from gradkit.tensor import Tensor
 from gradkit.testing import gradcheck
 
@@ -172,3 +173,12 @@ def test_float32_stays_float32():
     x = Tensor(np.ones((2, 3), dtype=np.float32))
     for name in ["selu", "swish", "hard_sigmoid", "softmax", "gelu"]:
         assert activations.get(name)(x).dtype == np.float32
+
+
+def test_relu_function_takes_keras_variations_like_the_layer():
+    x = np.linspace(-3, 9, 25)
+    kw = dict(negative_slope=0.1, max_value=6.0, threshold=1.0)
+    out = activations.relu(Tensor(x), **kw).numpy()
+    expected = np.where(x >= 1.0, np.minimum(x, 6.0), 0.1 * (x - 1.0))
+    np.testing.assert_allclose(out, expected)
+    np.testing.assert_allclose(out, ReLU(**kw)(Tensor(x)).numpy())
