@@ -18,7 +18,7 @@ Example::
 from __future__ import annotations
 
 import os
-import socket
+import platform
 import time
 from datetime import datetime
 
@@ -54,7 +54,7 @@ def available() -> bool:
 def default_log_dir(comment: str = "") -> str:
     """``runs/<date>_<time>_<host><comment>``, PyTorch's default run directory."""
     stamp = datetime.now().strftime("%b%d_%H-%M-%S")
-    return os.path.join("runs", f"{stamp}_{socket.gethostname()}{comment}")
+    return os.path.join("runs", f"{stamp}_{platform.node()}{comment}")
 
 
 def _step(owner, step):
