@@ -28,8 +28,8 @@ from gradkit import activations, initializers, ops
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.core import serialize_arg
 from gradkit.layers.registry import register_builtin
-from gradkit.utils.validation import check_int
 from gradkit.tensor import Tensor
+from gradkit.utils.validation import check_int
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
 
