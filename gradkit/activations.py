@@ -21,6 +21,8 @@ know that an output is a probability distribution.
 
 from __future__ import annotations
 
+import inspect
+
 from gradkit import ops
 from gradkit.utils.registry import Registry, as_is
 
@@ -33,6 +35,49 @@ __all__ = [
 # SELU's constants (Klambauer et al., 2017): keep activations at mean 0 / variance 1.
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+
+
+def _documented(summary, returns="A Tensor shaped like ``x``.", x="input Tensor.", **params):
+    """Decorator: give an activation this module's docstring layout.
+
+    Args:
+        summary: the docstring's first paragraph(s).
+        returns: the text under Returns.
+        x: the text for the input ``x``.
+        **params: the text for each further argument, in order.
+
+    Returns:
+        A decorator that sets ``__doc__`` and returns the function.
+    """
+    args_doc = "".join(f"\n        {arg}: {text}" for arg, text in {"x": x, **params}.items())
+
+    def decorate(fn):
+        fn.__doc__ = (f"{summary}\n\n    Args:{args_doc}\n\n"
+                      f"    Returns:\n        {returns}\n    ")
+        return fn
+
+    return decorate
+
+
+def _from_op(op, name, summary, **doc):
+    """The activation ``name``: a call of ``op`` with the same arguments, documented here.
+
+    Args:
+        op: the :mod:`gradkit.ops` function that computes it (its first argument is ``x``).
+        name: the activation's name (its ``__name__``, and so its registry name).
+        summary: the docstring's first paragraph(s).
+        **doc: the rest of the docstring, as for :func:`_documented`.
+
+    Returns:
+        A function with ``op``'s signature.
+    """
+    def activation(x, *args, **kwargs):
+        return op(x, *args, **kwargs)
+
+    activation.__name__ = activation.__qualname__ = name
+    activation.__module__ = __name__
+    activation.__signature__ = inspect.signature(op)
+    return _documented(summary, **doc)(activation)
 
 
 def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
@@ -50,70 +95,35 @@ def relu(x, negative_slope=0.0, max_value=None, threshold=0.0):
     return ops.relu(x, max_value, negative_slope, threshold)
 
 
-def sigmoid(x):
-    """Logistic sigmoid ``1 / (1 + exp(-x))`` (stable for large ``|x|``).
-
-    Args:
-        x: input Tensor.
-
-    Returns:
-        A Tensor of values in ``(0, 1)`` shaped like ``x``.
-    """
-    return ops.sigmoid(x)
+sigmoid = _from_op(ops.sigmoid, "sigmoid",
+                   "Logistic sigmoid ``1 / (1 + exp(-x))`` (stable for large ``|x|``).",
+                   returns="A Tensor of values in ``(0, 1)`` shaped like ``x``.")
 
 
-def softmax(x, axis=-1):
+softmax = _from_op(
+    ops.softmax, "softmax",
     """Softmax ``exp(x) / sum(exp(x))`` along ``axis`` (the class axis).
 
     Cross-entropy losses recognise a ``y_pred`` made by this function and
-    compute the loss from its logits (fused and stable).
-
-    Args:
-        x: input Tensor (logits).
-        axis: the axis that sums to 1 (default: the last).
-
-    Returns:
-        A Tensor of probabilities shaped like ``x``.
-    """
-    return ops.softmax(x, axis)
+    compute the loss from its logits (fused and stable).""",
+    x="input Tensor (logits).", axis="the axis that sums to 1 (default: the last).",
+    returns="A Tensor of probabilities shaped like ``x``.")
 
 
-def log_softmax(x, axis=-1):
-    """``x - logsumexp(x)`` along ``axis``: the log of :func:`softmax`, computed stably.
-
-    Args:
-        x: input Tensor (logits).
-        axis: the class axis (default: the last).
-
-    Returns:
-        A Tensor of log-probabilities shaped like ``x``.
-    """
-    return ops.log_softmax(x, axis)
+log_softmax = _from_op(
+    ops.log_softmax, "log_softmax",
+    "``x - logsumexp(x)`` along ``axis``: the log of :func:`softmax`, computed stably.",
+    x="input Tensor (logits).", axis="the class axis (default: the last).",
+    returns="A Tensor of log-probabilities shaped like ``x``.")
 
 
-def tanh(x):
-    """Hyperbolic tangent.
-
-    Args:
-        x: input Tensor.
-
-    Returns:
-        A Tensor of values in ``(-1, 1)`` shaped like ``x``.
-    """
-    return ops.tanh(x)
+tanh = _from_op(ops.tanh, "tanh", "Hyperbolic tangent.",
+                returns="A Tensor of values in ``(-1, 1)`` shaped like ``x``.")
 
 
-def elu(x, alpha=1.0):
-    """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``.
-
-    Args:
-        x: input Tensor.
-        alpha: the negative saturation value.
-
-    Returns:
-        A Tensor shaped like ``x``.
-    """
-    return ops.elu(x, alpha)
+elu = _from_op(ops.elu, "elu",
+               "Exponential linear unit: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``.",
+               alpha="the negative saturation value.")
 
 
 def selu(x):
@@ -132,94 +142,44 @@ def selu(x):
     return ops.elu(x, SELU_ALPHA) * SELU_SCALE
 
 
-def gelu(x, approximate=False):
-    """Gaussian error linear unit ``x * Phi(x)``.
-
-    Args:
-        x: input Tensor.
-        approximate: use the tanh approximation instead of the exact erf form.
-
-    Returns:
-        A Tensor shaped like ``x``.
-    """
-    return ops.gelu(x, approximate)
+gelu = _from_op(ops.gelu, "gelu", "Gaussian error linear unit ``x * Phi(x)``.",
+                approximate="use the tanh approximation instead of the exact erf form.")
 
 
-def leaky_relu(x, negative_slope=0.2):
-    """``x`` if ``x > 0`` else ``negative_slope * x`` (Keras's default slope is 0.2).
-
-    Args:
-        x: input Tensor.
-        negative_slope: the slope for negative inputs.
-
-    Returns:
-        A Tensor shaped like ``x``.
-    """
-    return ops.leaky_relu(x, negative_slope)
+leaky_relu = _from_op(
+    ops.leaky_relu, "leaky_relu",
+    "``x`` if ``x > 0`` else ``negative_slope * x`` (Keras's default slope is 0.2).",
+    negative_slope="the slope for negative inputs.")
 
 
-def softplus(x):
-    """``log(1 + exp(x))``, stable for large ``|x|``.
-
-    Args:
-        x: input Tensor.
-
-    Returns:
-        A Tensor of positive values shaped like ``x``.
-    """
-    return ops.softplus(x)
+softplus = _from_op(ops.softplus, "softplus", "``log(1 + exp(x))``, stable for large ``|x|``.",
+                    returns="A Tensor of positive values shaped like ``x``.")
 
 
+@_documented("Swish / SiLU: ``x * sigmoid(x)``.")
 def swish(x):
-    """Swish / SiLU: ``x * sigmoid(x)``.
-
-    Args:
-        x: input Tensor.
-
-    Returns:
-        A Tensor shaped like ``x``.
-    """
     return x * ops.sigmoid(x)
 
 
 silu = swish
 
 
+@_documented("""Piecewise-linear sigmoid ``clip(x / 6 + 0.5, 0, 1)`` (Keras 3's definition).
+
+    It is 0 for ``x <= -3``, 1 for ``x >= 3`` and linear in between.""",
+             returns="A Tensor of values in ``[0, 1]`` shaped like ``x``.")
 def hard_sigmoid(x):
-    """Piecewise-linear sigmoid ``clip(x / 6 + 0.5, 0, 1)`` (Keras 3's definition).
-
-    It is 0 for ``x <= -3``, 1 for ``x >= 3`` and linear in between.
-
-    Args:
-        x: input Tensor.
-
-    Returns:
-        A Tensor of values in ``[0, 1]`` shaped like ``x``.
-    """
     return ops.clip(x * (1.0 / 6.0) + 0.5, 0.0, 1.0)
 
 
+@_documented("``exp(x)``.")
 def exponential(x):
-    """``exp(x)``.
-
-    Args:
-        x: input Tensor.
-
-    Returns:
-        A Tensor shaped like ``x``.
-    """
     return ops.exp(x)
 
 
+@_documented("The identity (Keras's ``\"linear\"``, also what ``None`` means).",
+             returns="``x`` itself.")
 def linear(x):
-    """The identity (Keras's ``"linear"``, also what ``None`` means).
-
-    Args:
-        x: input Tensor.
-
-    Returns:
-        ``x`` itself.
-    """
     return x
 
 

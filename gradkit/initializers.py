@@ -92,7 +92,11 @@ class Initializer(Configurable):
 
 
 class _Random(Initializer):
-    """An initializer that draws random numbers (global generator or its own seed)."""
+    """An initializer that draws random numbers (global generator or its own seed).
+
+    Subclasses implement ``_sample(rng, shape)``, returning float64 samples;
+    ``__call__`` checks the dtype and casts to it.
+    """
 
     def __init__(self, seed=None):
         self.seed = None if seed is None else check_int(type(self).__name__, "seed", seed)
@@ -101,8 +105,28 @@ class _Random(Initializer):
         # looked up on every call: gradkit.random.seed() replaces the global generator
         return _random.rng(self.seed, owner=type(self).__name__)
 
+    def __call__(self, shape, dtype="float32"):
+        dt = _float_dtype(dtype, type(self).__name__)
+        return self._sample(self._rng(), _shape(shape)).astype(dt)
+
+    def _sample(self, rng, shape):  # pragma: no cover - abstract
+        raise NotImplementedError
+
     def get_config(self):
         return {"seed": self.seed}
+
+
+class _Normal(_Random):
+    """A normal draw with a ``mean`` and ``stddev`` (RandomNormal, TruncatedNormal)."""
+
+    def __init__(self, mean=0.0, stddev=0.05, seed=None):
+        owner = type(self).__name__
+        self.mean = check_number(owner, "mean", mean)
+        self.stddev = check_number(owner, "stddev", stddev, 0)
+        super().__init__(seed)
+
+    def get_config(self):
+        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
 
 
 def _truncated_normal(rng, shape, mean, stddev):
@@ -177,15 +201,14 @@ class RandomUniform(_Random):
         super().__init__(seed)
         self.minval, self.maxval = minval, maxval
 
-    def __call__(self, shape, dtype="float32"):
-        dt = _float_dtype(dtype, "RandomUniform")
-        return self._rng().uniform(self.minval, self.maxval, _shape(shape)).astype(dt)
+    def _sample(self, rng, shape):
+        return rng.uniform(self.minval, self.maxval, shape)
 
     def get_config(self):
         return {"minval": self.minval, "maxval": self.maxval, **super().get_config()}
 
 
-class RandomNormal(_Random):
+class RandomNormal(_Normal):
     """Normal samples with the given mean and standard deviation.
 
     Args:
@@ -194,20 +217,11 @@ class RandomNormal(_Random):
         seed: optional int.
     """
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = check_number("RandomNormal", "mean", mean)
-        self.stddev = check_number("RandomNormal", "stddev", stddev, 0)
-        super().__init__(seed)
-
-    def __call__(self, shape, dtype="float32"):
-        dt = _float_dtype(dtype, "RandomNormal")
-        return self._rng().normal(self.mean, self.stddev, _shape(shape)).astype(dt)
-
-    def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+    def _sample(self, rng, shape):
+        return rng.normal(self.mean, self.stddev, shape)
 
 
-class TruncatedNormal(_Random):
+class TruncatedNormal(_Normal):
     """Normal samples, those more than 2 ``stddev`` from the mean drawn again.
 
     ``stddev`` is that of the normal before truncation (as in Keras), so the
@@ -219,17 +233,8 @@ class TruncatedNormal(_Random):
         seed: optional int.
     """
 
-    def __init__(self, mean=0.0, stddev=0.05, seed=None):
-        self.mean = check_number("TruncatedNormal", "mean", mean)
-        self.stddev = check_number("TruncatedNormal", "stddev", stddev, 0)
-        super().__init__(seed)
-
-    def __call__(self, shape, dtype="float32"):
-        dt = _float_dtype(dtype, "TruncatedNormal")
-        return _truncated_normal(self._rng(), _shape(shape), self.mean, self.stddev).astype(dt)
-
-    def get_config(self):
-        return {"mean": self.mean, "stddev": self.stddev, **super().get_config()}
+    def _sample(self, rng, shape):
+        return _truncated_normal(rng, shape, self.mean, self.stddev)
 
 
 _MODES = ("fan_in", "fan_out", "fan_avg")
@@ -274,19 +279,14 @@ class VarianceScaling(_Random):
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}
         return self.scale / max(1.0, n[self.mode])
 
-    def __call__(self, shape, dtype="float32"):
-        dt = _float_dtype(dtype, type(self).__name__)
-        shape = _shape(shape)
+    def _sample(self, rng, shape):
         var = self._variance(shape)
-        rng = self._rng()
         if self.distribution == "truncated_normal":
-            out = _truncated_normal(rng, shape, 0.0, math.sqrt(var) / _TRUNCATED_STD)
-        elif self.distribution == "untruncated_normal":
-            out = rng.normal(0.0, math.sqrt(var), shape)
-        else:
-            limit = math.sqrt(3.0 * var)
-            out = rng.uniform(-limit, limit, shape)
-        return out.astype(dt)
+            return _truncated_normal(rng, shape, 0.0, math.sqrt(var) / _TRUNCATED_STD)
+        if self.distribution == "untruncated_normal":
+            return rng.normal(0.0, math.sqrt(var), shape)
+        limit = math.sqrt(3.0 * var)
+        return rng.uniform(-limit, limit, shape)
 
     def get_config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
@@ -305,64 +305,34 @@ class _Preset(VarianceScaling):
         return {"seed": self.seed}
 
 
-class GlorotUniform(_Preset):
-    """Glorot/Xavier uniform: ``U(-limit, limit)``, ``limit = sqrt(6 / (fan_in + fan_out))``.
+def _preset(name, scale, mode, distribution, family):
+    """The ``_Preset`` subclass ``name``: ``VarianceScaling(scale, mode, distribution)``."""
+    k, fan = (2 * scale, "(fan_in + fan_out)") if mode == "fan_avg" else (scale, mode)
+    if distribution == "uniform":
+        law = f"``U(-limit, limit)``, ``limit = sqrt({3 * k:g} / {fan})``"
+    else:
+        law = f"truncated normal, std ``sqrt({k:g} / {fan})``"
+    doc = f"""{family}: {law}.
 
     Args:
         seed: optional int.
     """
-
-    preset = (1.0, "fan_avg", "uniform")
-
-
-class GlorotNormal(_Preset):
-    """Glorot/Xavier normal: truncated normal, std ``sqrt(2 / (fan_in + fan_out))``.
-
-    Args:
-        seed: optional int.
-    """
-
-    preset = (1.0, "fan_avg", "truncated_normal")
+    attrs = {"preset": (scale, mode, distribution), "__doc__": doc, "__module__": __name__,
+             "__qualname__": name}
+    return type(name, (_Preset,), attrs)
 
 
-class HeUniform(_Preset):
-    """He uniform: ``U(-limit, limit)``, ``limit = sqrt(6 / fan_in)``.
-
-    Args:
-        seed: optional int.
-    """
-
-    preset = (2.0, "fan_in", "uniform")
-
-
-class HeNormal(_Preset):
-    """He normal: truncated normal, std ``sqrt(2 / fan_in)``.
-
-    Args:
-        seed: optional int.
-    """
-
-    preset = (2.0, "fan_in", "truncated_normal")
-
-
-class LecunUniform(_Preset):
-    """LeCun uniform: ``U(-limit, limit)``, ``limit = sqrt(3 / fan_in)``.
-
-    Args:
-        seed: optional int.
-    """
-
-    preset = (1.0, "fan_in", "uniform")
-
-
-class LecunNormal(_Preset):
-    """LeCun normal: truncated normal, std ``sqrt(1 / fan_in)`` (pairs with SELU).
-
-    Args:
-        seed: optional int.
-    """
-
-    preset = (1.0, "fan_in", "truncated_normal")
+# Keras's named VarianceScaling presets: class name, VarianceScaling's arguments, family.
+_PRESETS = (
+    ("GlorotUniform", 1.0, "fan_avg", "uniform", "Glorot/Xavier uniform"),
+    ("GlorotNormal", 1.0, "fan_avg", "truncated_normal", "Glorot/Xavier normal"),
+    ("HeUniform", 2.0, "fan_in", "uniform", "He uniform"),
+    ("HeNormal", 2.0, "fan_in", "truncated_normal", "He normal"),
+    ("LecunUniform", 1.0, "fan_in", "uniform", "LeCun uniform"),
+    ("LecunNormal", 1.0, "fan_in", "truncated_normal", "LeCun normal (pairs with SELU)"),
+)
+GlorotUniform, GlorotNormal, HeUniform, HeNormal, LecunUniform, LecunNormal = (
+    _preset(*row) for row in _PRESETS)
 
 
 class Orthogonal(_Random):
@@ -385,19 +355,17 @@ class Orthogonal(_Random):
         super().__init__(seed)
         self.gain = check_number("Orthogonal", "gain", gain)
 
-    def __call__(self, shape, dtype="float32"):
-        dt = _float_dtype(dtype, "Orthogonal")
-        shape = _shape(shape)
+    def _sample(self, rng, shape):
         if len(shape) < 2:
             raise ValueError(f"Orthogonal: needs a shape with at least 2 axes, got {shape}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
-        a = self._rng().standard_normal((max(rows, cols), min(rows, cols)))
+        a = rng.standard_normal((max(rows, cols), min(rows, cols)))
         q, r = np.linalg.qr(a)
         d = np.sign(np.diag(r))
         q = q * np.where(d == 0, 1.0, d)  # unique decomposition: uniformly distributed q
         if rows < cols:
             q = q.T
-        return (self.gain * q).reshape(shape).astype(dt)
+        return (self.gain * q).reshape(shape)
 
     def get_config(self):
         return {"gain": self.gain, **super().get_config()}

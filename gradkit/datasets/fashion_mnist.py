@@ -9,12 +9,7 @@
 
 from __future__ import annotations
 
-import os
-
-import numpy as np
-
 from . import _mnist_like
-from ._files import DatasetSpec
 
 __all__ = ["CLASS_NAMES", "MIRRORS", "SHA256", "dataset_spec", "load_data", "load_test_data"]
 
@@ -42,89 +37,8 @@ SHA256: dict[str, str | None] = {
 
 HOMEPAGE = "https://github.com/zalandoresearch/fashion-mnist"
 
-Split = tuple[np.ndarray, np.ndarray]
-
-
-def dataset_spec() -> DatasetSpec:
-    """Describe Fashion-MNIST from the current :data:`MIRRORS` and :data:`SHA256`.
-
-    Returns:
-        The :class:`~gradkit.datasets._files.DatasetSpec` used by the loaders.
-
-    Example:
-        >>> dataset_spec().name
-        'fashion-mnist'
-    """
-    return DatasetSpec(
-        name="fashion-mnist",
-        title="Fashion-MNIST",
-        files=_mnist_like.mnist_style_files(SHA256),
-        mirrors=tuple(MIRRORS),
-        homepage=HOMEPAGE,
-    )
-
-
-def load_data(
-    path: str | os.PathLike | None = None,
-    *,
-    mirrors=None,
-    download: bool = True,
-    quiet: bool = False,
-) -> tuple[Split, Split]:
-    """Load Fashion-MNIST as uint8 arrays, Keras-style.
-
-    Args:
-        path: Directory holding the four standard files (same names as
-            MNIST, raw or ``.gz``). If given, only this directory is used.
-        mirrors: Base URLs to download from instead of :data:`MIRRORS`.
-        download: Set False to fail rather than use the network.
-        quiet: Suppress the download progress line on stderr.
-
-    Returns:
-        ``(x_train, y_train), (x_test, y_test)``: images uint8 of shape
-        ``(N, 28, 28)`` and labels uint8 of shape ``(N,)`` indexing
-        :data:`CLASS_NAMES`.
-
-    Raises:
-        DatasetError: The files were not found or are invalid; the message
-            lists every place tried and how to supply the files by hand.
-
-    Example:
-        >>> from gradkit.datasets import fashion_mnist
-        >>> (x_train, y_train), _ = fashion_mnist.load_data()  # doctest: +SKIP
-        >>> fashion_mnist.CLASS_NAMES[y_train[0]]  # doctest: +SKIP
-        'Ankle boot'
-    """
-    return _mnist_like.load_data(
-        dataset_spec(), path, mirrors=mirrors, download=download, quiet=quiet
-    )
-
-
-def load_test_data(
-    path: str | os.PathLike | None = None,
-    *,
-    mirrors=None,
-    download: bool = True,
-    quiet: bool = False,
-) -> Split:
-    """Load only the Fashion-MNIST test set (the two ``t10k-*`` files).
-
-    Args:
-        path: Directory holding the ``t10k-*`` files. If given, only it is used.
-        mirrors: Base URLs to download from instead of :data:`MIRRORS`.
-        download: Set False to fail rather than use the network.
-        quiet: Suppress the download progress line on stderr.
-
-    Returns:
-        ``(x_test, y_test)``: uint8 arrays of shape ``(10000, 28, 28)`` and
-        ``(10000,)``.
-
-    Raises:
-        DatasetError: As for :func:`load_data`.
-
-    Example:
-        >>> x_test, y_test = load_test_data()  # doctest: +SKIP
-    """
-    return _mnist_like.load_test_data(
-        dataset_spec(), path, mirrors=mirrors, download=download, quiet=quiet
-    )
+#: The public functions; their code and docstrings are shared with the other
+#: MNIST-format datasets in :mod:`gradkit.datasets._mnist_like`.
+dataset_spec, load_data, load_test_data = _mnist_like.public_api(
+    __name__, name="fashion-mnist", title="Fashion-MNIST", homepage=HOMEPAGE,
+    labels=" indexing :data:`CLASS_NAMES`")

@@ -26,6 +26,33 @@ def _finish(x, y, noise: float, rng: np.random.Generator, shuffle: bool = True):
     return x.astype(np.float32), y.astype(np.int64)
 
 
+def _arc(t):
+    """Points ``(cos t, sin t)`` of the unit circle, shape ``(len(t), 2)``."""
+    return np.stack([np.cos(t), np.sin(t)], axis=1)
+
+
+def _two_classes(first, second):
+    """Points ``first`` labelled 0 and ``second`` labelled 1, concatenated."""
+    x = np.concatenate([first, second])
+    y = np.concatenate([np.zeros(len(first)), np.ones(len(second))])
+    return x, y
+
+
+# Args and Returns shared by the two-class curve problems (make_circles, make_moons).
+_NOISE_SEED_RETURNS = """noise: Standard deviation of Gaussian noise added to the coordinates.
+        seed: None (the global generator), an int or a Generator for the
+            noise and the shuffle.
+
+    Returns:
+        ``(x, y)``: float32 array ``(n_samples, 2)`` and int64 labels
+        ``(n_samples,)``, in shuffled order."""
+
+
+def _two_class_doc(fn):
+    fn.__doc__ = fn.__doc__.format(noise_seed_returns=_NOISE_SEED_RETURNS)
+    return fn
+
+
 def make_xor(n_samples: int = 4, noise: float = 0.0, seed=None):
     """The XOR problem: 2-d points labelled by the exclusive-or of their coordinates.
 
@@ -54,20 +81,15 @@ def make_xor(n_samples: int = 4, noise: float = 0.0, seed=None):
     return _finish(corners[index], corners[index, 0] != corners[index, 1], noise, rng, False)
 
 
+@_two_class_doc
 def make_circles(n_samples: int = 100, noise: float = 0.0, factor: float = 0.5, seed=None):
     """Two concentric circles: label 0 on the unit circle, label 1 on radius ``factor``.
 
     Args:
         n_samples: Total number of points (>= 1); the outer circle gets the
             extra point when it is odd.
-        noise: Standard deviation of Gaussian noise added to the coordinates.
         factor: Radius of the inner circle, in ``[0, 1)``.
-        seed: None (the global generator), an int or a Generator for the
-            noise and the shuffle.
-
-    Returns:
-        ``(x, y)``: float32 array ``(n_samples, 2)`` and int64 labels
-        ``(n_samples,)``, in shuffled order.
+        {noise_seed_returns}
 
     Example:
         >>> x, y = make_circles(200, noise=0.05, seed=0)
@@ -79,17 +101,12 @@ def make_circles(n_samples: int = 100, noise: float = 0.0, factor: float = 0.5, 
     factor = check_number("make_circles", "factor", factor, 0.0, 1.0, max_open=True)
     rng = _random.rng(seed, owner="make_circles")
     n_inner = n // 2
-    n_outer = n - n_inner
-    t_outer = np.linspace(0.0, 2 * np.pi, n_outer, endpoint=False)
-    t_inner = np.linspace(0.0, 2 * np.pi, n_inner, endpoint=False)
-    x = np.concatenate([
-        np.stack([np.cos(t_outer), np.sin(t_outer)], axis=1),
-        factor * np.stack([np.cos(t_inner), np.sin(t_inner)], axis=1),
-    ])  # fmt: skip
-    y = np.concatenate([np.zeros(n_outer), np.ones(n_inner)])
-    return _finish(x, y, noise, rng)
+    outer = _arc(np.linspace(0.0, 2 * np.pi, n - n_inner, endpoint=False))
+    inner = factor * _arc(np.linspace(0.0, 2 * np.pi, n_inner, endpoint=False))
+    return _finish(*_two_classes(outer, inner), noise, rng)
 
 
+@_two_class_doc
 def make_moons(n_samples: int = 100, noise: float = 0.0, seed=None):
     """Two interleaving half circles ("moons").
 
@@ -99,13 +116,7 @@ def make_moons(n_samples: int = 100, noise: float = 0.0, seed=None):
     Args:
         n_samples: Total number of points (>= 1); the first moon gets the
             extra point when it is odd.
-        noise: Standard deviation of Gaussian noise added to the coordinates.
-        seed: None (the global generator), an int or a Generator for the
-            noise and the shuffle.
-
-    Returns:
-        ``(x, y)``: float32 array ``(n_samples, 2)`` and int64 labels
-        ``(n_samples,)``, in shuffled order.
+        {noise_seed_returns}
 
     Example:
         >>> x, y = make_moons(100, noise=0.1, seed=0)
@@ -116,15 +127,9 @@ def make_moons(n_samples: int = 100, noise: float = 0.0, seed=None):
     noise = check_number("make_moons", "noise", noise, minimum=0.0)
     rng = _random.rng(seed, owner="make_moons")
     n_lower = n // 2
-    n_upper = n - n_lower
-    t_upper = np.linspace(0.0, np.pi, n_upper)
-    t_lower = np.linspace(0.0, np.pi, n_lower)
-    x = np.concatenate([
-        np.stack([np.cos(t_upper), np.sin(t_upper)], axis=1),
-        np.stack([1.0 - np.cos(t_lower), 0.5 - np.sin(t_lower)], axis=1),
-    ])  # fmt: skip
-    y = np.concatenate([np.zeros(n_upper), np.ones(n_lower)])
-    return _finish(x, y, noise, rng)
+    upper = _arc(np.linspace(0.0, np.pi, n - n_lower))
+    lower = np.array([1.0, 0.5]) - _arc(np.linspace(0.0, np.pi, n_lower))
+    return _finish(*_two_classes(upper, lower), noise, rng)
 
 
 def make_spirals(n_samples: int = 100, n_classes: int = 2, noise: float = 0.0, seed=None):

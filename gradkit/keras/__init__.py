@@ -6,36 +6,26 @@
 objects under Keras's names, so Keras programs run with the import changed.
 """
 
-from gradkit import (  # noqa: F401
-    activations,
-    callbacks,
-    datasets,
-    initializers,
-    layers,
-    losses,
-    metrics,
-    models,
-    optimizers,
-    regularizers,
-    utils,
-)
+import importlib
+import sys
+
 from gradkit.models import Input, Model, Sequential, load_model  # noqa: F401
+
+#: gradkit's modules that Keras programs import under the same names; ``gradkit.testing``
+#: and the TensorFlow-style names are not part of Keras's namespace.
+_SUBMODULES = ("activations", "callbacks", "datasets", "initializers", "layers", "losses",
+               "metrics", "models", "optimizers", "regularizers", "utils",
+               "datasets.mnist", "datasets.fashion_mnist")
 
 
 def _alias_submodules():
-    """Make ``from gradkit.keras.layers import Dense`` (and the like) import gradkit's own
-    modules, so Keras imports convert by changing only their root name."""
-    import sys
-
-    from gradkit.datasets import fashion_mnist, mnist
-
-    mods = {"activations": activations, "callbacks": callbacks, "datasets": datasets,
-            "initializers": initializers, "layers": layers, "losses": losses,
-            "metrics": metrics, "models": models, "optimizers": optimizers,
-            "regularizers": regularizers, "utils": utils, "datasets.mnist": mnist,
-            "datasets.fashion_mnist": fashion_mnist}
-    for name, mod in mods.items():
-        sys.modules.setdefault(f"{__name__}.{name}", mod)
+    """Make ``keras.layers`` and ``from gradkit.keras.layers import Dense`` (and the like)
+    reach gradkit's own modules, so Keras imports convert by changing only their root name."""
+    for name in _SUBMODULES:
+        module = importlib.import_module(f"gradkit.{name}")
+        sys.modules.setdefault(f"{__name__}.{name}", module)
+        if "." not in name:
+            globals()[name] = module
 
 
 _alias_submodules()

@@ -28,8 +28,8 @@ from gradkit import activations, initializers, ops
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.core import serialize_arg
 from gradkit.layers.registry import register_builtin
-from gradkit.utils.validation import check_int
 from gradkit.tensor import Tensor
+from gradkit.utils.validation import check_int
 
 __all__ = ["GRU", "LSTM", "SimpleRNN"]
 
@@ -90,6 +90,13 @@ def _time_slices(xw, steps, backwards=False):
         for start, stop, chunk in chunks:
             for j in range(stop - start):
                 yield chunk[:, j]
+
+
+# the constructor arguments handled by _RNN and _GatedRNN (see _shared_args)
+_SHARED_PARAMS = ("units", "activation", "recurrent_activation", "use_bias", "kernel_initializer",
+                  "recurrent_initializer", "bias_initializer", "kernel_regularizer",
+                  "recurrent_regularizer", "bias_regularizer", "return_sequences",
+                  "return_state", "go_backwards")
 
 
 class _RNN(Layer):
@@ -241,6 +248,30 @@ class _RNN(Layer):
         return cfg
 
 
+class _GatedRNN(_RNN):
+    """A recurrent layer whose gates use ``recurrent_activation`` (LSTM, GRU)."""
+
+    def __init__(self, units, recurrent_activation="sigmoid", **kwargs):
+        super().__init__(units, **kwargs)
+        self.recurrent_activation = activations.get(recurrent_activation)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg["recurrent_activation"] = activations.serialize(self.recurrent_activation)
+        return cfg
+
+
+def _shared_args(args):
+    """The arguments a layer's ``__init__`` passes on to ``_RNN``/``_GatedRNN``.
+
+    ``args`` is that ``__init__``'s ``locals()``: each layer spells out Keras's
+    signature (for ``help()`` and positional calls) and forwards it in one line;
+    the arguments only it knows are the ones it stores itself.
+    """
+    shared = {name: args[name] for name in _SHARED_PARAMS if name in args}
+    return {**shared, **args["kwargs"]}
+
+
 _RNN_ARGS = """
         units: size of the hidden state (and of the output).
         activation: applied to the new state (default ``"tanh"``).
@@ -259,11 +290,18 @@ _RNN_ARGS = """
         initial_state: optional list of ``(batch, units)`` tensors (default zeros)."""
 
 
+def _with_rnn_args(cls):
+    """Put the arguments every recurrent layer shares into ``cls``'s docstring."""
+    cls.__doc__ = cls.__doc__.replace("{rnn_args}", _RNN_ARGS)
+    return cls
+
+
 @register_builtin
+@_with_rnn_args
 class SimpleRNN(_RNN):
     """Fully connected recurrence: ``h_t = activation(x_t W + h_{t-1} U + b)``.
 
-    Args:""" + _RNN_ARGS + """
+    Args:{rnn_args}
 
     Shapes:
         kernel ``(F, U)``, recurrent_kernel ``(U, U)``, bias ``(U,)``; output ``(B, U)``
@@ -280,10 +318,7 @@ class SimpleRNN(_RNN):
                  bias_initializer="zeros", kernel_regularizer=None, recurrent_regularizer=None,
                  bias_regularizer=None, return_sequences=False, return_state=False,
                  go_backwards=False, **kwargs):
-        super().__init__(units, activation, use_bias, kernel_initializer,
-                         recurrent_initializer, bias_initializer, kernel_regularizer,
-                         recurrent_regularizer, bias_regularizer, return_sequences,
-                         return_state, go_backwards, **kwargs)
+        super().__init__(**_shared_args(locals()))
         self._build_if_declared()
 
     def _step(self, xw_t, states):
@@ -293,14 +328,15 @@ class SimpleRNN(_RNN):
 
 
 @register_builtin
-class LSTM(_RNN):
+@_with_rnn_args
+class LSTM(_GatedRNN):
     """Long short-term memory (Hochreiter & Schmidhuber, 1997), Keras's formulation.
 
     ``z = x_t W + h U + b`` split into gates ``i, f, c, o``;
     ``c_t = sigma(f) * c + sigma(i) * act(c~)``; ``h_t = sigma(o) * act(c_t)``, where
     ``sigma`` is ``recurrent_activation``.
 
-    Args:""" + _RNN_ARGS + """
+    Args:{rnn_args}
         recurrent_activation: for the gates (default ``"sigmoid"``).
         unit_forget_bias: start the forget gate's bias at 1 (and the rest per
             ``bias_initializer``), as Keras does by default.
@@ -325,11 +361,7 @@ class LSTM(_RNN):
                  unit_forget_bias=True, kernel_regularizer=None, recurrent_regularizer=None,
                  bias_regularizer=None, return_sequences=False, return_state=False,
                  go_backwards=False, **kwargs):
-        super().__init__(units, activation, use_bias, kernel_initializer,
-                         recurrent_initializer, bias_initializer, kernel_regularizer,
-                         recurrent_regularizer, bias_regularizer, return_sequences,
-                         return_state, go_backwards, **kwargs)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        super().__init__(**_shared_args(locals()))
         self.unit_forget_bias = bool(unit_forget_bias)
         self._build_if_declared()
 
@@ -364,13 +396,13 @@ class LSTM(_RNN):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(recurrent_activation=activations.serialize(self.recurrent_activation),
-                   unit_forget_bias=self.unit_forget_bias)
+        cfg.update(unit_forget_bias=self.unit_forget_bias)
         return cfg
 
 
 @register_builtin
-class GRU(_RNN):
+@_with_rnn_args
+class GRU(_GatedRNN):
     """Gated recurrent unit (Cho et al., 2014), Keras's formulation.
 
     Gates ``z`` (update) and ``r`` (reset), candidate ``h~``:
@@ -378,7 +410,7 @@ class GRU(_RNN):
     GRU too) ``h~ = act(x W_h + b_h + r * (h U_h + b'_h))``; with ``False``
     ``h~ = act(x W_h + (r * h) U_h + b_h)``.
 
-    Args:""" + _RNN_ARGS + """
+    Args:{rnn_args}
         recurrent_activation: for the gates (default ``"sigmoid"``).
         reset_after: apply the reset gate after the recurrent matmul (two biases).
 
@@ -400,11 +432,7 @@ class GRU(_RNN):
                  kernel_regularizer=None, recurrent_regularizer=None, bias_regularizer=None,
                  return_sequences=False, return_state=False, go_backwards=False,
                  reset_after=True, **kwargs):
-        super().__init__(units, activation, use_bias, kernel_initializer,
-                         recurrent_initializer, bias_initializer, kernel_regularizer,
-                         recurrent_regularizer, bias_regularizer, return_sequences,
-                         return_state, go_backwards, **kwargs)
-        self.recurrent_activation = activations.get(recurrent_activation)
+        super().__init__(**_shared_args(locals()))
         self.reset_after = bool(reset_after)
         self._build_if_declared()
 
@@ -453,6 +481,5 @@ class GRU(_RNN):
 
     def get_config(self):
         cfg = super().get_config()
-        cfg.update(recurrent_activation=activations.serialize(self.recurrent_activation),
-                   reset_after=self.reset_after)
+        cfg.update(reset_after=self.reset_after)
         return cfg
