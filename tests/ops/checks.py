@@ -19,8 +19,14 @@ TORCH_MISSING = ("PyTorch is not installed: the reference comparisons need it; "
 
 
 def import_torch():
-    """The torch module, or skip the calling test with the install command."""
-    return pytest.importorskip("torch", reason=TORCH_MISSING)
+    """The torch module, or skip the calling test with the install command.
+
+    torch runs on one intra-op thread: on these small tensors a second thread only adds
+    its hand-off, which costs tens of milliseconds an op when the CPUs are busy."""
+    torch = pytest.importorskip("torch", reason=TORCH_MISSING)
+    if torch.get_num_threads() != 1:
+        torch.set_num_threads(1)
+    return torch
 
 
 def as_float(a, dtype):

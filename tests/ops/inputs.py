@@ -9,6 +9,8 @@ into a float64 array (int64 or bool for the last three kinds):
   (maximum/minimum) and stay 0.1 away from 0 and from +-0.5 (clip bounds);
 * ``distinct``: all values at least 0.15 apart (max/min reductions and max pooling
   without ties);
+* ``kinks``: uniform in (-8, 8), none within 0.05 of the kinks of the relu variants
+  (0, 0.5, 1, 4, 6);
 * ``labels`` (extra = number of classes): int64 class indices;
 * ``probs``: positive rows summing to 1 along the last axis;
 * ``mask``: booleans, at least one True.
@@ -20,7 +22,9 @@ from __future__ import annotations
 
 import numpy as np
 
-KINDS = ("any", "pos", "nz", "prob", "grid_a", "grid_b", "distinct", "labels", "probs", "mask")
+KINDS = ("any", "pos", "nz", "prob", "grid_a", "grid_b", "distinct", "kinks", "labels", "probs",
+         "mask")
+RELU_KINKS = (0.0, 0.5, 1.0, 4.0, 6.0)
 
 
 def make_array(spec, rng):
@@ -42,6 +46,11 @@ def make_array(spec, rng):
     if kind == "distinct":
         vals = rng.permutation(size) * 0.25 - 0.125 * size + rng.uniform(-0.05, 0.05, size)
         return vals.reshape(shape)
+    if kind == "kinks":
+        x = np.asarray(rng.uniform(-8.0, 8.0, shape))
+        for kink in RELU_KINKS:  # 0.5 apart at least: a nudge never lands on another kink
+            x[np.abs(x - kink) < 0.05] += 0.1
+        return x
     if kind == "labels":
         return rng.integers(0, extra[0], shape).astype(np.int64)
     if kind == "probs":

@@ -61,7 +61,8 @@ class Sample:
 class OpInfo:
     """One op: what to call, what to compare it with, on which inputs.
 
-    ``family``: the group (elementwise, activation, reduce, shape, linalg, loss, conv_pool)
+    ``family``: the group (elementwise, activation, reduce, shape, linalg, loss, conv_pool,
+    fused)
     and ``arity`` (unary, binary, reduction, other): what the property tests draw.
     ``grad2``: second derivatives exist (``create_graph``); ``"square"`` checks them on
     ``op(x * x)``, for ops linear in their inputs whose own second derivative is 0.
@@ -232,8 +233,37 @@ def _np_log_softmax(a, axis=-1):
     return a - m - np.log(np.exp(a - m).sum(axis=axis, keepdims=True))
 
 
+def _np_relu(a, max_value=None, negative_slope=0.0, threshold=0.0):
+    """Keras's relu: the cap from ``max_value`` up, ``x`` from ``threshold``, a slope below."""
+    y = np.where(a >= threshold, a, (a - threshold) * negative_slope)
+    return y if max_value is None else np.where(a >= max_value, max_value, y)
+
+
+def _t_relu(x, max_value=None, negative_slope=0.0, threshold=0.0):
+    """The same from torch's builtins: threshold (x above it, else 0), plus the leak as
+    leaky_relu - relu of the shifted input, capped by hardtanh."""
+    y = TF.threshold(x, threshold, 0.0)
+    if negative_slope:
+        y = y + TF.leaky_relu(x - threshold, negative_slope) - TF.relu(x - threshold)
+    return y if max_value is None else TF.hardtanh(y, float("-inf"), max_value)
+
+
+# ops.relu's defaults (the plain ReLU primitive, swept over ACT_SHAPES) and its general
+# form (ClippedReLU: one primitive whatever the keywords, so fewer shapes); the (5, 7)
+# sample has values in every piece: below the threshold, between, on the cap. The Hessian
+# of a piecewise linear op is 0: the torch HVP runs once, on the defaults.
+RELU_VARIANTS = (
+    ("", {}), ("max6", {"max_value": 6.0}), ("slope0.1", {"negative_slope": 0.1}),
+    ("thr0.5", {"threshold": 0.5}), ("max4-slope0.2", {"max_value": 4.0, "negative_slope": 0.2}),
+    ("max4-thr1", {"max_value": 4.0, "threshold": 1.0}),
+    ("slope0.2-thr1", {"negative_slope": 0.2, "threshold": 1.0}),
+    ("max4-slope0.2-thr1", {"max_value": 4.0, "negative_slope": 0.2, "threshold": 1.0}))
+
 ACTIVATIONS = [
-    _act_row("relu", ops.relu, lambda a: np.maximum(a, 0.0), lambda x: T.relu(x), "nz"),
+    _row("relu", ops.relu, _np_relu, _t_relu,
+         _unary("kinks", ACT_SHAPES, rep=(5, 7)) + _unary(
+             "kinks", [(), (2, 3, 2)], rep=(5, 7), variants=RELU_VARIANTS[1:],
+             rep_checks=DEEP - {TORCH_GRAD2}), "activation", arity="unary"),
     _act_row("leaky_relu", ops.leaky_relu,
              lambda a, negative_slope=0.2: np.where(a > 0, a, negative_slope * a),
              lambda x, negative_slope=0.2: TF.leaky_relu(x, negative_slope), "nz",
@@ -815,7 +845,194 @@ POOL = [
          _pool_samples("avg"), "conv_pool", grad2=False),
 ]
 
-OPS = ELEMENTWISE + ACTIVATIONS + REDUCTIONS + SHAPE + LINALG + LOSSES + [CONV] + POOL
+# ============================================================== fused layer primitives
+# Positional inputs: ``x`` then the parameters present (dense: kernel, then the bias if
+# any); for the norms the ``params`` keyword names them: ``"gb"``, ``"g"``, ``"b"`` or ``""``.
+
+
+def _present(p, params, names):
+    """The optional parameters by name, None for those absent."""
+    it = iter(p)
+    return [next(it) if n in params else None for n in names]
+
+
+DENSE_NP_ACTS = {None: lambda y: y, "linear": lambda y: y, "relu": lambda y: np.maximum(y, 0.0),
+                 "tanh": np.tanh, ops.tanh: np.tanh, ops.sigmoid: _np_sigmoid}
+
+
+def _dense(x, k, *b, activation=None):
+    return ops.dense(x, k, b[0] if b else None, activation)
+
+
+def _np_dense(x, k, *b, activation=None):
+    return DENSE_NP_ACTS[activation](x @ k + (b[0] if b else 0.0))
+
+
+def _t_dense(x, k, *b, activation=None):
+    """torch's linear takes PyTorch's (out, in) weight: Keras's kernel transposed."""
+    y = TF.linear(x, k.T, b[0] if b else None)
+    if activation in (None, "linear"):
+        return y
+    return {"relu": T.relu, "tanh": T.tanh, ops.tanh: T.tanh, ops.sigmoid: T.sigmoid}[activation](y)
+
+
+def _dense_samples():
+    out = []
+    for act, bias, shape in itertools.product((None, "relu", "tanh"), (True, False),
+                                              ((4, 5), (2, 3, 5))):
+        specs = [(shape, "any"), ((5, 3), "any")] + ([((3,), "any")] if bias else [])
+        checks = ALL if bias and len(shape) == 2 else ALL - {TORCH_GRAD2}
+        out.append(Sample(f"{act}-{'bias' if bias else 'nobias'}-{len(shape)}d",
+                          tuple(specs), {"activation": act}, checks))
+    # the unfused path: 'linear', and callables (ops.tanh is fused, ops.sigmoid applied after)
+    for act, name in (("linear", "linear"), (ops.tanh, "ops.tanh"), (ops.sigmoid, "ops.sigmoid")):
+        out.append(Sample(f"{name}-bias-2d", (((4, 5), "any"), ((5, 3), "any"), ((3,), "any")),
+                          {"activation": act}))
+    return out
+
+
+def sorted_axes(axis, ndim):
+    """An int or tuple axis as a sorted list of non-negative axes (as the ops order them)."""
+    return sorted(a % ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+
+
+def _np_normalize(x, g, b, axes, stat_axes, mean, var, eps):
+    """``(x - mean) / sqrt(var + eps) * g + b``; statistics over ``stat_axes`` unless given
+    (shaped like the parameters), ``g`` and ``b`` shaped like the ``axes`` of ``x``."""
+    pshape = tuple(n if i in axes else 1 for i, n in enumerate(x.shape))
+    if mean is None:
+        mean, var = x.mean(axis=stat_axes, keepdims=True), x.var(axis=stat_axes, keepdims=True)
+    else:
+        mean, var = mean.reshape(pshape), var.reshape(pshape)
+    y = (x - mean) / np.sqrt(var + eps)
+    y = y if g is None else y * g.reshape(pshape)
+    return y if b is None else y + b.reshape(pshape)
+
+
+def _layer_norm(x, *p, params="gb", **kw):
+    return ops.layer_norm(x, *_present(p, params, "gb"), **kw)
+
+
+def _np_layer_norm(x, *p, params="gb", axis=-1, epsilon=1e-3):
+    axes = tuple(sorted_axes(axis, x.ndim))
+    return _np_normalize(x, *_present(p, params, "gb"), axes, axes, None, None, epsilon)
+
+
+def _t_layer_norm(x, *p, params="gb", axis=-1, epsilon=1e-3):
+    """torch normalizes trailing axes: move the normalized ones to the end and back.
+    Keras's epsilon default (1e-3) passed explicitly (torch's is 1e-5)."""
+    axes = sorted_axes(axis, x.ndim)
+    perm = [i for i in range(x.ndim) if i not in axes] + axes
+    g, b = _present(p, params, "gb")
+    y = TF.layer_norm(x.permute(perm), [x.shape[a] for a in axes], g, b, eps=epsilon)
+    return y.permute(list(np.argsort(perm)))
+
+
+def _batch_norm(x, *p, params="gb", moving=None, **kw):
+    """Fresh copies of the moving statistics each call: training updates them in place."""
+    m, v = (None, None) if moving is None else (moving[0].copy(), moving[1].copy())
+    return ops.batch_norm(x, m, v, *_present(p, params, "gb"), **kw)
+
+
+def _np_batch_norm(x, *p, params="gb", moving=None, training=False, momentum=0.99,
+                   epsilon=1e-3, axis=-1):
+    axes = sorted_axes(axis, x.ndim)
+    red = tuple(i for i in range(x.ndim) if i not in axes)
+    m, v = (None, None) if training else moving
+    return _np_normalize(x, *_present(p, params, "gb"), axes, red, m, v, epsilon)
+
+
+def _t_batch_norm(x, *p, params="gb", moving=None, training=False, momentum=0.99,
+                  epsilon=1e-3, axis=-1):
+    """torch's batch_norm on ``(rows, features)``: the feature axes moved first, flattened
+    into one and transposed, and back. Keras's momentum (the old value's weight) is
+    torch's ``1 - momentum``; Keras's epsilon default (1e-3) passed explicitly."""
+    axes = sorted_axes(axis, x.ndim)
+    perm = axes + [i for i in range(x.ndim) if i not in axes]
+    xp = x.permute(perm)
+    c = int(np.prod([x.shape[a] for a in axes]))
+    g, b = (None if t is None else t.reshape(c) for t in _present(p, params, "gb"))
+    rm, rv = (None, None) if moving is None else (T.tensor(s, dtype=x.dtype).reshape(c)
+                                                  for s in moving)
+    y = TF.batch_norm(xp.reshape(c, -1).T, rm, rv, g, b, training=training,
+                      momentum=1.0 - momentum, eps=epsilon)
+    return y.T.reshape(xp.shape).permute(list(np.argsort(perm)))
+
+
+# (id, x shape, axis): the last axis, a sequence, two trailing axes, leading and split axes
+LN_CASES = [("last", (4, 6), -1), ("seq", (2, 3, 5), -1), ("two_axes", (2, 3, 4), (1, 2)),
+            ("first", (5, 3), 0), ("outer", (2, 3, 4), (0, 2)), ("neg", (3, 2, 4), (-2, -1))]
+# (id, x shape, feature axis): dense, channels last, channels first, two feature axes
+BN_CASES = [("nc", (6, 4), -1), ("nhwc", (3, 2, 2, 4), -1), ("nchw", (3, 4, 2, 2), 1),
+            ("multi", (2, 3, 2, 4), (1, 3))]
+NORM_DEEP = ALL - {TORCH_GRAD2}  # one representative per norm adds the torch HVP
+NORM_PLAIN_DEEP = ("last", "seq", "two_axes")  # without gamma/beta: these go deep too
+
+
+def _param_specs(shape, axes, params):
+    pshape = tuple(shape[a] for a in axes)
+    return [(pshape, "pos" if n == "g" else "any") for n in params]
+
+
+def _norm_sample(sid, shape, axis, params, kw, checks):
+    specs = [(shape, "any")] + _param_specs(shape, sorted_axes(axis, len(shape)), params)
+    return Sample(sid, tuple(specs), {"params": params, "axis": axis, **kw}, checks)
+
+
+def _ln_samples():
+    out = [_norm_sample(f"{cid}-{params or 'plain'}", shape, axis, params, {"epsilon": 1e-5},
+                        (NORM_DEEP if params or cid in NORM_PLAIN_DEEP else WIDE)
+                        | ({TORCH_GRAD2} if cid == "two_axes" and params else set()))
+           for cid, shape, axis in LN_CASES for params in ("gb", "")]
+    # gamma alone, beta alone, Keras's default epsilon
+    out += [_norm_sample(f"last-{p}", (4, 6), -1, p, {"epsilon": 1e-5}, WIDE) for p in "gb"]
+    out.append(_norm_sample("seq-gb-eps_default", (2, 3, 5), -1, "gb", {}, WIDE))
+    return out
+
+
+def _moving(shape, axis, seed):
+    """Moving statistics shaped like the features (variance > 0)."""
+    rng = np.random.default_rng(seed)
+    pshape = tuple(shape[a] for a in sorted_axes(axis, len(shape)))
+    return rng.standard_normal(pshape), rng.uniform(0.5, 2.0, pshape)
+
+
+def _bn_samples():
+    out = []
+    for (cid, shape, axis), training in itertools.product(BN_CASES, (True, False)):
+        mode = "train" if training else "infer"
+        kw = {"training": training, "momentum": 0.9, "epsilon": 1e-5,
+              "moving": _moving(shape, axis, len(out))}
+        for params in ("gb", ""):
+            sid = f"{mode}-{cid}-{params or 'plain'}"
+            out.append(_norm_sample(sid, shape, axis, params, kw, (NORM_DEEP if params else WIDE)
+                                    | ({TORCH_GRAD2} if sid in ("train-nchw-gb", "infer-nhwc-gb")
+                                       else set())))
+    nc = BN_CASES[0]
+    # training without moving statistics; gamma alone, beta alone; Keras's defaults
+    out.append(_norm_sample("train-nc-no_moving", nc[1], -1, "gb",
+                            {"training": True, "epsilon": 1e-5}, WIDE))
+    for p in "gb":
+        out.append(_norm_sample(f"infer-nc-{p}", nc[1], -1, p,
+                                {"moving": _moving(nc[1], -1, 99), "epsilon": 1e-5}, WIDE))
+    for training in (True, False):
+        out.append(_norm_sample(f"{'train' if training else 'infer'}-nc-defaults", nc[1], -1,
+                                "gb", {"training": training, "moving": _moving(nc[1], -1, 7)},
+                                WIDE))
+    return out
+
+
+NORM_TOL = {TORCH: (1e-9, 1e-10), TORCH32: (1e-4, 1e-5)}
+FUSED = [
+    _row("dense", _dense, _np_dense, _t_dense, _dense_samples(), "fused"),
+    _row("layer_norm", _layer_norm, _np_layer_norm, _t_layer_norm, _ln_samples(), "fused",
+         tol=NORM_TOL),
+    _row("batch_norm", _batch_norm, _np_batch_norm, _t_batch_norm, _bn_samples(), "fused",
+         tol=NORM_TOL),
+]
+
+OPS = (ELEMENTWISE + ACTIVATIONS + REDUCTIONS + SHAPE + LINALG + LOSSES + [CONV] + POOL
+       + FUSED)
 BY_NAME = {row.name: row for row in OPS}
 assert len(BY_NAME) == len(OPS), "op names in the table must be unique"
 

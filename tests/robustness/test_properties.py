@@ -8,7 +8,9 @@ broadcasting pairs, axes and indices:
   domain, zeros and ties included);
 * gradients pass ``gradcheck`` (values drawn by a seeded generator in each op's smooth
   region, so shrinking never lands on a kink such as |x| at 0 or a max tie);
-* no op mutates its inputs or the upstream gradient, in forward or in backward.
+* no op mutates its inputs or the upstream gradient, in forward or in backward;
+* the fused layer primitives (dense, layer_norm, batch_norm) match NumPy and keep their
+  inputs for random sizes of their batch axes.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from hypothesis.extra import numpy as hnp
 from gradkit.tensor import Tensor
 from gradkit.testing import gradcheck
 from tests.ops.inputs import into_domain, make_array
-from tests.ops.op_table import BY_NAME, rows
+from tests.ops.op_table import BY_NAME, sorted_axes, rows
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -294,3 +296,30 @@ def test_cross_entropy_inputs_unchanged(kind, n, c, seed):
         p = rng.dirichlet(np.ones(c), n)
         out = _unchanged(lambda x, t: row.op(x, t), [logits, p])
         np.testing.assert_allclose(out.numpy(), row.ref(logits, p), rtol=1e-12)
+
+
+# ---------------------------------------------------------------- fused layer primitives
+def _batch_axes(row, sample):
+    """The axes of ``x`` that a sample's parameters don't depend on: dense's all but the
+    last, layer_norm's unnormalized ones, batch_norm's reduced (non-feature) ones."""
+    ndim = len(sample.inputs[0][0])
+    if row.name == "dense":
+        return range(ndim - 1)
+    return [i for i in range(ndim) if i not in sorted_axes(sample.kwargs["axis"], ndim)]
+
+
+@pytest.mark.parametrize("name", [r.name for r in rows(family="fused")])
+@SETTINGS
+@given(data=st.data(), seed=seeds)
+def test_fused_forward_matches_numpy_and_keeps_inputs(name, data, seed):
+    row = BY_NAME[name]
+    sample = data.draw(st.sampled_from(row.samples))
+    shape = list(sample.inputs[0][0])
+    for i in _batch_axes(row, sample):
+        shape[i] = data.draw(st.integers(1, 4))
+    rng = np.random.default_rng(seed)
+    arrays = [_values(tuple(shape), "any", rng)] + [np.asarray(make_array(spec, rng))
+                                                    for spec in sample.inputs[1:]]
+    out = _unchanged(lambda *xs: row.op(*xs, **sample.kwargs), arrays)
+    np.testing.assert_allclose(out.numpy(), row.ref(*arrays, **sample.kwargs),
+                               rtol=1e-10, atol=1e-12)
