@@ -576,6 +576,13 @@ def dense(x, kernel, bias=None, activation=None):
     return _nn.Dense.apply(x, _array(kernel), _array(bias), fused)
 
 
+def _feature_axes(op, axis, ndim):
+    """The normalized axes: an int or a tuple of ints (None, "all axes", is not one)."""
+    if axis is None:
+        raise TypeError(f"{op}: axis must be an int or a tuple of ints, received None")
+    return normalize_axes(op, axis, ndim)
+
+
 def _norm_params(op, x, axes, gamma, beta, stats):
     """Shapes for normalizing ``x`` with per-feature ``axes``: the parameter shape and its
     broadcast shape; ``gamma``, ``beta`` and the ``stats`` (name, value) pairs must have it."""
@@ -610,7 +617,7 @@ def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
         y = ops.layer_norm(x, gamma, beta)        # x (batch, seq, 512), gamma (512,)
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
-    axes = normalize_axes("layer_norm", axis, x.ndim)
+    axes = _feature_axes("layer_norm", axis, x.ndim)
     epsilon = check_number("layer_norm", "epsilon", epsilon, 0.0, min_open=True)
     pshape = _norm_params("layer_norm", x, axes, gamma, beta, ())
     return _nn.Normalize.apply(x, _array(gamma), _array(beta), None, None, axes, pshape,
@@ -648,7 +655,7 @@ def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training=
         y = ops.batch_norm(x, mean, var, gamma, beta)                   # inference
     """
     x = x if isinstance(x, Tensor) else Tensor(x)
-    axes = normalize_axes("batch_norm", axis, x.ndim)
+    axes = _feature_axes("batch_norm", axis, x.ndim)
     epsilon = check_number("batch_norm", "epsilon", epsilon, 0.0, min_open=True)
     momentum = check_number("batch_norm", "momentum", momentum, 0.0, 1.0)
     moving = (("moving_mean", moving_mean), ("moving_variance", moving_variance))

@@ -128,3 +128,11 @@ def test_batch_norm_errors():
         ops.batch_norm(x, np.zeros(3), np.ones(3), momentum=1.5)
     with pytest.raises(AxisError, match="batch_norm: axis -3"):
         ops.batch_norm(x, np.zeros(3), np.ones(3), axis=-3)
+
+
+@pytest.mark.parametrize("op", [lambda x: ops.layer_norm(x, axis=None),
+                                lambda x: ops.batch_norm(x, None, None, axis=None,
+                                                         training=True)])
+def test_norm_axis_none_is_a_clear_type_error(op):
+    with pytest.raises(TypeError, match="axis must be an int or a tuple of ints, received None"):
+        op(Tensor(np.ones((2, 3))))
