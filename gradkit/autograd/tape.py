@@ -35,6 +35,15 @@ def _flatten(sources):
     return [sources], lambda vals: vals[0]
 
 
+def _check_float_tensor(t, not_tensor, not_float):
+    """Raise ``TypeError`` unless ``t`` is a floating-point Tensor (the only kind with
+    gradients); the messages are formatted with ``type`` (the type's name) or ``dtype``."""
+    if not isinstance(t, Tensor):
+        raise TypeError(not_tensor.format(type=type(t).__name__))
+    if t.dtype.kind != "f":
+        raise TypeError(not_float.format(dtype=t.dtype))
+
+
 class GradientTape:
     """Record operations, then compute gradients of a target with respect to sources.
 
@@ -76,12 +85,11 @@ class GradientTape:
         """Record operations on ``tensor`` (or each tensor in a list/tuple/dict) from now on."""
         items, _ = _flatten(tensor)
         for t in items:
-            if not isinstance(t, Tensor):
-                raise TypeError(f"GradientTape.watch expects gradkit Tensors, got "
-                                f"{type(t).__name__}; convert with gradkit.Tensor(x)")
-            if t.dtype.kind != "f":
-                raise TypeError(f"GradientTape.watch: cannot watch a tensor of dtype {t.dtype}; "
-                                "only floating-point tensors carry gradients")
+            _check_float_tensor(
+                t, "GradientTape.watch expects gradkit Tensors, got {type}; convert with "
+                   "gradkit.Tensor(x)",
+                "GradientTape.watch: cannot watch a tensor of dtype {dtype}; only "
+                "floating-point tensors carry gradients")
             if not t.requires_grad:
                 self._watched.append((t, False))
                 t.requires_grad = True
@@ -107,13 +115,10 @@ class GradientTape:
         self._used = True
         flat, rebuild = _flatten(sources)
         for s in flat:
-            if not isinstance(s, Tensor):
-                raise TypeError(f"GradientTape.gradient: sources must be Tensors/Variables, got "
-                                f"{type(s).__name__}")
-            if s.dtype.kind != "f":
-                raise TypeError(f"GradientTape.gradient: cannot differentiate with respect to "
-                                f"a tensor of dtype {s.dtype}; only floating-point tensors "
-                                "have gradients")
+            _check_float_tensor(
+                s, "GradientTape.gradient: sources must be Tensors/Variables, got {type}",
+                "GradientTape.gradient: cannot differentiate with respect to a tensor of "
+                "dtype {dtype}; only floating-point tensors have gradients")
         if not isinstance(target, Tensor) or not target.requires_grad:
             grads = [None] * len(flat)
         else:

@@ -1,4 +1,4 @@
-"""The ``gradkit`` argument parser: four sub-commands, their options and how values are checked.
+"""The ``gradkit`` argument parser: five sub-commands, their options and how values are checked.
 
 A bad value is refused while parsing, with the option's name and what it
 takes (``argument --epochs: must be >= 1, got -3``), so the commands get only
@@ -140,11 +140,31 @@ def _add_seed_option(p, *, train: bool):
                         "one in metrics.json, else 0)")
 
 
-def _add_command(sub, name, func, **texts):
-    """A sub-command's parser (``texts``: help, description, epilog), handled by ``func``."""
-    p = sub.add_parser(name, formatter_class=_Formatter, **texts)
-    p.set_defaults(func=func)
-    return p
+def _add_limit_option(p, what, flag="--limit"):
+    """``flag N``: only the first N samples are used (``what`` says which, for the help)."""
+    p.add_argument(flag, type=_int_type(1), metavar="N", help=f"{what} (default: all)")
+
+
+def _add_batch_size_option(p, default, step):
+    """``--batch-size B``: samples per ``step`` (gradient, evaluation, prediction) step."""
+    p.add_argument("--batch-size", type=_int_type(1), default=default, metavar="B",
+                   help=f"samples per {step} step (default: %(default)s)")
+
+
+_COMMANDS = []  # (name, handler, texts, add_options, data_sources), in build_parser's order
+
+
+def _command(name, handler, data_sources=None, **texts):
+    """Register the decorated ``add_options(p)`` as sub-command ``name``, run by ``handler``.
+
+    ``texts``: the parser's help, description and epilog. :func:`build_parser` adds the
+    command's own options, then --debug, then (when ``data_sources`` gives the keyword
+    arguments of :func:`_add_data_source_options`) the data-source options.
+    """
+    def register(add_options):
+        _COMMANDS.append((name, handler, texts, add_options, data_sources))
+        return add_options
+    return register
 
 
 def _add_model_argument(p):
@@ -152,25 +172,23 @@ def _add_model_argument(p):
                                                    "model.save()")
 
 
-def _add_train(sub):
-    """The ``train`` command and its options."""
-    p = _add_command(
-        sub, "train", cmd_train,
-        help="train a model and save it with its metrics",
-        description="Train a model on a dataset, evaluate it on the test set and write the "
-                    "run to --out.",
-        epilog="Files written to --out:\n"
-               f"  {MODEL_FILE}   the trained model (gradkit.load_model)\n"
-               "  metrics.json    dataset used, settings, test loss/accuracy, history, times\n"
-               "  history.csv     loss and metrics per epoch\n"
-               "  history.png     training curves (needs matplotlib)\n"
-               "  samples.png     test images with predictions (image datasets; matplotlib)\n"
-               "  boundary.png    decision boundary (toy datasets; matplotlib)\n"
-               "  tensorboard/    TensorBoard logs (needs gradkit[tensorboard])\n\n"
-               "The last line printed is 'test accuracy: 0.XXXX'.\n\n"
-               "Example:\n"
-               "  gradkit train --dataset auto --model mlp --epochs 5 --batch-size 128 \\\n"
-               "      --optimizer rmsprop --lr 0.001 --out runs/main")
+@_command("train", cmd_train, data_sources={"train": True},
+          help="train a model and save it with its metrics",
+          description="Train a model on a dataset, evaluate it on the test set and write the "
+                      "run to --out.",
+          epilog="Files written to --out:\n"
+                 f"  {MODEL_FILE}   the trained model (gradkit.load_model)\n"
+                 "  metrics.json    dataset used, settings, test loss/accuracy, history, times\n"
+                 "  history.csv     loss and metrics per epoch\n"
+                 "  history.png     training curves (needs matplotlib)\n"
+                 "  samples.png     test images with predictions (image datasets; matplotlib)\n"
+                 "  boundary.png    decision boundary (toy datasets; matplotlib)\n"
+                 "  tensorboard/    TensorBoard logs (needs gradkit[tensorboard])\n\n"
+                 "The last line printed is 'test accuracy: 0.XXXX'.\n\n"
+                 "Example:\n"
+                 "  gradkit train --dataset auto --model mlp --epochs 5 --batch-size 128 \\\n"
+                 "      --optimizer rmsprop --lr 0.001 --out runs/main")
+def _train_options(p):
     _add_dataset_option(p, train=True)
     p.add_argument("--model", choices=MODELS, default="mlp",
                    help="mlp: Dense(512, relu) -> Dense(10, softmax) for images, or "
@@ -180,8 +198,7 @@ def _add_train(sub):
                         "(default: %(default)s)")
     p.add_argument("--epochs", type=_int_type(1), default=5, metavar="N",
                    help="passes over the training data (default: %(default)s)")
-    p.add_argument("--batch-size", type=_int_type(1), default=32, metavar="B",
-                   help="samples per gradient step (default: %(default)s)")
+    _add_batch_size_option(p, 32, "gradient")
     p.add_argument("--optimizer", type=_optimizer_type, default="rmsprop", metavar="NAME",
                    help=f"{', '.join(OPTIMIZERS)} (default: %(default)s)")
     p.add_argument("--lr", type=_float_type(0.0, 10.0, True, False), metavar="X",
@@ -190,11 +207,8 @@ def _add_train(sub):
     p.add_argument("--validation-split", type=_float_type(0.0, 1.0, False, True), default=0.0,
                    metavar="F", help="fraction of the training samples (the last ones) held "
                                      "out to validate after each epoch (default: %(default)s)")
-    p.add_argument("--limit", type=_int_type(1), metavar="N",
-                   help="train on the first N training samples only, for quick runs "
-                        "(default: all)")
-    p.add_argument("--test-limit", type=_int_type(1), metavar="N",
-                   help="evaluate on the first N test samples only (default: all)")
+    _add_limit_option(p, "train on the first N training samples only, for quick runs")
+    _add_limit_option(p, "evaluate on the first N test samples only", "--test-limit")
     p.add_argument("--out", metavar="DIR",
                    help="directory for the run's files, created if needed; existing files "
                         "are replaced (default: runs/DATASET-MODEL)")
@@ -205,47 +219,37 @@ def _add_train(sub):
                    help="write TensorBoard logs to DIR/tensorboard (view them with "
                         "'tensorboard --logdir DIR'); default: on when gradkit[tensorboard] "
                         "is installed")
-    _add_debug(p, argparse.SUPPRESS)
-    _add_data_source_options(p, train=True)
 
 
-def _add_evaluate(sub):
-    """The ``evaluate`` command and its options."""
-    p = _add_command(
-        sub, "evaluate", cmd_evaluate,
-        help="print a saved model's test loss and accuracy",
-        description="Evaluate a saved model on a dataset's test split and print its loss and "
-                    "accuracy.",
-        epilog="Example:\n  gradkit evaluate runs/main/model.gradkit --dataset fashion-mnist")
+@_command("evaluate", cmd_evaluate, data_sources={"train": False},
+          help="print a saved model's test loss and accuracy",
+          description="Evaluate a saved model on a dataset's test split and print its loss and "
+                      "accuracy.",
+          epilog="Example:\n  gradkit evaluate runs/main/model.gradkit --dataset fashion-mnist")
+def _evaluate_options(p):
     _add_model_argument(p)
     _add_dataset_option(p, train=False)
-    p.add_argument("--limit", type=_int_type(1), metavar="N",
-                   help="evaluate on the first N test samples only (default: all)")
-    p.add_argument("--batch-size", type=_int_type(1), default=EVAL_BATCH_SIZE, metavar="B",
-                   help="samples per evaluation step (default: %(default)s)")
+    _add_limit_option(p, "evaluate on the first N test samples only")
+    _add_batch_size_option(p, EVAL_BATCH_SIZE, "evaluation")
     _add_seed_option(p, train=False)
     p.add_argument("--verbose", type=int, choices=(0, 1), default=0,
                    help="1 shows a progress bar (default: %(default)s)")
-    _add_debug(p, argparse.SUPPRESS)
-    _add_data_source_options(p, train=False)
 
 
-def _add_predict(sub):
-    """The ``predict`` command and its options."""
-    p = _add_command(
-        sub, "predict", cmd_predict,
-        help="classify the samples in a file",
-        description="Run a saved model on the samples in FILE and print one tab-separated "
-                    "line per sample: index, predicted class, class name (if known) and its "
-                    "probability.",
-        epilog="FILE may be:\n"
-               "  an IDX file (raw or .gz), e.g. t10k-images-idx3-ubyte.gz\n"
-               "  a .npy array (loaded with allow_pickle=False): one sample or a batch\n"
-               "  a PNG image: converted to grayscale, padded to a square, resized to the\n"
-               "    model's input size (28x28) and inverted if its background is light\n"
-               "    (MNIST digits are white on black)\n"
-               "Integer pixels (0-255) are scaled to [0, 1], as in training.\n\n"
-               "Example:\n  gradkit predict runs/main/model.gradkit digit.png")
+@_command("predict", cmd_predict,
+          help="classify the samples in a file",
+          description="Run a saved model on the samples in FILE and print one tab-separated "
+                      "line per sample: index, predicted class, class name (if known) and its "
+                      "probability.",
+          epilog="FILE may be:\n"
+                 "  an IDX file (raw or .gz), e.g. t10k-images-idx3-ubyte.gz\n"
+                 "  a .npy array (loaded with allow_pickle=False): one sample or a batch\n"
+                 "  a PNG image: converted to grayscale, padded to a square, resized to the\n"
+                 "    model's input size (28x28) and inverted if its background is light\n"
+                 "    (MNIST digits are white on black)\n"
+                 "Integer pixels (0-255) are scaled to [0, 1], as in training.\n\n"
+                 "Example:\n  gradkit predict runs/main/model.gradkit digit.png")
+def _predict_options(p):
     _add_model_argument(p)
     p.add_argument("file", metavar="FILE", help="IDX, .npy or PNG file with the input samples")
     p.add_argument("--class-names", choices=("auto", "fashion-mnist", "none"), default="auto",
@@ -255,46 +259,35 @@ def _add_predict(sub):
     p.add_argument("--invert", choices=("auto", "yes", "no"), default="auto",
                    help="PNG images: invert the gray levels; 'auto' inverts when the border "
                         "is light (default: %(default)s)")
-    p.add_argument("--limit", type=_int_type(1), metavar="N",
-                   help="only the first N samples (default: all)")
-    p.add_argument("--batch-size", type=_int_type(1), default=EVAL_BATCH_SIZE, metavar="B",
-                   help="samples per prediction step (default: %(default)s)")
-    _add_debug(p, argparse.SUPPRESS)
+    _add_limit_option(p, "only the first N samples")
+    _add_batch_size_option(p, EVAL_BATCH_SIZE, "prediction")
 
 
-def _add_summary(sub):
-    """The ``summary`` command and its options."""
-    p = _add_command(
-        sub, "summary", cmd_summary,
-        help="print a saved model's layers and sizes",
-        description="Print model.summary() of a saved model: its layers, output shapes and "
-                    "parameter counts.",
-        epilog="Example:\n  gradkit summary runs/main/model.gradkit")
+@_command("summary", cmd_summary,
+          help="print a saved model's layers and sizes",
+          description="Print model.summary() of a saved model: its layers, output shapes and "
+                      "parameter counts.",
+          epilog="Example:\n  gradkit summary runs/main/model.gradkit")
+def _summary_options(p):
     _add_model_argument(p)
-    _add_debug(p, argparse.SUPPRESS)
 
 
-def _add_report(sub):
-    """The ``report`` command and its options."""
-    p = _add_command(
-        sub, "report", cmd_report,
-        help="write an offline HTML report of a training run",
-        description="Write one self-contained HTML page for a run directory written by "
-                    "'gradkit train': training curves, the model graph, and on the run's "
-                    "test set a confusion matrix and sample predictions.",
-        epilog="Example:\n  gradkit report runs/main      # writes runs/main/report.html")
+@_command("report", cmd_report, data_sources={"train": False, "toy": False},
+          help="write an offline HTML report of a training run",
+          description="Write one self-contained HTML page for a run directory written by "
+                      "'gradkit train': training curves, the model graph, and on the run's "
+                      "test set a confusion matrix and sample predictions.",
+          epilog="Example:\n  gradkit report runs/main      # writes runs/main/report.html")
+def _report_options(p):
     p.add_argument("run", metavar="RUN", help="the run directory (or its model file)")
     p.add_argument("--out", metavar="FILE", help="the HTML file (default: RUN/report.html)")
-    p.add_argument("--limit", type=_int_type(1), metavar="N",
-                   help="use the first N test samples only (default: all)")
+    _add_limit_option(p, "use the first N test samples only")
     p.add_argument("--no-data", action="store_true",
                    help="skip the test set: curves and model graph only")
-    _add_debug(p, argparse.SUPPRESS)
-    _add_data_source_options(p, train=False, toy=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Build the ``gradkit`` argument parser with its four sub-commands.
+    """Build the ``gradkit`` argument parser with its five sub-commands.
 
     Returns:
         The parser; ``parse_args`` on it sets ``func`` to the command's handler.
@@ -313,10 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gradkit {gradkit.__version__}")
     _add_debug(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    _add_train(sub)
-    _add_evaluate(sub)
-    _add_predict(sub)
-    _add_summary(sub)
-    _add_report(sub)
+    for name, handler, texts, add_options, data_sources in _COMMANDS:
+        p = sub.add_parser(name, formatter_class=_Formatter, **texts)
+        p.set_defaults(func=handler)
+        add_options(p)
+        _add_debug(p, argparse.SUPPRESS)
+        if data_sources is not None:
+            _add_data_source_options(p, **data_sources)
     return parser

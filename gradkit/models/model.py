@@ -275,13 +275,7 @@ class Model(Layer):
         if arrays:
             if y is None:
                 raise ValueError(f"{caller}: y (the targets) is required with array inputs")
-            x, n = D.prepare(x, "x", caller, self.dtype)
-            y, ny = D.prepare(y, "y", caller, self.dtype)
-            if n != ny:
-                raise ValueError(f"{caller}: x and y have different numbers of samples: x has "
-                                 f"{n}, y has {ny}")
-            if sample_weight is not None:
-                sample_weight = D.prepare_sample_weight(sample_weight, n, caller)
+            x, y, sample_weight, n = _prepare_xy(x, y, sample_weight, caller, self.dtype)
             if validation_split and validation_data is None:
                 cut = int(n * (1.0 - validation_split))
                 if cut < 1 or cut >= n:
@@ -444,13 +438,7 @@ class Model(Layer):
         self._reset_metrics()
         if D.is_array_like(x):
             if _check:
-                x, n = D.prepare(x, "x", caller, self.dtype)
-                y, ny = D.prepare(y, "y", caller, self.dtype)
-                if n != ny:
-                    raise ValueError(f"{caller}: x and y have different numbers of samples: "
-                                     f"x has {n}, y has {ny}")
-                if sample_weight is not None:
-                    sample_weight = D.prepare_sample_weight(sample_weight, n, caller)
+                x, y, sample_weight, n = _prepare_xy(x, y, sample_weight, caller, self.dtype)
             else:
                 n = D._flat(x)[0].shape[0]
             batches = self._array_batches(x, y, sample_weight, n, batch_size, False, None)
@@ -579,7 +567,7 @@ class Model(Layer):
         """
         caller = f"{type(self).__name__}.train_on_batch"
         self._require_compiled("train_on_batch")
-        x, y, sw = self._one_batch(x, y, sample_weight, caller)
+        x, y, sw, _ = _prepare_xy(x, y, sample_weight, caller, self.dtype, _BATCH_MISMATCH)
         if class_weight is not None:
             sw = D.combine_weights(sw, D.class_sample_weights(class_weight, y, caller))
         self._reset_metrics()
@@ -596,18 +584,9 @@ class Model(Layer):
         """
         caller = f"{type(self).__name__}.test_on_batch"
         self._require_compiled("test_on_batch")
-        x, y, sw = self._one_batch(x, y, sample_weight, caller)
+        x, y, sw, _ = _prepare_xy(x, y, sample_weight, caller, self.dtype, _BATCH_MISMATCH)
         self._reset_metrics()
         return self._batch_result(self._run_step(self.test_step, x, y, sw), return_dict)
-
-    def _one_batch(self, x, y, sample_weight, caller):
-        x, n = D.prepare(x, "x", caller, self.dtype)
-        y, ny = D.prepare(y, "y", caller, self.dtype)
-        if n != ny:
-            raise ValueError(f"{caller}: x has {n} samples, y has {ny}")
-        if sample_weight is not None:
-            sample_weight = D.prepare_sample_weight(sample_weight, n, caller)
-        return x, y, sample_weight
 
     def predict_on_batch(self, x):
         """Outputs for one batch as NumPy arrays."""
@@ -762,6 +741,23 @@ def _iterable_batches(batches, class_weight, caller):
         if class_weight is not None:
             swb = D.combine_weights(swb, D.class_sample_weights(class_weight, yb, caller))
         yield xb, yb, swb
+
+
+_MISMATCH = "x and y have different numbers of samples: x has {n}, y has {ny}"
+_BATCH_MISMATCH = "x has {n} samples, y has {ny}"   # train_on_batch, test_on_batch
+
+
+def _prepare_xy(x, y, sample_weight, caller, dtype, mismatch=_MISMATCH):
+    """``(x, y, sample_weight, n)``: the arrays checked and converted (see
+    :func:`~gradkit.models.data.prepare`), ``n`` samples in each; ``mismatch`` words the
+    error when x and y differ (formatted with their counts ``n`` and ``ny``)."""
+    x, n = D.prepare(x, "x", caller, dtype)
+    y, ny = D.prepare(y, "y", caller, dtype)
+    if n != ny:
+        raise ValueError(f"{caller}: " + mismatch.format(n=n, ny=ny))
+    if sample_weight is not None:
+        sample_weight = D.prepare_sample_weight(sample_weight, n, caller)
+    return x, y, sample_weight, n
 
 
 def _validation_triple(validation_data, caller, dtype):

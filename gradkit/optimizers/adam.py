@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from gradkit.backend import get_array_module
-from gradkit.optimizers.base import Optimizer
+from gradkit.optimizers.base import Optimizer, moving_average
 from gradkit.utils.validation import check_number
 
 _BETAS_DEFAULT = (0.9, 0.999)
@@ -54,12 +54,8 @@ class Adam(Optimizer):
     def __init__(self, params=None, learning_rate=None, *, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-7, amsgrad=False, weight_decay=None, decoupled_weight_decay=True,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **aliases):
-        epsilon = self._alias(aliases, "eps", "epsilon", epsilon, 1e-7)
-        beta_1, beta_2 = _betas(self, aliases, beta_1, beta_2)
-        owner = type(self).__name__
-        self.beta_1 = check_number(owner, "beta_1", beta_1, 0, 1, max_open=True)
-        self.beta_2 = check_number(owner, "beta_2", beta_2, 0, 1, max_open=True)
-        self.epsilon = check_number(owner, "epsilon", epsilon, minimum=0)
+        self.beta_1, self.beta_2, self.epsilon = _moment_hyperparameters(
+            self, aliases, beta_1, beta_2, epsilon)
         self.amsgrad = bool(amsgrad)
         super().__init__(params, learning_rate, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
@@ -80,13 +76,9 @@ class Adam(Optimizer):
         xp = get_array_module(p)
         m, v = slots[0], slots[1]
         s = scratch[0]
-        xp.multiply(m, b1, out=m)           # m <- beta_1 m
-        xp.multiply(g, one_m_b1, out=s)     # s = (1 - beta_1) g
-        xp.add(m, s, out=m)                 # m <- beta_1 m + (1 - beta_1) g
-        xp.multiply(v, b2, out=v)           # v <- beta_2 v
-        xp.multiply(g, g, out=s)            # s = g^2
-        xp.multiply(s, one_m_b2, out=s)     # s = (1 - beta_2) g^2
-        xp.add(v, s, out=v)                 # v <- beta_2 v + (1 - beta_2) g^2
+        moving_average(xp, m, g, b1, one_m_b1, s)   # m <- beta_1 m + (1 - beta_1) g
+        xp.multiply(g, g, out=s)                    # s = g^2
+        moving_average(xp, v, s, b2, one_m_b2, s)   # v <- beta_2 v + (1 - beta_2) g^2
         if self.amsgrad:
             v = slots[2]
             xp.maximum(v, slots[1], out=v)  # v_max <- max(v_max, v)
@@ -146,6 +138,17 @@ class AdamW(Adam):
         config = super().get_config()
         config.pop("decoupled_weight_decay")
         return config
+
+
+def _moment_hyperparameters(opt, aliases, beta_1, beta_2, epsilon):
+    """Adam's and Nadam's ``(beta_1, beta_2, epsilon)``, checked; PyTorch's ``eps`` and
+    ``betas`` spellings are popped from ``aliases`` and used when given."""
+    epsilon = opt._alias(aliases, "eps", "epsilon", epsilon, 1e-7)
+    beta_1, beta_2 = _betas(opt, aliases, beta_1, beta_2)
+    owner = type(opt).__name__
+    return (check_number(owner, "beta_1", beta_1, 0, 1, max_open=True),
+            check_number(owner, "beta_2", beta_2, 0, 1, max_open=True),
+            check_number(owner, "epsilon", epsilon, minimum=0))
 
 
 def _betas(opt, aliases, beta_1, beta_2):

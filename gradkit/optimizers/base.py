@@ -22,7 +22,8 @@ Each update, in order (Keras 3's order):
 A subclass states its rule and nothing else: ``_slot_names()`` (its per-parameter
 state, created lazily as ``xp.zeros_like(p)`` on the parameter's first update),
 ``_coefficients(lr, step)`` (this step's Python floats) and ``_kernel`` (the
-elementwise rule, in place through ``out=``: updates allocate nothing per step).
+elementwise rule, in place through ``out=``: updates allocate nothing per step;
+:func:`moving_average` is the running average several rules keep).
 Its constructor validates its hyper-parameters before anything else, as
 PyTorch's optimizers do. How the kernel is spread over threads for large
 parameters is :mod:`gradkit._parallel`'s business; results are bitwise the same.
@@ -46,7 +47,19 @@ from gradkit.optimizers.clipping import (
 from gradkit.tensor import Tensor
 from gradkit.utils.validation import check_number
 
-__all__ = ["Optimizer"]
+__all__ = ["Optimizer", "moving_average"]
+
+
+def moving_average(xp, avg, x, decay, one_minus_decay, tmp):
+    """``avg <- decay * avg + (1 - decay) * x``, in place; ``tmp`` is scratch (it may be ``x``).
+
+    The exponential moving average Adam, Nadam and RMSprop keep of the gradient and
+    of its square, inside their kernels; ``one_minus_decay`` comes precomputed with
+    the step's coefficients.
+    """
+    xp.multiply(avg, decay, out=avg)            # avg <- decay avg
+    xp.multiply(x, one_minus_decay, out=tmp)    # tmp = (1 - decay) x
+    xp.add(avg, tmp, out=avg)                   # avg <- decay avg + (1 - decay) x
 
 
 def _is_schedule(x):

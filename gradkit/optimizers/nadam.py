@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from gradkit.backend import get_array_module
-from gradkit.optimizers.adam import _betas
-from gradkit.optimizers.base import Optimizer
-from gradkit.utils.validation import check_number
+from gradkit.optimizers.adam import _moment_hyperparameters
+from gradkit.optimizers.base import Optimizer, moving_average
 
 
 class Nadam(Optimizer):
@@ -46,12 +45,8 @@ class Nadam(Optimizer):
     def __init__(self, params=None, learning_rate=None, *, beta_1=0.9, beta_2=0.999,
                  epsilon=1e-7, weight_decay=None, decoupled_weight_decay=True, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, name=None, **aliases):
-        epsilon = self._alias(aliases, "eps", "epsilon", epsilon, 1e-7)
-        beta_1, beta_2 = _betas(self, aliases, beta_1, beta_2)
-        owner = type(self).__name__
-        self.beta_1 = check_number(owner, "beta_1", beta_1, 0, 1, max_open=True)
-        self.beta_2 = check_number(owner, "beta_2", beta_2, 0, 1, max_open=True)
-        self.epsilon = check_number(owner, "epsilon", epsilon, minimum=0)
+        self.beta_1, self.beta_2, self.epsilon = _moment_hyperparameters(
+            self, aliases, beta_1, beta_2, epsilon)
         self._u_product = 1.0
         super().__init__(params, learning_rate, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
@@ -87,13 +82,9 @@ class Nadam(Optimizer):
         xp = get_array_module(p)
         m, v = slots
         s, d = scratch
-        xp.multiply(m, b1, out=m)           # m <- beta_1 m
-        xp.multiply(g, one_m_b1, out=s)     # s = (1 - beta_1) g
-        xp.add(m, s, out=m)                 # m <- beta_1 m + (1 - beta_1) g
-        xp.multiply(v, b2, out=v)           # v <- beta_2 v
-        xp.multiply(g, g, out=s)            # s = g^2
-        xp.multiply(s, one_m_b2, out=s)     # s = (1 - beta_2) g^2
-        xp.add(v, s, out=v)                 # v <- beta_2 v + (1 - beta_2) g^2
+        moving_average(xp, m, g, b1, one_m_b1, s)   # m <- beta_1 m + (1 - beta_1) g
+        xp.multiply(g, g, out=s)                    # s = g^2
+        moving_average(xp, v, s, b2, one_m_b2, s)   # v <- beta_2 v + (1 - beta_2) g^2
         xp.multiply(v, inv_bc2, out=d)      # d = v_hat
         xp.sqrt(d, out=d)                   # d = sqrt(v_hat)
         xp.add(d, eps, out=d)               # d = sqrt(v_hat) + eps

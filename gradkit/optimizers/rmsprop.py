@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gradkit.backend import get_array_module
-from gradkit.optimizers.base import Optimizer
+from gradkit.optimizers.base import Optimizer, moving_average
 from gradkit.utils.validation import check_number
 
 
@@ -82,15 +82,11 @@ class RMSprop(Optimizer):
         xp = get_array_module(p)
         v = slots[0]
         s = scratch[0]
-        xp.multiply(v, rho, out=v)          # v <- rho v
         xp.multiply(g, g, out=s)            # s = g^2
-        xp.multiply(s, one_m_rho, out=s)    # s = (1 - rho) g^2
-        xp.add(v, s, out=v)                 # v <- rho v + (1 - rho) g^2
+        moving_average(xp, v, s, rho, one_m_rho, s)  # v <- rho v + (1 - rho) g^2
         if self.centered:
             mg = slots[-1]
-            xp.multiply(mg, rho, out=mg)    # mg <- rho mg
-            xp.multiply(g, one_m_rho, out=s)  # s = (1 - rho) g
-            xp.add(mg, s, out=mg)           # mg <- rho mg + (1 - rho) g
+            moving_average(xp, mg, g, rho, one_m_rho, s)  # mg <- rho mg + (1 - rho) g
             xp.multiply(mg, mg, out=s)      # s = mg^2
             xp.subtract(v, s, out=s)        # s = v - mg^2
             xp.add(s, eps, out=s)           # s = v - mg^2 + eps
