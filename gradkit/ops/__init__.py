@@ -8,7 +8,6 @@ NumPy-style helpers (``zeros_like``, ``scatter_add``) a backward may call.
 
 from __future__ import annotations
 
-import inspect as _inspect
 import numbers as _numbers
 
 import numpy as _np
@@ -40,136 +39,70 @@ def _weak(x):
     return x
 
 
-# ---------------------------------------------------------------- plain wrappers
-# Most public ops only hand their arguments to a primitive. Such an op is written
-# below as a stub, its signature and docstring, under a decorator naming the
-# primitive; the decorator returns, in the stub's place, a function with that
-# signature that calls ``primitive.apply`` (bound once: no lookups per call).
-def _in_place_of_stub(op):
-    """A decorator returning ``op`` instead of the stub it decorates, with the stub's name,
-    docstring and module. The two must take the same arguments (checked at import), so
-    ``help()``, keyword calls and tracebacks all see the public op."""
-    def replace(stub):
-        if _inspect.signature(op) != _inspect.signature(stub):
-            raise TypeError(f"ops.{stub.__name__}: the stub's signature "
-                            f"{_inspect.signature(stub)} is not its wrapper's "
-                            f"{_inspect.signature(op)}")
-        op.__code__ = op.__code__.replace(co_name=stub.__name__)
-        op.__name__, op.__qualname__ = stub.__name__, stub.__qualname__
-        op.__doc__, op.__module__ = stub.__doc__, stub.__module__
-        return op
-    return replace
-
-
-def _binary(primitive):
-    """Stub ``name(a, b)``: ``primitive.apply(a, b)``, NumPy scalars made weak."""
-    apply = primitive.apply
-
-    def op(a, b):
-        return apply(_weak(a), _weak(b))
-    return _in_place_of_stub(op)
-
-
-def _unary(primitive):
-    """Stub ``name(a)``: ``primitive.apply(a)``."""
-    apply = primitive.apply
-
-    def op(a):
-        return apply(a)
-    return _in_place_of_stub(op)
-
-
-def _activation(primitive):
-    """Stub ``name(x)``: ``primitive.apply(x)``."""
-    apply = primitive.apply
-
-    def op(x):
-        return apply(x)
-    return _in_place_of_stub(op)
-
-
-def _reduction(primitive):
-    """Stub ``name(x, axis=None, keepdims=False)``: ``primitive.apply(x, axis, keepdims)``."""
-    apply = primitive.apply
-
-    def op(x, axis=None, keepdims=False):
-        return apply(x, axis, keepdims)
-    return _in_place_of_stub(op)
-
-
-def _moment(primitive):
-    """Stub ``name(x, axis=None, keepdims=False, ddof=0)``: ``primitive.apply`` of them all."""
-    apply = primitive.apply
-
-    def op(x, axis=None, keepdims=False, ddof=0):
-        return apply(x, axis, keepdims, ddof)
-    return _in_place_of_stub(op)
-
-
 # ---------------------------------------------------------------- elementwise
-@_binary(_el.Add)
 def add(a, b):
     """``a + b`` with broadcasting."""
+    return _el.Add.apply(_weak(a), _weak(b))
 
 
-@_binary(_el.Subtract)
 def subtract(a, b):
     """``a - b`` with broadcasting."""
+    return _el.Subtract.apply(_weak(a), _weak(b))
 
 
-@_binary(_el.Multiply)
 def multiply(a, b):
     """``a * b`` with broadcasting."""
+    return _el.Multiply.apply(_weak(a), _weak(b))
 
 
-@_binary(_el.Divide)
 def divide(a, b):
     """``a / b`` with broadcasting."""
+    return _el.Divide.apply(_weak(a), _weak(b))
 
 
-@_binary(_el.Power)
 def power(a, b):
     """``a ** b``; the gradient with respect to ``b`` is 0 where ``a <= 0``."""
+    return _el.Power.apply(_weak(a), _weak(b))
 
 
-@_unary(_el.Negative)
 def negative(a):
     """``-a``."""
+    return _el.Negative.apply(a)
 
 
-@_unary(_el.Exp)
 def exp(a):
     """``e ** a``."""
+    return _el.Exp.apply(a)
 
 
-@_unary(_el.Log)
 def log(a):
     """Natural logarithm."""
+    return _el.Log.apply(a)
 
 
-@_unary(_el.Sqrt)
 def sqrt(a):
     """Square root."""
+    return _el.Sqrt.apply(a)
 
 
-@_unary(_el.Abs)
 def abs(a):  # noqa: A001 - NumPy's name
     """Absolute value (gradient 0 at 0)."""
+    return _el.Abs.apply(a)
 
 
-@_unary(_el.Sign)
 def sign(a):
     """-1, 0 or 1 (zero gradient)."""
+    return _el.Sign.apply(a)
 
 
-@_binary(_el.Maximum)
 def maximum(a, b):
     """Elementwise larger of ``a`` and ``b`` (ties split the gradient)."""
+    return _el.Maximum.apply(_weak(a), _weak(b))
 
 
-@_binary(_el.Minimum)
 def minimum(a, b):
     """Elementwise smaller of ``a`` and ``b`` (ties split the gradient)."""
+    return _el.Minimum.apply(_weak(a), _weak(b))
 
 
 def where(condition, a, b):
@@ -250,24 +183,24 @@ def gelu(x, approximate=False):
     return _act.GELU.apply(x, bool(approximate))
 
 
-@_activation(_act.Sigmoid)
 def sigmoid(x):
     """``1 / (1 + e^-x)``, stable for large ``|x|``."""
+    return _act.Sigmoid.apply(x)
 
 
-@_activation(_act.Tanh)
 def tanh(x):
     """Hyperbolic tangent."""
+    return _act.Tanh.apply(x)
 
 
-@_activation(_act.Softplus)
 def softplus(x):
     """``log(1 + e^x)``, stable for large ``|x|``."""
+    return _act.Softplus.apply(x)
 
 
-@_activation(_act.Erf)
 def erf(x):
     """The error function."""
+    return _act.Erf.apply(x)
 
 
 def softmax(x, axis=-1):
@@ -281,39 +214,39 @@ def log_softmax(x, axis=-1):
 
 
 # ---------------------------------------------------------------- reductions
-@_reduction(_red.Sum)
 def sum(x, axis=None, keepdims=False):  # noqa: A001
     """Sum over ``axis`` (all axes when None)."""
+    return _red.Sum.apply(x, axis, keepdims)
 
 
-@_reduction(_red.Mean)
 def mean(x, axis=None, keepdims=False):
     """Mean over ``axis``."""
+    return _red.Mean.apply(x, axis, keepdims)
 
 
-@_reduction(_red.Max)
 def max(x, axis=None, keepdims=False):  # noqa: A001
     """Maximum over ``axis`` (ties share the gradient)."""
+    return _red.Max.apply(x, axis, keepdims)
 
 
-@_reduction(_red.Min)
 def min(x, axis=None, keepdims=False):  # noqa: A001
     """Minimum over ``axis`` (ties share the gradient)."""
+    return _red.Min.apply(x, axis, keepdims)
 
 
-@_moment(_red.Var)
 def var(x, axis=None, keepdims=False, ddof=0):
     """Variance over ``axis`` (``ddof=1`` for the unbiased estimate)."""
+    return _red.Var.apply(x, axis, keepdims, ddof)
 
 
-@_moment(_red.Std)
 def std(x, axis=None, keepdims=False, ddof=0):
     """Standard deviation over ``axis``."""
+    return _red.Std.apply(x, axis, keepdims, ddof)
 
 
-@_reduction(_red.LogSumExp)
 def logsumexp(x, axis=None, keepdims=False):
     """``log(sum(exp(x)))`` over ``axis``, computed stably."""
+    return _red.LogSumExp.apply(x, axis, keepdims)
 
 
 # ---------------------------------------------------------------- shape
