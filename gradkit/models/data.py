@@ -15,7 +15,6 @@ import numpy as np
 from gradkit.tensor import Tensor
 from gradkit.utils.validation import check_int
 
-
 _KIND_WORDS = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers",
                "M": "datetimes", "m": "timedeltas", "V": "raw records"}
 

@@ -1,4 +1,4 @@
-"""gradkit/cli/report.py and train's --tensorboard: the run's HTML report and its TensorBoard logs."""
+"""gradkit/cli/report.py and train's --tensorboard: the HTML report, the TensorBoard logs."""
 
 from __future__ import annotations
 

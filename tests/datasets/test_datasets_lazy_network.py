@@ -35,7 +35,7 @@ def test_import_gradkit_loads_no_network_module():
 
 def test_a_download_attempt_loads_them(tmp_path):
     # the check above is meaningful only if these are the modules a download needs
-    statement = f"""
+    statement = """
 from gradkit.datasets import _files
 spec = _files.DatasetSpec("x", "X", (_files.FileSpec("a", "a-idx1-ubyte"),))
 try:

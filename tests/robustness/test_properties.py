@@ -24,7 +24,7 @@ from hypothesis.extra import numpy as hnp
 from gradkit.tensor import Tensor
 from gradkit.testing import gradcheck
 from tests.ops.inputs import into_domain, make_array
-from tests.ops.op_table import BY_NAME, sorted_axes, rows
+from tests.ops.op_table import BY_NAME, rows, sorted_axes
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])

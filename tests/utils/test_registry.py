@@ -10,8 +10,9 @@ import builtins
 import importlib
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -237,7 +238,7 @@ def test_get_by_instance_class_and_none(kind):
 
 @pytest.mark.parametrize("kind", KINDS, ids=IDS)
 def test_wrong_type_is_a_type_error(kind):
-    with pytest.raises(TypeError, match=f"must be a name, a config dict.*received float: 1.5"):
+    with pytest.raises(TypeError, match="must be a name, a config dict.*received float: 1.5"):
         kind.module.get(1.5)
     with pytest.raises(TypeError, match="expects a dict"):
         R.registries()[kind.kind].deserialize(["class_name", "x"])

@@ -3,8 +3,14 @@
 import numpy as np
 import pytest
 
-from gradkit.utils.validation import (AxisError, check_choice, check_int, check_number,
-                                      normalize_axes, normalize_axis)
+from gradkit.utils.validation import (
+    AxisError,
+    check_choice,
+    check_int,
+    check_number,
+    normalize_axes,
+    normalize_axis,
+)
 
 
 @pytest.mark.parametrize("value", [3, np.int64(3), np.int8(3)])
