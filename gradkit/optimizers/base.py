@@ -168,6 +168,7 @@ class Optimizer:
         self._pending = {}           # index -> slot dict loaded before the param was seen
         self._exclude_ids = set()
         self._exclude_names = ()
+        self._gradient_hooks = []    # fn(grads, params) before each update (TensorBoard...)
         if self._params is not None:
             for p in self._params:
                 self._register(p)
@@ -598,7 +599,35 @@ class Optimizer:
                 garrs[:] = clip_by_global_norm(garrs, c, use_norm=norm,
                                                out=[self._gbuf(rec) for rec in recs])[0]
 
+    def register_gradient_hook(self, fn):
+        """Call ``fn(grads, params)`` with each update's gradients before they are applied.
+
+        ``grads`` are as given (arrays or Tensors, not yet clipped); ``fn`` must not modify
+        them. Returns a handle whose ``remove()`` unregisters ``fn`` (PyTorch's hook style).
+
+        Example::
+
+            seen = {}
+            handle = opt.register_gradient_hook(
+                lambda grads, params: seen.update(zip(map(id, params), grads)))
+            ...
+            handle.remove()
+        """
+        if not callable(fn):
+            raise TypeError(f"{type(self).__name__}.register_gradient_hook: expected a callable "
+                            f"fn(grads, params), received {fn!r}")
+        hooks = self._gradient_hooks
+        hooks.append(fn)
+
+        class _Handle:
+            def remove(self):
+                if fn in hooks:
+                    hooks.remove(fn)
+        return _Handle()
+
     def _apply(self, grads, params):
+        for hook in self._gradient_hooks:
+            hook(grads, params)
         recs = []
         garrs = []
         for p, g in zip(params, grads):

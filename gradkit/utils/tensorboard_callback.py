@@ -80,7 +80,7 @@ class TensorBoard(Callback):
         self._train = self._val = None
         self._batches = 0
         self._grads = {}
-        self._watched = None  # the optimizer whose apply_gradients is wrapped
+        self._watched = None  # the handle of our optimizer gradient hook
 
     def _writer(self, which):
         return SummaryWriter(os.path.join(self.log_dir, which))
@@ -99,17 +99,13 @@ class TensorBoard(Callback):
     def _watch_gradients(self):
         """Keep a reference to each batch's gradients as the optimizer receives them."""
         opt = getattr(self.model, "optimizer", None)
-        if opt is None or not hasattr(opt, "apply_gradients"):
+        if opt is None or not hasattr(opt, "register_gradient_hook"):
             return
-        original = opt.apply_gradients
 
-        def apply_gradients(grads_and_vars, *args, **kwargs):
-            pairs = list(grads_and_vars)
-            self._grads = {id(v): g for g, v in pairs if g is not None}
-            return original(pairs, *args, **kwargs)
+        def keep(grads, params):
+            self._grads = {id(p): g for g, p in zip(grads, params)}
 
-        opt.apply_gradients = apply_gradients
-        self._watched = opt
+        self._watched = opt.register_gradient_hook(keep)
 
     def _log_batch(self, batch, logs=None):
         self._batches += 1
@@ -150,7 +146,7 @@ class TensorBoard(Callback):
 
     def on_train_end(self, logs=None):
         if self._watched is not None:
-            self._watched.__dict__.pop("apply_gradients", None)  # back to the class's method
+            self._watched.remove()
             self._watched = None
         for w in (self._train, self._val):
             if w is not None:

@@ -474,3 +474,24 @@ def test_variables_layout():
     assert v[0].dtype == np.int64 and int(v[0]) == 0
     assert [a.shape for a in v[1:]] == [INIT[0].shape] * 2 + [INIT[1].shape] * 2 + \
         [INIT[2].shape] * 2
+
+
+def test_gradient_hook_sees_each_update_and_can_be_removed():
+    import numpy as np
+
+    import gradkit as gk
+
+    w = gk.Variable(np.ones(3, "float32"))
+    opt = gk.optimizers.SGD(learning_rate=0.1)
+    seen = []
+    handle = opt.register_gradient_hook(lambda grads, params: seen.append(
+        (np.asarray(grads[0]).copy(), params[0] is w)))
+    opt.apply_gradients([(np.full(3, 2.0, "float32"), w)])
+    assert len(seen) == 1 and seen[0][1] and np.array_equal(seen[0][0], [2.0, 2.0, 2.0])
+    np.testing.assert_allclose(w.numpy(), 0.8)  # the hook does not change the update
+    handle.remove()
+    handle.remove()  # twice is harmless
+    opt.apply_gradients([(np.ones(3, "float32"), w)])
+    assert len(seen) == 1
+    with pytest.raises(TypeError, match="expected a callable"):
+        opt.register_gradient_hook(3)
