@@ -93,12 +93,16 @@ def _fanout(fns):
 
 
 class History(Callback):
-    """Records each epoch's logs: ``history.history["loss"]`` is a list per epoch."""
+    """Records each epoch's logs: ``history.history["loss"]`` is a list per epoch.
+
+    ``interrupted`` is True when Ctrl-C stopped ``fit`` (its last epoch is then partial).
+    """
 
     def __init__(self):
         super().__init__()
         self.history = {}
         self.epoch = []
+        self.interrupted = False
 
     def on_train_begin(self, logs=None):
         self.epoch = self.epoch if self.epoch else []

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import gradkit
-from gradkit.callbacks import Callback, CSVLogger
+from gradkit.callbacks import CSVLogger
 from gradkit.cli.data import IMAGE_DATASETS, TOY_DATASETS, Data, load_dataset
 from gradkit.cli.errors import EXIT_INTERRUPTED, CLIError, one_line, usage_error, warn
 from gradkit.cli.saved_model import EVAL_BATCH_SIZE, MODEL_FILE, probabilities
@@ -85,24 +85,6 @@ def build_model(kind: str, data: Data, optimizer: str, lr: float | None):
 def _cnn_needs_images(dataset: str) -> CLIError:
     return usage_error(f"--model cnn needs an image dataset ({', '.join(IMAGE_DATASETS)} "
                        f"or auto); use --model mlp for {dataset}")
-
-
-class _LastEpochBatches(Callback):
-    """Counts the batches of the latest epoch, to tell a whole epoch from one cut by Ctrl-C."""
-
-    def __init__(self):
-        super().__init__()
-        self.batches = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.batches = 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.batches += 1
-
-    @property
-    def complete(self) -> bool:
-        return self.batches >= self.params["steps"]
 
 
 def _jsonable(value):
@@ -225,17 +207,16 @@ def cmd_train(args) -> int:
     model = build_model(args.model, data, args.optimizer, args.lr)
     if args.verbose:
         model.summary()
-    last_epoch = _LastEpochBatches()
     csv_path = out / "history.csv"
     t0 = time.perf_counter()
     # on Ctrl-C, fit stops after the batch in progress, says so and returns the history
     board = _tensorboard(args.tensorboard, out)
-    callbacks = [CSVLogger(csv_path), last_epoch, *board]
+    callbacks = [CSVLogger(csv_path), *board]
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=args.epochs,
                         verbose=args.verbose, validation_split=args.validation_split,
                         callbacks=callbacks)
     train_time = time.perf_counter() - t0
-    if len(history.epoch) < args.epochs or not last_epoch.complete:
+    if history.interrupted:
         print(f"gradkit: interrupted (Ctrl-C) during epoch {max(len(history.epoch), 1)}/"
               f"{args.epochs}; no model saved (the history so far is in {csv_path})",
               file=sys.stderr)

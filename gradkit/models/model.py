@@ -366,6 +366,7 @@ class Model(Layer):
                     bar.update(step + 1 if seen else 0, logs, finalize=True)
                 cb.on_epoch_end(epoch, logs)
                 if stopper.hit:
+                    history.interrupted = True
                     print(f"fit: interrupted (Ctrl-C) during epoch {epoch + 1}, after batch "
                           f"{step + 1}; the model is intact and the history so far is returned",
                           file=sys.stderr)

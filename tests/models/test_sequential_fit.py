@@ -145,9 +145,10 @@ def test_sigint_stops_at_a_batch_boundary(blobs, capsys):
     hist = model.fit(x, y, epochs=3, batch_size=32, verbose=0, callbacks=[Interrupt()])
     assert len(hist.history["loss"]) == 1  # the epoch in progress is reported, then it stops
     assert "interrupted" in capsys.readouterr().err
+    assert hist.interrupted
     assert np.isfinite(model.predict(x[:4])).all()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=1, verbose=0)  # still trainable, handler restored
+    assert not model.fit(x, y, epochs=1, verbose=0).interrupted  # still trainable
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
