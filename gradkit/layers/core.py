@@ -369,14 +369,7 @@ class Dropout(Layer):
         if inputs.dtype.kind != "f":
             raise TypeError(f"{_describe(self)} needs floating-point input, received "
                             f"{inputs.dtype}")
-        rng = self._rng if self._rng is not None else random.generator()
-        dtype = inputs.dtype
-        keep = rng.random(self._mask_shape(inputs.shape), dtype=np.float32) >= self.rate
-        mask = np.multiply(keep, dtype.type(1.0 / (1.0 - self.rate)), dtype=dtype)
-        xp = get_array_module(inputs._data)
-        if xp is not np:  # pragma: no cover - GPU arrays
-            mask = xp.asarray(mask)
-        return ops.multiply(inputs, mask)
+        return ops.dropout(inputs, self.rate, self._mask_shape(inputs.shape), self._rng)
 
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)

@@ -685,3 +685,108 @@ def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training=
             if isinstance(moving, Tensor):
                 moving._version += 1  # an in-place change: graphs that used it will know
     return y
+
+
+# ---- composite layer math shared by the Keras and PyTorch front ends
+def dropout(x, rate, noise_shape=None, seed=None):
+    """Inverted dropout: zero each entry with probability ``rate``, scale the rest by
+    ``1 / (1 - rate)`` (so the expected value is unchanged). Always applies: callers
+    decide whether they are training.
+
+    Args:
+        x: a floating-point Tensor or array.
+        rate: drop probability, ``0 <= rate < 1``.
+        noise_shape: shape of the mask, broadcast against ``x`` (``None`` entries take
+            ``x``'s size), e.g. ``(None, 1, 1, C)`` to drop whole channels.
+        seed: read by :func:`gradkit.random.rng` (None: the global generator).
+
+    Returns:
+        A Tensor shaped like ``x``; its gradient is the same mask.
+
+    Example::
+
+        y = ops.dropout(x, 0.5, seed=0)   # about half of x zeroed, the rest doubled
+    """
+    from gradkit import random as _random
+
+    x = x if isinstance(x, Tensor) else Tensor(x)
+    rate = check_number("dropout", "rate", rate, 0, 1, max_open=True)
+    if rate == 0.0:
+        return x
+    if x.dtype.kind != "f":
+        raise TypeError(f"dropout needs floating-point input, received {x.dtype}")
+    shape = x.shape
+    if noise_shape is not None:
+        noise_shape = tuple(noise_shape)
+        if len(noise_shape) != len(shape):
+            raise ValueError(f"dropout: noise_shape {noise_shape} has {len(noise_shape)} "
+                             f"axes, the input {len(shape)} (shape {shape})")
+        shape = tuple(s if n is None else n for n, s in zip(noise_shape, shape))
+    keep = _random.rng(seed, owner="dropout").random(shape, dtype=_np.float32) >= rate
+    mask = _np.multiply(keep, x.dtype.type(1.0 / (1.0 - rate)), dtype=x.dtype)
+    xp = get_array_module(x._data)
+    return multiply(x, mask if xp is _np else xp.asarray(mask))
+
+
+def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False, scale=None,
+                                 dropout_rate=0.0, seed=None, return_weights=False):
+    """``softmax(q k^T * scale + mask) v``, the attention of Transformers.
+
+    Composed of differentiable ops (matmul, softmax, where), so its gradients, second
+    order included, come from theirs. Keras's ``MultiHeadAttention`` and PyTorch's
+    ``nn.MultiheadAttention`` / ``F.scaled_dot_product_attention`` both use it.
+
+    Args:
+        query: ``(..., L, E)``; key: ``(..., S, E)``; value: ``(..., S, Ev)``.
+        mask: broadcastable to ``(..., L, S)``: booleans (True = may attend, as in both
+            Keras and PyTorch) or floats added to the scores (``-inf`` = may not).
+        is_causal: position ``i`` attends only to ``j <= i`` (combined with ``mask``).
+        scale: multiplies the scores; default ``1 / sqrt(E)``.
+        dropout_rate: dropout on the attention weights (pass 0 at inference).
+        seed: the dropout's generator, read by :func:`gradkit.random.rng`.
+        return_weights: also return the ``(..., L, S)`` attention weights.
+
+    Returns:
+        ``(..., L, Ev)``, or ``(output, weights)`` with ``return_weights=True``. A row
+        whose every position is masked gets zero weights (not NaN).
+
+    Example::
+
+        out = ops.scaled_dot_product_attention(q, k, v, is_causal=True)
+    """
+    query, key, value = (t if isinstance(t, Tensor) else Tensor(t) for t in (query, key, value))
+    if query.ndim < 2 or key.ndim < 2 or value.ndim < 2 or query.shape[-1] != key.shape[-1] \
+            or key.shape[-2] != value.shape[-2]:
+        raise OpError(f"scaled_dot_product_attention: expected query (..., L, E), key "
+                      f"(..., S, E) and value (..., S, Ev), received {query.shape}, "
+                      f"{key.shape} and {value.shape}")
+    e = query.shape[-1]
+    scale = 1.0 / _np.sqrt(e) if scale is None else check_number(
+        "scaled_dot_product_attention", "scale", scale)
+    scores = matmul(query, swapaxes(key, -1, -2)) * query.dtype.type(scale)
+    length, source = query.shape[-2], key.shape[-2]
+    allowed = None
+    if is_causal:
+        allowed = _np.tril(_np.ones((length, source), dtype=bool))
+    if mask is not None:
+        m = _data(mask) if isinstance(mask, Tensor) else _np.asarray(mask)
+        if m.dtype == bool:
+            allowed = m if allowed is None else allowed & m
+        else:
+            scores = scores + m.astype(scores.dtype, copy=False)
+    if allowed is not None:
+        xp = get_array_module(scores._data)
+        allowed = xp.broadcast_to(xp.asarray(allowed), scores.shape)
+        scores = where(allowed, scores, scores.dtype.type(-_np.inf))
+        # a row with nothing allowed: softmax of all -inf is NaN; give it zero weights
+        empty = ~allowed.any(axis=-1, keepdims=True)
+        if empty.any():
+            scores = where(xp.broadcast_to(empty, scores.shape), scores.dtype.type(0), scores)
+            weights = where(allowed, softmax(scores, -1), scores.dtype.type(0))
+        else:
+            weights = softmax(scores, -1)
+    else:
+        weights = softmax(scores, -1)
+    dropped = dropout(weights, dropout_rate, seed=seed) if dropout_rate else weights
+    out = matmul(dropped, value)
+    return (out, weights) if return_weights else out
