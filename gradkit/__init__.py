@@ -27,6 +27,7 @@ from gradkit.autograd import (
     value_and_grad,
 )
 from gradkit.backend import get_array_module
+from gradkit.devices import Device, device
 from gradkit.creation import arange, as_tensor, convert_to_tensor, eye, full, ones, zeros
 from gradkit.ops import (
     abs,
