@@ -206,6 +206,8 @@ class ModelCheckpoint(_Monitor):
         save_weights_only: ``save_weights`` instead of ``save``.
     """
 
+    main_process_only = True  # under MPI only rank 0 writes (gradkit.distributed)
+
     def __init__(self, filepath, monitor="val_loss", verbose=0, save_best_only=False,
                  save_weights_only=False, mode="auto", save_freq="epoch"):
         super().__init__(monitor, mode)
@@ -317,6 +319,8 @@ class TerminateOnNaN(Callback):
 
 class CSVLogger(Callback):
     """Append each epoch's logs as a row of a CSV file (flushed every epoch)."""
+
+    main_process_only = True  # under MPI only rank 0 writes (gradkit.distributed)
 
     def __init__(self, filename, separator=",", append=False):
         super().__init__()

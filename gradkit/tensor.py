@@ -10,6 +10,7 @@ inputs, so no reference cycle keeps activations alive.
 from __future__ import annotations
 
 import itertools
+import weakref
 
 import numpy as np
 
@@ -209,6 +210,38 @@ class Tensor:
 
         backward(self, gradient, retain_graph=retain_graph or create_graph,
                  create_graph=create_graph)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """Call ``hook(tensor)`` each time ``backward()`` has finished accumulating this leaf's
+        ``.grad`` (PyTorch's hook of the same name). Returns a handle with ``remove()``.
+
+        Example::
+
+            h = w.register_post_accumulate_grad_hook(lambda t: print(t.grad.shape))
+            loss.backward()      # prints once w.grad is complete
+            h.remove()
+        """
+        from gradkit.autograd import engine
+
+        if not callable(hook):
+            raise TypeError(f"register_post_accumulate_grad_hook: expected a callable "
+                            f"hook(tensor), received {hook!r}")
+        if self._ctx is not None:
+            raise RuntimeError("register_post_accumulate_grad_hook: only leaf tensors (weights, "
+                               "inputs) accumulate a .grad; this tensor was computed by an op")
+        key = id(self)
+        hooks = engine.post_accumulate_hooks.setdefault(key, [])
+        if not hooks:  # forget the entry when the tensor goes (ids are reused)
+            weakref.finalize(self, engine.post_accumulate_hooks.pop, key, None)
+        hooks.append(hook)
+
+        class _Handle:
+            def remove(self):
+                if hook in hooks:
+                    hooks.remove(hook)
+                if not hooks:
+                    engine.post_accumulate_hooks.pop(key, None)
+        return _Handle()
 
     def detach(self):
         """The same data, cut from the graph (requires no grad)."""

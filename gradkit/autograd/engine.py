@@ -128,6 +128,11 @@ def run_backward(root, gradient=None, sources=None, retain_graph=False, create_g
     return None
 
 
+#: id(tensor) -> hooks run after backward has accumulated that leaf's gradient
+#: (Tensor.register_post_accumulate_grad_hook; DistributedDataParallel uses it)
+post_accumulate_hooks = {}
+
+
 def _accumulate_leaf(t, g, create_graph, given):
     if create_graph:
         g = g if isinstance(g, Tensor) else Tensor._make(g, False, None)
@@ -140,6 +145,9 @@ def _accumulate_leaf(t, g, create_graph, given):
         t.grad = Tensor._make(g, False, None)
     else:
         t.grad._data = t.grad._data + g
+    if post_accumulate_hooks:
+        for hook in post_accumulate_hooks.get(id(t), ()):
+            hook(t)
 
 
 def backward(root, gradient=None, retain_graph=False, create_graph=False):

@@ -12,6 +12,7 @@ A model is a :class:`~gradkit.layers.Layer`, so it also trains the PyTorch way
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import signal
@@ -23,6 +24,7 @@ import numpy as np
 
 from gradkit.autograd import engine
 from gradkit.autograd.function import no_grad
+from gradkit.distributed import data_parallel as DP
 from gradkit.layers.base import Layer
 from gradkit.models import data as D
 from gradkit.tensor import Tensor
@@ -303,12 +305,15 @@ class Model(Layer):
         if validation_data is not None:
             validation_data = _validation_triple(validation_data, caller, self.dtype)
 
+        par = DP.for_fit(self, verbose, callbacks)  # None unless a data-parallel (MPI) job
         history = C.History()
         cbs = list(callbacks or [])
         if any(isinstance(c, C.History) for c in cbs):
             history = next(c for c in cbs if isinstance(c, C.History))
         else:
             cbs.append(history)
+        if par is not None:
+            cbs, verbose = par.callbacks(cbs), verbose if par.main else 0
         params = {"epochs": epochs, "steps": steps, "verbose": verbose, "batch_size": batch_size}
         cb = C.CallbackList(cbs, self, params)
         batch_hooks = cb.overrides_any("on_train_batch_begin", "on_train_batch_end")
@@ -320,7 +325,7 @@ class Model(Layer):
         if not self.built and arrays:
             self.build((None,) + tuple(D._flat(x)[0].shape[1:]))
         self._fit_weights = self.trainable_weights if self.built else None
-        with stopper:
+        with stopper, par or contextlib.nullcontext():
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 cb.on_epoch_begin(epoch, {})
@@ -330,19 +335,27 @@ class Model(Layer):
                 bar = Progbar(steps, verbose=verbose, stateful_metrics=self._log_names(
                     validation_data is not None)) if verbose else None
                 loss_sum, seen = 0.0, 0
-                batches = self._array_batches(x, y, sample_weight, n, batch_size, shuffle, R) \
+                batches = self._array_batches(x, y, sample_weight, n, batch_size, shuffle, R,
+                                              par) \
                     if arrays else _iterable_batches(x, class_weight, caller)
                 step = 0
                 for step, (xb, yb, swb) in enumerate(batches):
                     if batch_hooks:
                         cb.on_train_batch_begin(step, {})
-                    loss = self._run_step(self.train_step, xb, yb, swb)
+                    if par is None:
+                        loss = self._run_step(self.train_step, xb, yb, swb)
+                    else:  # this rank's rows of the global batch; the global mean loss
+                        xb, yb, swb = par.shard(xb, yb, swb) if arrays else \
+                            par.own(xb, yb, swb)
+                        loss = par.global_loss(par.empty_step() if par.local == 0 else
+                                               self._run_step(self.train_step, xb, yb, swb))
                     if loss != loss or loss in (math.inf, -math.inf):
                         self._warn_nan(loss, epoch, step)
                     loss_sum += loss
                     seen += 1
-                    if batch_hooks or bar is not None:
-                        logs = self._metric_logs({}) if self._metrics else {}
+                    if batch_hooks or bar is not None or (par and par.sync_each_step):
+                        logs = (par.metric_logs if par else self._metric_logs)({}) \
+                            if self._metrics else {}
                         logs["loss"] = loss_sum / seen
                         if batch_hooks:
                             blogs = dict(logs, loss=loss)
@@ -353,8 +366,11 @@ class Model(Layer):
                         break
                     if steps_per_epoch and step + 1 >= steps_per_epoch:
                         break
-                logs = self._metric_logs({}) if self._metrics else {}
+                logs = (par.metric_logs if par else self._metric_logs)({}) \
+                    if self._metrics else {}
                 logs["loss"] = loss_sum / max(seen, 1)
+                if par is not None:
+                    par.end_epoch()
                 if validation_data is not None and not stopper.hit:
                     vx, vy, vsw = validation_data
                     val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size,
@@ -385,8 +401,9 @@ class Model(Layer):
         # evaluate() reused the metric objects; the train values are already in ``logs``.
         self._reset_metrics()
 
-    def _array_batches(self, x, y, sw, n, batch_size, shuffle, R):
-        order = R.generator().permutation(n) if shuffle else None
+    def _array_batches(self, x, y, sw, n, batch_size, shuffle, R, par=None):
+        order = None if not shuffle else R.generator().permutation(n) if par is None else \
+            par.permutation(n, R.generator())
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
             yield D.take(x, idx), D.take(y, idx), D.take(sw, idx)
@@ -434,6 +451,8 @@ class Model(Layer):
         given_batch_size = batch_size
         batch_size = D.check_batch_size(batch_size, caller)
         verbose = _verbose(verbose)
+        if DP.active() and not DP.W.is_main_process():
+            verbose = 0  # one progress bar per job
         if steps is not None:
             steps = check_int(caller, "steps", steps, minimum=1)
         self._reset_metrics()
@@ -442,6 +461,8 @@ class Model(Layer):
                 x, y, sample_weight, n = _prepare_xy(x, y, sample_weight, caller, self.dtype)
             else:
                 n = D._flat(x)[0].shape[0]
+            if DP.active():  # each rank evaluates its slice; totals are reduced below
+                x, y, sample_weight, n = DP.evaluation_shard(x, y, sample_weight, n)
             batches = self._array_batches(x, y, sample_weight, n, batch_size, False, None)
             total = math.ceil(n / batch_size)
         else:
@@ -470,7 +491,10 @@ class Model(Layer):
                     bar.update(i + 1, blogs, finalize=False)
             if steps and i + 1 >= steps:
                 break
-        logs = self._metric_logs({"loss": loss_sum / max(count, 1)})
+        if DP.active():
+            logs = DP.evaluation_logs(self, loss_sum, count)
+        else:
+            logs = self._metric_logs({"loss": loss_sum / max(count, 1)})
         if bar is not None:
             bar.update(bar.seen_so_far, logs, finalize=True)
         cb.on_test_end(dict(logs))

@@ -169,6 +169,7 @@ class Optimizer:
         self._exclude_ids = set()
         self._exclude_names = ()
         self._gradient_hooks = []    # fn(grads, params) before each update (TensorBoard...)
+        self._gradient_reducer = None  # fn(grads, params) -> grads: data-parallel averaging
         if self._params is not None:
             for p in self._params:
                 self._register(p)
@@ -625,7 +626,32 @@ class Optimizer:
                     hooks.remove(fn)
         return _Handle()
 
+    def set_gradient_reducer(self, fn):
+        """Combine each update's gradients with ``fn(grads, params) -> grads`` first.
+
+        ``gradkit.distributed`` sets one during a data-parallel ``fit`` (the allreduce
+        across ranks), so that clipping, weight decay and the rule see the combined
+        gradient, custom ``train_step`` methods included. One reducer at a time; returns a
+        handle whose ``remove()`` unsets it.
+        """
+        if fn is not None and not callable(fn):
+            raise TypeError(f"{type(self).__name__}.set_gradient_reducer: expected a callable "
+                            f"fn(grads, params) -> grads, received {fn!r}")
+        if fn is not None and self._gradient_reducer is not None:
+            raise RuntimeError(f"{type(self).__name__}: a gradient reducer is already set "
+                               "(is this optimizer used by two data-parallel fits at once?)")
+        self._gradient_reducer = fn
+        opt = self
+
+        class _Handle:
+            def remove(self):
+                if opt._gradient_reducer is fn:
+                    opt._gradient_reducer = None
+        return _Handle()
+
     def _apply(self, grads, params):
+        if self._gradient_reducer is not None:
+            grads = self._gradient_reducer(grads, params)
         for hook in self._gradient_hooks:
             hook(grads, params)
         recs = []

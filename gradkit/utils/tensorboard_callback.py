@@ -45,6 +45,8 @@ class TensorBoard(Callback):
         # then: tensorboard --logdir runs/
     """
 
+    main_process_only = True  # under MPI only rank 0 writes (gradkit.distributed)
+
     def __init__(self, log_dir="logs", histogram_freq=0, write_graph=True, write_images=False,
                  update_freq="epoch", write_steps_per_second=False, profile_batch=0,
                  embeddings_freq=0, embeddings_metadata=None):
