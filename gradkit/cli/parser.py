@@ -215,6 +215,10 @@ def _train_options(p):
     _add_seed_option(p, train=True)
     p.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="0 quiet, 1 progress bar, 2 one line per epoch (default: %(default)s)")
+    p.add_argument("--nproc", type=_int_type(1), default=1, metavar="N",
+                   help="train data-parallel on N processes of this machine through MPI's "
+                        "mpirun (needs Open MPI and gradkit[mpi]); --batch-size is then the "
+                        "global batch (default: %(default)s)")
     p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
                    help="write TensorBoard logs to DIR/tensorboard (view them with "
                         "'tensorboard --logdir DIR'); default: on when gradkit[tensorboard] "

@@ -173,12 +173,34 @@ def _tensorboard(wanted, out: Path) -> list:
     return [TensorBoard(str(out / "tensorboard"), histogram_freq=1)]
 
 
+def _join_world(args):
+    """True on the process that reports (rank 0, or the only one), False on the other
+    ranks of an MPI job, None when ``--nproc N`` asks this process to start one."""
+    from gradkit import distributed as dist
+
+    if not dist.launched_by_mpi():
+        return None if args.nproc > 1 else True
+    dist.init()
+    if not dist.is_main_process():
+        args.verbose = 0
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - one report per job, rank 0's
+    return dist.is_main_process()
+
+
 def cmd_train(args) -> int:
     """``gradkit train``: train, evaluate, save the model, metrics, history and plots."""
     from gradkit.utils import set_random_seed
 
     if args.model == "cnn" and args.dataset in TOY_DATASETS:
         raise _cnn_needs_images(args.dataset)
+    main = _join_world(args)
+    if main is None:  # this process launched mpirun, which ran the ranks
+        from gradkit.distributed import launch
+
+        try:
+            return launch.run(args.nproc, args.argv)
+        except FileNotFoundError as exc:
+            raise CLIError(str(exc)) from None
     out = _prepare_out_dir(args.out) if args.out else None
     set_random_seed(args.seed)
     data = load_dataset(args.dataset, data_dir=args.data_dir, download=not args.no_download,
@@ -216,7 +238,7 @@ def cmd_train(args) -> int:
                         verbose=args.verbose, validation_split=args.validation_split,
                         callbacks=callbacks)
     train_time = time.perf_counter() - t0
-    if history.interrupted:
+    if history.interrupted and main:
         print(f"gradkit: interrupted (Ctrl-C) during epoch {max(len(history.epoch), 1)}/"
               f"{args.epochs}; no model saved (the history so far is in {csv_path})",
               file=sys.stderr)
@@ -227,6 +249,8 @@ def cmd_train(args) -> int:
                              verbose=0, return_dict=True)
     eval_time = time.perf_counter() - t0
     test_loss, test_acc = float(results["loss"]), float(results["accuracy"])
+    if not main:  # rank 0 writes the run directory and reports
+        return EXIT_INTERRUPTED if history.interrupted else 0
 
     model_path = out / MODEL_FILE
     model.save(model_path)

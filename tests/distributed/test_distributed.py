@@ -129,3 +129,57 @@ def test_batchnorm_statistics_averaged_and_validation_global(tmp_path):
 def test_timeout_argument_checked():
     with pytest.raises(ValueError, match="timeout"):
         dist.init(timeout=-1)
+
+
+def _cli(args, env, timeout=300):
+    import subprocess
+    import sys
+
+    from tests.distributed.mpi_helpers import ROOT
+
+    return subprocess.run([sys.executable, "-m", "gradkit", *args], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_cli_nproc_without_mpirun_says_how(tmp_path):
+    from tests.distributed.mpi_helpers import mpi_env
+
+    env = mpi_env(PATH=str(tmp_path))  # no mpirun on PATH
+    proc = _cli(["train", "--nproc", "2", "--dataset", "xor", "--out", str(tmp_path / "r")], env)
+    assert proc.returncode != 0
+    assert "mpirun" in proc.stderr and "openmpi-bin" in proc.stderr
+    assert not (tmp_path / "r" / "model.gradkit").exists()
+
+
+@needs_mpi
+@pytest.mark.slow
+def test_cli_nproc_2_trains_fashion_mnist_to_the_one_process_accuracy(tmp_path):
+    """The MLP on Fashion-MNIST (20,000 training images, one epoch) with 2 processes
+    reaches the 1-process test accuracy within 1 point; only rank 0 reports.
+
+    Plain SGD: the two runs differ only by float32 rounding (the gradient sums are
+    ordered differently), which SGD keeps at ~1e-7 in the weights. RMSprop early in
+    training divides near-zero gradients by their own size, so a rounding-level
+    difference can flip an update's sign: its weights drift apart by ~1e-2 in one epoch
+    and the test accuracy by ~2 points either way (measured), as two single-process runs
+    with different BLAS builds would."""
+    import json
+
+    from gradkit.datasets import fashion_mnist
+    from tests.distributed.mpi_helpers import mpi_env
+
+    try:
+        fashion_mnist.load_data(download=False)
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"Fashion-MNIST files not found ({exc}); apt-get install dataset-fashion-mnist")
+    acc = {}
+    for n in (1, 2):
+        out = tmp_path / f"n{n}"
+        proc = _cli(["train", "--nproc", str(n), "--dataset", "fashion-mnist", "--model", "mlp",
+                     "--epochs", "1", "--limit", "20000", "--batch-size", "64", "--optimizer",
+                     "sgd", "--lr", "0.1", "--verbose", "0", "--no-tensorboard", "--out", str(out)], mpi_env())
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert proc.stdout.count("test accuracy:") == 1, proc.stdout
+        acc[n] = json.loads((out / "metrics.json").read_text())["test_accuracy"]
+    assert acc[1] > 0.75
+    assert abs(acc[2] - acc[1]) <= 0.01, acc
