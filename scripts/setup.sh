@@ -13,9 +13,6 @@ if [ ! -x .venv/bin/python ]; then
   echo "== creating virtual environment .venv"
   "$PY" -m venv .venv
 fi
-echo "== installing gradkit[$extras]"
-.venv/bin/python -m pip install -q -e ".[$extras]"
-
 # debian_install WHAT PACKAGE...: install Debian packages when root; in CI (CI=true) a failure
 # stops the set-up, since tests would otherwise skip what they were meant to check.
 debian_install() {
@@ -42,3 +39,11 @@ debian_install() {
 if [ "$extras" = "test" ] && ! { command -v dot && command -v chromium; } >/dev/null; then
   debian_install "the tests that need them will be skipped" graphviz chromium
 fi
+
+# Open MPI (mpirun, and libmpi for mpi4py): the distributed tests run under real mpirun.
+if [ "$extras" = "test" ] && ! command -v mpirun >/dev/null; then
+  debian_install "the tests that need mpirun will be skipped" openmpi-bin libopenmpi-dev
+fi
+
+echo "== installing gradkit[$extras]"
+.venv/bin/python -m pip install -q -e ".[$extras]"
