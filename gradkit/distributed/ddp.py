@@ -63,7 +63,8 @@ class DistributedDataParallel(Layer):
             raise NotImplementedError(f"DistributedDataParallel: argument {k!r} is not "
                                       f"implemented in gradkit")
         super().__init__(name=f"ddp_{module.name}")
-        self.built = True  # the wrapped module builds itself        W.world()  # refuses an mpirun-started process that forgot init()
+        self.built = True  # the wrapped module builds itself
+        W.world()  # refuses an mpirun-started process that forgot init()
         self.module = module
         self.broadcast_buffers = bool(broadcast_buffers)
         cap = check_number("DistributedDataParallel", "bucket_cap_mb", bucket_cap_mb, 0,

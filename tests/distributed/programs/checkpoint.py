@@ -24,7 +24,7 @@ def train(ckpt, csv):
                        gk.layers.Dense(1, dtype="float64")])
     m.compile(gk.optimizers.Adam(0.01), "mse")
     x, y = data()
-    m.fit(x, y, batch_size=12, epochs=2, verbose=0,
+    m.fit(x, y, batch_size=12, epochs=2, verbose=2,
           callbacks=[gk.callbacks.ModelCheckpoint(ckpt), gk.callbacks.CSVLogger(csv)])
 
 
