@@ -913,6 +913,17 @@ class Protocol:
         return json.loads(line) if line else {"cmd": "quit"}
 
 
+def blas_kernels():
+    """The BLAS libraries this process loaded and the kernel each runs (threadpoolctl), so a
+    report shows whether a contender ran on forced old kernels."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return [{"internal_api": "threadpoolctl not installed", "architecture": "?"}]
+    return [{k: lib.get(k) for k in ("internal_api", "architecture", "num_threads", "version")}
+            for lib in threadpool_info() if lib.get("user_api") == "blas"]
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     cfg = json.loads(argv[0])
@@ -927,7 +938,8 @@ def main(argv=None):
     except Exception:
         io.reply(ok=False, error=traceback.format_exc())
         return 1
-    io.reply(ok=True, ready=True, info=worker.info(), rss_mb=peak_rss_mb())
+    io.reply(ok=True, ready=True, info=dict(worker.info(), blas=blas_kernels()),
+             rss_mb=peak_rss_mb())
     while True:
         msg = io.next_command()
         cmd = msg.get("cmd")

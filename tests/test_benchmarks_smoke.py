@@ -94,7 +94,11 @@ def test_suite_smoke(tmp_path):
             assert agree >= 0.99, (m, name, agree)
 
     rows = report["targets"]
-    assert len(rows) == 10
+    # the performance issue's table: 3 MLP peers + BLAS floor + fit/loop, accuracy; CNN
+    # epoch + accuracy; XOR loop + train_on_batch; predict MLP + CNN; peak RSS
+    assert len(rows) == 13
+    assert "removed for every contender" in meta["blas_env"]
+    assert "gradkit-fit" in meta["blas_kernels"]
     for row in rows:
         assert row["result"] in ("PASS", "MISS", "n/a"), row
         assert (row["value"] is None) == (row["result"] == "n/a"), row
