@@ -626,6 +626,24 @@ class Model(Layer):
 
         save_model(self, filepath, include_optimizer=include_optimizer)
 
+    def export(self, filepath, format="onnx", **kwargs):  # noqa: A002 - Keras's name
+        """Write the model for other runtimes: ``format="onnx"`` (needs ``gradkit[onnx]``).
+
+        Args:
+            filepath: the ``.onnx`` file to write (atomically).
+            format: ``"onnx"``, the one format gradkit exports to.
+            **kwargs: :func:`gradkit.onnx.export`'s ``input_shape``, ``input_dtype``, ``opset``.
+
+        Returns:
+            The ``onnx.ModelProto`` written.
+        """
+        from gradkit.utils.validation import check_choice
+
+        check_choice(f"{type(self).__name__}.export", "format", format, ("onnx",))
+        from gradkit.onnx import export
+
+        return export(self, filepath, **kwargs)
+
     def save_weights(self, filepath):
         """Save the weights alone (a safetensors file), atomically."""
         from gradkit.models.saving import save_weights
