@@ -28,6 +28,7 @@ import numpy as np
 
 from gradkit.models import safetensors as st
 from gradkit.models.saving import MAX_TENSORS, ModelFileError
+from gradkit.models.weight_plan import assign_planned, plan_layer_weights
 
 __all__ = ["load_torch_state_dict", "torch_layout"]
 
@@ -213,17 +214,6 @@ def load_torch_state_dict(model, source, mapping=None, strict=True):
     planned = []
     for layer, prefix in pairs:
         values = torch_layout(layer, groups[prefix])
-        ws = layer._weights
-        if len(values) != len(ws):
-            raise ModelFileError(f"module '{prefix}' gives {len(values)} tensors, "
-                                 f"{type(layer).__name__} '{layer.name}' has {len(ws)} weights")
-        for w, v in zip(ws, values):
-            if v.shape != w.shape:
-                raise ModelFileError(
-                    f"module '{prefix}' does not fit {type(layer).__name__} '{layer.name}': "
-                    f"'{w.name}' has shape {w.shape}, the state dict gives {v.shape} (after "
-                    "conversion to gradkit's layout)")
-            planned.append((w, v))
-    for w, v in planned:
-        w.assign(v.astype(w.dtype, copy=False))
+        planned += plan_layer_weights(layer, values, f"module '{prefix}' (in gradkit's layout)")
+    assign_planned(planned)
     return model
