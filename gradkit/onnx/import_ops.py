@@ -467,3 +467,110 @@ def _reduce(node, x, attrs):
         axes = None
     return fn(x[0], axis=None if axes is None else tuple(axes),
               keepdims=bool(attrs.get("keepdims", 1)))
+
+
+# ------------------------------------------------------------------ recurrent
+_RNN_FUNCS = {"Sigmoid": ops.sigmoid, "Tanh": ops.tanh, "Relu": ops.relu}
+_RNN_DEFAULTS = {"RNN": ["Tanh"], "GRU": ["Sigmoid", "Tanh"], "LSTM": ["Sigmoid", "Tanh", "Tanh"]}
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+
+
+def _rnn_step(kind, xw_t, h, c, r, rb, acts, hid, linear_before_reset):
+    """One time step of ONNX's RNN/GRU/LSTM for one direction (ONNX gate orders)."""
+    rec = None if h is None else ops.matmul(h, r)
+    if kind == "RNN":
+        z = xw_t + rb if rec is None else xw_t + rec + rb
+        return acts[0](z), None
+    if kind == "LSTM":  # gates i, o, f, c
+        z = xw_t + rb if rec is None else xw_t + rec + rb
+        f, g, hh = acts
+        i, o = f(z[:, :hid]), f(z[:, hid:2 * hid])
+        cand = g(z[:, 3 * hid:])
+        c_new = i * cand if c is None else f(z[:, 2 * hid:3 * hid]) * c + i * cand
+        return o * hh(c_new), c_new
+    f, g = acts  # GRU: gates z, r, h
+    zr = xw_t[:, :2 * hid] + rb[:2 * hid] if rec is None else \
+        xw_t[:, :2 * hid] + rec[:, :2 * hid] + rb[:2 * hid]
+    zg, rg = f(zr[:, :hid]), f(zr[:, hid:])
+    if h is None:
+        cand = g(xw_t[:, 2 * hid:] + rg * rb[2 * hid:] if linear_before_reset
+                 else xw_t[:, 2 * hid:] + rb[2 * hid:])
+        return (1.0 - zg) * cand, None
+    if linear_before_reset:
+        cand = g(xw_t[:, 2 * hid:] + rg * (rec[:, 2 * hid:] + rb[2 * hid:]))
+    else:
+        cand = g(xw_t[:, 2 * hid:] + ops.matmul(rg * h, r[:, 2 * hid:]) + rb[2 * hid:])
+    return (1.0 - zg) * cand + zg * h, None
+
+
+@op("RNN", "GRU", "LSTM")
+def _recurrent(node, x, attrs):
+    kind = node.op_type
+    x = list(x) + [None] * (8 - len(x))
+    data, w, r, b, seq_lens, h0, c0, peep = x[:8]
+    if seq_lens is not None:
+        raise node.unsupported("sequence_lens")
+    if peep is not None:
+        raise node.unsupported("peephole weights P")
+    for key in ("clip", "input_forget"):
+        if attrs.get(key):
+            raise node.unsupported(f"{key}={attrs[key]}")
+    hid, gates = attrs["hidden_size"], _GATES[kind]
+    direction = attrs.get("direction", "forward")
+    dirs = 2 if direction == "bidirectional" else 1
+    names = attrs.get("activations") or _RNN_DEFAULTS[kind] * dirs
+    if any(n not in _RNN_FUNCS for n in names):
+        raise node.unsupported(f"activations {names}")
+    per = len(names) // dirs
+    layout = attrs.get("layout", 0)
+    if layout:
+        data = ops.transpose(data, (1, 0, 2))  # (B, T, I) -> (T, B, I)
+        h0 = None if h0 is None else ops.transpose(h0, (1, 0, 2))
+        c0 = None if c0 is None else ops.transpose(c0, (1, 0, 2))
+    steps = data.shape[0]
+    ys, hs, cs = [], [], []
+    for d in range(dirs):
+        acts = [_RNN_FUNCS[n] for n in names[d * per:(d + 1) * per]]
+        wd, rd = ops.transpose(w[d]), ops.transpose(r[d])
+        xw = ops.matmul(data, wd)  # (T, B, gates * H)
+        rb = 0.0
+        if b is not None:
+            xw = xw + b[d][:gates * hid]
+            rb = b[d][gates * hid:]
+        elif kind == "GRU":
+            rb = np.zeros(gates * hid, np.float32)
+        h = None if h0 is None else h0[d]
+        c = None if c0 is None else c0[d]
+        outs = [None] * steps
+        order = range(steps - 1, -1, -1) if direction == "reverse" or d == 1 else range(steps)
+        for t in order:
+            h, c_new = _rnn_step(kind, xw[t], h, c, rd, rb, acts, hid,
+                                 attrs.get("linear_before_reset", 0))
+            c = c_new if kind == "LSTM" else c
+            outs[t] = h
+        ys.append(ops.stack(outs, axis=0))
+        hs.append(h)
+        cs.append(c)
+    y = ops.stack(ys, axis=1)  # (T, D, B, H)
+    y_h = ops.stack(hs, axis=0)
+    y_c = ops.stack(cs, axis=0) if kind == "LSTM" else None
+    if layout:
+        y = ops.transpose(y, (2, 0, 1, 3))
+        y_h = ops.transpose(y_h, (1, 0, 2))
+        y_c = None if y_c is None else ops.transpose(y_c, (1, 0, 2))
+    return [y, y_h] + ([y_c] if kind == "LSTM" else [])
+
+
+@op("ConstantOfShape")
+def _constant_of_shape(node, x, attrs):
+    value = np.asarray(attrs.get("value", np.zeros(1, np.float32))).reshape(-1)
+    return np.full(_ints(x[0]), value[0], dtype=value.dtype)
+
+
+@op("Expand")
+def _expand(node, x, attrs):
+    v, shape = x[0], _ints(x[1])
+    target = np.broadcast_shapes(tuple(v.shape), tuple(shape))
+    if not isinstance(v, Tensor):
+        return np.broadcast_to(v, target).copy()
+    return ops.broadcast_to(v, target)

@@ -35,6 +35,8 @@ def _attrs(onnx, node, folder):
                                   f"attribute '{a.name}' is not supported by gradkit")
         else:
             value = onnx.helper.get_attribute_value(a)
+            if isinstance(value, list):
+                value = [v.decode() if isinstance(v, bytes) else v for v in value]
             out[a.name] = value.decode() if isinstance(value, bytes) else value
     return out
 

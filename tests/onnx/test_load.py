@@ -152,3 +152,35 @@ def test_loaded_sequential_export_keeps_weights():
     back = gk.onnx.load(gk.onnx.export(model))
     names = sorted(w.name.split("/", 1)[1] for w in back.weights)
     assert names == sorted(w.name for w in model.weights)
+
+
+def test_gradkit_recurrent_round_trip():
+    model = Sequential([L.Embedding(30, 6, input_shape=(5,)), L.LSTM(4, return_sequences=True),
+                        L.GRU(3, return_sequences=True, go_backwards=True),
+                        L.GRU(3, reset_after=False), L.Dense(2)])
+    x = np.random.default_rng(0).integers(0, 30, (3, 5))
+    _randomize(model)
+    back = gk.onnx.load(gk.onnx.export(model))
+    np.testing.assert_allclose(back.predict(x, verbose=0), model.predict(x, verbose=0),
+                               atol=1e-5)
+
+
+@pytest.mark.parametrize("cls", ["RNN", "GRU", "LSTM"])
+def test_pytorch_recurrent_layers(cls):
+    torch.manual_seed(0)
+    kwargs = {"nonlinearity": "relu"} if cls == "RNN" else {}
+    rnn = getattr(torch.nn, cls)(3, 4, batch_first=True, bidirectional=True, **kwargs)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = rnn
+
+        def forward(self, x):
+            return self.rnn(x)[0]
+
+    x = torch.randn(2, 5, 3)
+    model = gk.onnx.load(torch_export(Net(), x))
+    with torch.no_grad():
+        np.testing.assert_allclose(model.predict(x.numpy(), verbose=0), Net()(x).numpy(),
+                                   atol=1e-5)
