@@ -5,8 +5,8 @@ A PyTorch user saves weights with ``safetensors.torch.save_file(model.state_dict
 ``F16`` or ``BF16`` (both load; BF16 is widened to float32). This module puts
 those tensors into a gradkit model:
 
-* a model with its own ``load_state_dict`` (``gradkit.nn`` modules use PyTorch's
-  names) gets the dict as is;
+* a model whose own ``state_dict()`` has exactly the file's names (``gradkit.nn``
+  modules use PyTorch's) gets the dict through its ``load_state_dict``;
 * a model of Keras-style layers gets each PyTorch module's tensors converted to
   the matching layer's layout: ``Linear.weight (out, in)`` is ``Dense.kernel
   (in, out)`` transposed, a conv weight ``(O, I, kh, kw)`` becomes ``(kh, kw, I, O)``,
@@ -178,8 +178,9 @@ def load_torch_state_dict(model, source, mapping=None, strict=True):
                                                                   "dense_1": "2"})
     """
     arrays = read_state_dict(source)
-    if hasattr(model, "load_state_dict"):  # gradkit.nn: PyTorch's names already
-        model.load_state_dict(arrays, strict=strict)
+    own = getattr(model, "state_dict", None)
+    if callable(own) and hasattr(model, "load_state_dict") and set(own()) == set(arrays):
+        model.load_state_dict(arrays, strict=strict)  # gradkit.nn: PyTorch's names already
         return model
     if not model.built:
         raise ValueError(f"{type(model).__name__} '{model.name}' is not built; build it so its "

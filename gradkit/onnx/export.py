@@ -230,7 +230,7 @@ def export(model, filepath=None, input_shape=None, input_dtype=None, opset=DEFAU
                           "or pass input_shape=(...)")
     _check_convertible(model)
     specs = _input_specs(model, input_shape, input_dtype)
-    g = GraphBuilder(opset)
+    g = GraphBuilder(opset, model.dtype)
     outputs = _trace(model, specs, g)
     graph = onnx.helper.make_graph(
         g.nodes, model.name,

@@ -269,9 +269,9 @@ def _global_pool(g, layer, inputs, shapes):
 # ------------------------------------------------------------------ normalization
 def _norm_params(g, layer, shape):
     gamma = g.weight(layer.gamma) if layer.gamma is not None else \
-        g.const(np.ones(shape, np.float32), f"{layer.name}/ones")
+        g.const(np.ones(shape), f"{layer.name}/ones")
     beta = g.weight(layer.beta) if layer.beta is not None else \
-        g.const(np.zeros(shape, np.float32), f"{layer.name}/zeros")
+        g.const(np.zeros(shape), f"{layer.name}/zeros")
     return gamma, beta
 
 
@@ -353,7 +353,7 @@ def _recurrent(g, layer, inputs, shapes):
                           "model whose recurrent layers return only their output")
     u, name = layer.units, layer.name
     kernel, rec = layer.kernel.numpy().T, layer.recurrent_kernel.numpy().T  # (gates*U, F)
-    zeros = np.zeros(layer.gates * u, np.float32)
+    zeros = np.zeros(layer.gates * u, layer.dtype)
     bias = layer.bias.numpy() if layer.use_bias else None
     attrs = {"hidden_size": u, "direction": "reverse" if layer.go_backwards else "forward"}
     act = _rnn_activation(layer, layer.activation)
@@ -379,7 +379,7 @@ def _recurrent(g, layer, inputs, shapes):
            g.weight(layer.kernel, kernel[None], ":onnx_W"),
            g.weight(layer.recurrent_kernel, rec[None], ":onnx_R")]
     if b is not None:
-        ins.append(g.weight(layer.bias, b[None].astype(np.float32), ":onnx_B"))
+        ins.append(g.weight(layer.bias, b[None].astype(layer.dtype), ":onnx_B"))
     outs = g.op(op, ins, name=f"{name}/{op.lower()}", outputs=outputs, **attrs)
     if not layer.return_sequences:  # Y_h: (1, B, U)
         return g.op("Squeeze", [outs[1], g.ints([0])], name=name)

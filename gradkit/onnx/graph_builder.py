@@ -18,11 +18,13 @@ class GraphBuilder:
 
     Args:
         opset: the ONNX opset the graph targets (for converters that differ by version).
+        float_dtype: the model's float dtype: float constants are stored in it.
     """
 
-    def __init__(self, opset):
+    def __init__(self, opset, float_dtype="float32"):
         self.onnx = require("onnx", "onnx", "ONNX export")
         self.opset = opset
+        self.float_dtype = np.dtype(float_dtype)
         self.nodes, self.initializers = [], []
         self._names = set()
         self.doc = None  # the doc_string given to nodes of the layer being converted
@@ -40,8 +42,8 @@ class GraphBuilder:
     def const(self, value, name="const", dtype=None):
         """A constant initializer holding ``value``; returns its name."""
         arr = np.asarray(value, dtype=dtype)
-        if arr.dtype == np.float64 and dtype is None:
-            arr = arr.astype(np.float32)
+        if arr.dtype.kind == "f" and dtype is None:
+            arr = arr.astype(self.float_dtype)
         tensor = self.onnx.numpy_helper.from_array(np.ascontiguousarray(arr), self.fresh(name))
         self.initializers.append(tensor)
         return tensor.name

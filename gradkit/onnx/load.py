@@ -122,6 +122,11 @@ class OnnxModel(Model):
         self._build_input_shape = shapes[0] if len(shapes) == 1 else shapes
         self.built = True
 
+    def get_config(self):
+        raise NotImplementedError(
+            f"OnnxModel '{self.name}' runs an ONNX graph, which gradkit's model file does not "
+            "describe; keep the .onnx file (and save trained weights with save_weights)")
+
     def call(self, inputs, training=None):
         given = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
         if len(given) != len(self.input_names):

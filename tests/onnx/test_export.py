@@ -247,3 +247,10 @@ def test_export_leaves_the_model_usable():
     assert "call" not in vars(model.layers[0])
     model.compile(optimizer="sgd", loss="mse")
     model.fit(rand(4, 3), rand(4, 2), epochs=1, verbose=0)
+
+
+def test_float64_model(tmp_path):
+    model = Sequential([L.Dense(4, activation="relu", input_shape=(3,), dtype="float64"),
+                        L.Dense(2, activation="sigmoid", dtype="float64")], dtype="float64")
+    proto = check_export(model, rand(2, 3).astype("float64"), tmp_path)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE

@@ -184,3 +184,10 @@ def test_pytorch_recurrent_layers(cls):
     with torch.no_grad():
         np.testing.assert_allclose(model.predict(x.numpy(), verbose=0), Net()(x).numpy(),
                                    atol=1e-5)
+
+
+def test_loaded_model_is_not_a_gradkit_model_file(tmp_path):
+    back = gk.onnx.load(gk.onnx.export(Sequential([L.Dense(2, input_shape=(3,))])))
+    with pytest.raises(NotImplementedError, match="keep the .onnx file"):
+        back.save(tmp_path / "m.gradkit")
+    back.save_weights(tmp_path / "w.safetensors")  # weights alone save as usual
