@@ -640,15 +640,48 @@ class Model(Layer):
         (print_fn or print)(text)
 
     # ------------------------------------------------------------ saving
-    def save(self, filepath, include_optimizer=True):
+    def save(self, filepath, include_optimizer=None, format=None):  # noqa: A002 - Keras's name
         """Save architecture, weights and optimizer state to one file, atomically.
 
         The file is a zip archive with ``config.json``, ``model.safetensors``
-        and ``optimizer.safetensors`` (see :mod:`gradkit.models.saving`).
+        and ``optimizer.safetensors`` (see :mod:`gradkit.models.saving`);
+        ``include_optimizer`` (default True) says whether to write the last.
+        ``format="keras"`` writes a Keras 3 ``.keras`` file instead, which Keras
+        itself loads: architecture and weights, no optimizer state (see
+        :mod:`gradkit.models.keras_archive`; needs ``gradkit[keras]``).
         """
+        from gradkit.utils.validation import check_choice
+
+        check_choice(f"{type(self).__name__}.save", "format", format, (None, "gradkit", "keras"))
+        if format == "keras":
+            if include_optimizer:
+                raise NotImplementedError("save(format='keras') writes no optimizer state; "
+                                          "drop include_optimizer=True")
+            from gradkit.models.keras_archive import save_keras_archive
+
+            save_keras_archive(self, filepath)
+            return
         from gradkit.models.saving import save_model
 
-        save_model(self, filepath, include_optimizer=include_optimizer)
+        save_model(self, filepath, include_optimizer=include_optimizer is not False)
+
+    def export(self, filepath, format="onnx", **kwargs):  # noqa: A002 - Keras's name
+        """Write the model for other runtimes: ``format="onnx"`` (needs ``gradkit[onnx]``).
+
+        Args:
+            filepath: the ``.onnx`` file to write (atomically).
+            format: ``"onnx"``, the one format gradkit exports to.
+            **kwargs: :func:`gradkit.onnx.export`'s ``input_shape``, ``input_dtype``, ``opset``.
+
+        Returns:
+            The ``onnx.ModelProto`` written.
+        """
+        from gradkit.utils.validation import check_choice
+
+        check_choice(f"{type(self).__name__}.export", "format", format, ("onnx",))
+        from gradkit.onnx import export
+
+        return export(self, filepath, **kwargs)
 
     def save_weights(self, filepath):
         """Save the weights alone (a safetensors file), atomically."""

@@ -9,6 +9,10 @@ package, Hugging Face libraries) read it as is.
 
 The reader trusts nothing: header size, JSON structure, dtypes, shapes and
 offsets are all checked against the actual byte count before any array is made.
+
+PyTorch checkpoints often hold half-precision tensors: ``F16`` loads as
+``float16``; ``BF16`` (bfloat16, which NumPy has no type for) is widened to
+``float32`` exactly (a bfloat16 is the upper half of a float32's bits).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import numpy as np
 _DTYPES = {"BOOL": "?", "U8": "u1", "I8": "i1", "U16": "<u2", "I16": "<i2", "F16": "<f2",
            "U32": "<u4", "I32": "<i4", "F32": "<f4", "U64": "<u8", "I64": "<i8", "F64": "<f8"}
 _CODES = {np.dtype(v).str.lstrip("<>|="): k for k, v in _DTYPES.items()}
+_READ_ONLY = {"BF16": "<u2"}  # read (and widened), never written: NumPy has no bfloat16
 MAX_HEADER = 100 * 1024 * 1024
 
 
@@ -73,8 +78,9 @@ def loads(buf: bytes, what="safetensors data"):
             raise SafetensorsError(f"{what}: entry '{name}' must have exactly dtype, shape "
                                    "and data_offsets")
         code, shape, offs = info["dtype"], info["shape"], info["data_offsets"]
-        if code not in _DTYPES:
-            raise SafetensorsError(f"{what}: entry '{name}' has unsupported dtype {code!r}")
+        if code not in _DTYPES and code not in _READ_ONLY:
+            raise SafetensorsError(f"{what}: entry '{name}' has unsupported dtype {code!r}; "
+                                   f"known: {', '.join(sorted({*_DTYPES, *_READ_ONLY}))}")
         if not isinstance(shape, list) or not all(
                 isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape):
             raise SafetensorsError(f"{what}: entry '{name}' has an invalid shape {shape!r}")
@@ -82,7 +88,7 @@ def loads(buf: bytes, what="safetensors data"):
                 isinstance(o, int) and not isinstance(o, bool) for o in offs)):
             raise SafetensorsError(f"{what}: entry '{name}' has invalid data_offsets {offs!r}")
         begin, end = offs
-        dt = np.dtype(_DTYPES[code])
+        dt = np.dtype(_DTYPES.get(code) or _READ_ONLY[code])
         size = dt.itemsize
         for d in shape:
             size *= d
@@ -92,7 +98,7 @@ def loads(buf: bytes, what="safetensors data"):
                 f"{begin}..{end} of a {len(data)}-byte buffer; the file is truncated or "
                 "corrupt")
         spans.append((begin, end, name))
-        out[name] = (dt, tuple(shape), begin, end)
+        out[name] = (code, dt, tuple(shape), begin, end)
     spans.sort()
     pos = 0
     for begin, end, name in spans:
@@ -102,6 +108,17 @@ def loads(buf: bytes, what="safetensors data"):
         pos = end
     if pos != len(data):
         raise SafetensorsError(f"{what}: {len(data) - pos} trailing bytes after the last tensor")
-    arrays = {name: np.frombuffer(data[b:e], dtype=dt).reshape(shape).astype(dt.newbyteorder("="))
-              for name, (dt, shape, b, e) in out.items()}
+    arrays = {}
+    for name, (code, dt, shape, b, e) in out.items():
+        arr = np.frombuffer(data[b:e], dtype=dt).reshape(shape).astype(dt.newbyteorder("="))
+        arrays[name] = bfloat16_to_float32(arr) if code == "BF16" else arr
     return arrays, metadata
+
+
+def bfloat16_to_float32(bits):
+    """bfloat16 values given as their ``uint16`` bit patterns -> ``float32`` (exact).
+
+    A bfloat16 is the upper 16 bits of a float32, so shifting the bits into
+    place gives the same number, NaNs and infinities included.
+    """
+    return (np.asarray(bits, dtype=np.uint16).astype(np.uint32) << 16).view(np.float32)

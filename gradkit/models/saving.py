@@ -215,18 +215,9 @@ def _read_archive(path):
                         f"contains only {', '.join(MEMBERS)}. Refusing to load it")
                 if names.count(name) > 1:
                     raise ModelFileError(f"'{path}' holds {name!r} twice; refusing to load it")
-                limit = MAX_JSON if name.endswith(".json") else MAX_TENSORS
-                if info.file_size > limit or info.file_size > size * MAX_RATIO + 1024:
-                    raise ModelFileError(
-                        f"'{path}': entry {name!r} claims {info.file_size:,} bytes for a "
-                        f"{size:,}-byte file; refusing it (corrupt or a decompression bomb)")
+                _check_member_size(info, path, size)
             for info in infos:
-                with z.open(info) as f:
-                    data = f.read(info.file_size + 1)
-                if len(data) != info.file_size:
-                    raise ModelFileError(f"'{path}': entry {info.filename!r} does not match its "
-                                         "declared size")
-                out[info.filename] = data
+                out[info.filename] = read_member(z, info, path, size)
     except zipfile.BadZipFile as e:
         raise ModelFileError(f"'{path}' is a damaged zip archive ({e})") from None
     for need in ("metadata.json", "config.json", "model.safetensors"):
@@ -246,6 +237,26 @@ def _read_archive(path):
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
         raise ModelFileError(f"'{path}': config.json lacks the model architecture")
     return meta, config, out
+
+
+def _check_member_size(info, path, size):
+    limit = MAX_JSON if info.filename.endswith(".json") else MAX_TENSORS
+    if info.file_size > limit or info.file_size > size * MAX_RATIO + 1024:
+        raise ModelFileError(
+            f"'{path}': entry {info.filename!r} claims {info.file_size:,} bytes for a "
+            f"{size:,}-byte file; refusing it (corrupt or a decompression bomb)")
+
+
+def read_member(z, info, path, size):
+    """The bytes of zip entry ``info`` of the ``size``-byte archive ``path``, its declared
+    size checked against the limits first and against what it really holds after."""
+    _check_member_size(info, path, size)
+    with z.open(info) as f:
+        data = f.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise ModelFileError(f"'{path}': entry {info.filename!r} does not match its "
+                             "declared size")
+    return data
 
 
 def _assign_weights(model, arrays, keys, path):
@@ -323,6 +334,11 @@ def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
     from gradkit.layers import deserialize
 
     path = os.fspath(filepath)
+    from gradkit.models.keras_archive import is_keras_archive, load_keras_archive
+
+    if is_keras_archive(path):  # a Keras 3 .keras file, told apart by content
+        with custom_object_scope(custom_objects):
+            return load_keras_archive(path)
     meta, config, members = _read_archive(path)
     arrays, _ = _parse_weights(members["model.safetensors"], path)
     keys = config.get("weights")
