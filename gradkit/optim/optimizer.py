@@ -73,9 +73,9 @@ class TorchOptimizer:
         self.defaults = self._check_group(dict(defaults), owner + " defaults")
         if isinstance(params, Tensor):
             params = [params]
-        if isinstance(params, (str, bytes, dict)) or not hasattr(params, "__iter__"):
-            raise TypeError(f"{owner}: params must be an iterable of Tensors or of dicts "
-                            f"(parameter groups), received {type(params).__name__}")
+        if isinstance(params, (str, bytes, dict, set)) or not hasattr(params, "__iter__"):
+            raise TypeError(f"{owner}: params must be an ordered iterable (a list) of Tensors "
+                            f"or of dicts (parameter groups), received {type(params).__name__}")
         params = list(params)
         if not params:
             raise ValueError(f"{owner}: got an empty parameter list")
