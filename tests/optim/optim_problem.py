@@ -1,9 +1,4 @@
-"""A fixed float64 problem run by ``gradkit.optim`` and ``torch.optim`` side by side.
-
-Two parameter groups' worth of parameters: a least-squares fit (``W``, ``b``) and a
-Rosenbrock-like valley (``z``), so moments differ across coordinates and steps::
-
-    f = 1/(2n) ||X W + b - Y||^2 + (1 - z0)^2 + 10 (z1 - z0^2)^2
+"""``gradkit.optim`` and ``torch.optim`` side by side on gradkit.testing.optimizer_problem.
 
 The gradient is analytic (NumPy), so both libraries see the same numbers.
 """
@@ -13,20 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 import gradkit as gk
-
-_rng = np.random.default_rng(2024)
-X = _rng.standard_normal((12, 4))
-Y = _rng.standard_normal((12, 3))
-INIT = [_rng.standard_normal((4, 3)) * 0.5, np.full(3, 0.1), np.array([-1.2, 1.0])]
-
-
-def grads(W, b, z):
-    """The analytic gradient of ``f`` at ``(W, b, z)``."""
-    n = X.shape[0]
-    r = X @ W + b - Y
-    gz0 = -2.0 * (1.0 - z[0]) - 40.0 * z[0] * (z[1] - z[0] ** 2)
-    gz1 = 20.0 * (z[1] - z[0] ** 2)
-    return [X.T @ r / n, r.sum(axis=0) / n, np.array([gz0, gz1])]
+from gradkit.testing.optimizer_problem import INIT, grads
 
 
 def groups_of(params, spec):
