@@ -97,6 +97,8 @@ def _store(arrays, memo, obj, data, where, key):
 def _encode(obj, where, arrays, memo, depth, flat=False):
     if depth > MAX_DEPTH:
         raise ValueError(f"gradkit.save: {where} is nested more than {MAX_DEPTH} levels deep")
+    if isinstance(obj, (np.bool_, np.number)):    # before float: np.float64 is a float
+        return {"scalar": _store(arrays, memo, obj, np.asarray(obj), where, None)}
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     if isinstance(obj, Tensor):
@@ -105,8 +107,6 @@ def _encode(obj, where, arrays, memo, depth, flat=False):
         if isinstance(obj, Variable):
             node.update(variable=True, trainable=bool(obj.trainable), name=obj.name)
         return node
-    if isinstance(obj, (np.bool_, np.number)):
-        return {"scalar": _store(arrays, memo, obj, np.asarray(obj), where, None)}
     if isinstance(obj, np.ndarray) or (is_array(obj) and not isinstance(obj, np.generic)):
         return {"ndarray": _store(arrays, memo, obj, obj, where, None)}
     if isinstance(obj, (list, tuple)):
