@@ -281,6 +281,24 @@ class TorchOptimizer:
             self._ensure_state(rec)
             rec.steps = int(float(step)) if step is not None else 1
 
+    def get_config(self):
+        """The rule's Keras config with this optimizer's (one) group's options.
+
+        ``model.save`` stores it, so ``load_model`` rebuilds the rule as a
+        :mod:`gradkit.optimizers` optimizer with ``rule="pytorch"``, which reads
+        this optimizer's :meth:`state_dict`. Several groups do not fit one config.
+        """
+        if len(self._groups) != 1:
+            raise NotImplementedError(
+                f"{type(self).__name__}.get_config: {len(self._groups)} parameter groups do "
+                "not fit one Keras config (model.save); save optimizer.state_dict() with "
+                "gradkit.save instead")
+        config = super().get_config()
+        config.update(self._engine_options(self._groups[0]), rule="pytorch")
+        if not config["maximize"]:
+            del config["maximize"]           # as Keras-style configs leave it out
+        return config
+
     def __repr__(self):
         lines = [f"{type(self).__name__} ("]
         for gi, group in enumerate(self._groups):

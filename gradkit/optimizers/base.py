@@ -197,6 +197,7 @@ class Optimizer:
         self._recs = {}              # id(param) -> _Rec
         self._order = []             # _Rec in registration order (= state_dict index)
         self._pending = {}           # index -> slot dict loaded before the param was seen
+        self._pending_steps = {}     # index -> its step count, for _pending
         self._exclude_ids = set()
         self._exclude_names = ()
         self._gradient_hooks = []    # fn(grads, params) before each update (TensorBoard...)
@@ -363,7 +364,7 @@ class Optimizer:
         if pending is not None:
             self._check_loaded(rec.index, pending, arr.shape, names)
             rec.slots = [xp.asarray(pending[n], dtype=arr.dtype).copy() for n in names]
-            rec.steps = self.iterations
+            rec.steps = self._pending_steps.pop(rec.index, self.iterations)
         else:
             rec.slots = [self._init_slot(n, arr, xp, hp) for n in names]
         rec.scratch = [xp.empty_like(arr) for _ in range(self._scratch_count)]
@@ -415,9 +416,14 @@ class Optimizer:
         State for a parameter this optimizer has not seen yet (Keras style, before
         the first update) is kept and used when parameter ``index`` is registered.
         Parameters with saved state count ``iterations`` updates of their own
-        (``rule="pytorch"`` counts steps per parameter).
+        (``rule="pytorch"`` counts steps per parameter). A state dict shaped like
+        PyTorch's (``{"state": {i: {"step": ..., name: array}}, "param_groups": [...]}``,
+        from :mod:`gradkit.optim`, e.g. through ``model.save``) is read too: its
+        per-parameter ``step`` counts are kept.
         """
         cls = type(self).__name__
+        if "iterations" not in state_dict and "param_groups" in state_dict:
+            state_dict = self._from_torch_layout(state_dict)
         try:
             iterations = int(state_dict["iterations"])
             state = {int(i): dict(s) for i, s in state_dict["state"].items()}
@@ -428,6 +434,8 @@ class Optimizer:
             shape = self._order[i].param.shape if i < len(self._order) else None
             self._check_loaded(i, slots, shape)
         self._pending = {}
+        steps = state_dict.get("steps", {})
+        self._pending_steps = dict(steps)
         for i, slots in state.items():
             rec = self._order[i] if i < len(self._order) else None
             if rec is not None and rec.slots is not None and rec.arr is rec.param._data:
@@ -440,11 +448,30 @@ class Optimizer:
                     rec.slots = None
                     self._ensure_state(rec)
         for rec in self._order:   # parameters without saved state start afresh
-            rec.steps = iterations if rec.index in state else 0
+            rec.steps = steps.get(rec.index, iterations) if rec.index in state else 0
             if rec.index not in state:
                 rec.slots = None
         self.iterations = iterations
         self._set_extra_state(dict(state_dict.get("extra", {})))
+
+    @staticmethod
+    def _from_torch_layout(state_dict):
+        """PyTorch's state-dict layout as :meth:`load_state_dict` reads it (one group's worth).
+
+        ``step`` entries become per-parameter step counts (a state without one, as
+        PyTorch's SGD keeps, counts as stepped once); ``iterations`` is the largest.
+        """
+        if len(state_dict["param_groups"]) > 1:
+            raise NotImplementedError(
+                "load_state_dict: a state with several parameter groups needs a "
+                "gradkit.optim optimizer with the same groups, not a Keras-style one")
+        state, steps = {}, {}
+        for i, entry in dict(state_dict["state"]).items():
+            entry = dict(entry)
+            step = entry.pop("step", None)
+            steps[int(i)] = 1 if step is None else int(float(np.asarray(step)))
+            state[int(i)] = entry
+        return {"iterations": max(steps.values(), default=0), "state": state, "steps": steps}
 
     def variables(self):
         """The optimizer's variables, Keras-style: ``[iterations, *state arrays]``.
