@@ -175,6 +175,20 @@ class TorchOptimizer:
         """The parameter groups: a list of dicts, read at every step (PyTorch's)."""
         return self._groups
 
+    @property
+    def learning_rate(self):
+        """The first group's ``lr`` (Keras's name; callbacks such as
+        ``ReduceLROnPlateau`` read and set it); setting it sets every group's ``lr``."""
+        return self._groups[0]["lr"]
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        value = check_number(type(self).__name__, "learning_rate", value, minimum=0)
+        for group in self._groups:
+            group["lr"] = value
+
+    lr = learning_rate
+
     def _hyper(self, group):
         return types.SimpleNamespace(**self._engine_options(self._groups[group]))
 

@@ -108,3 +108,13 @@ def test_several_groups_do_not_fit_a_keras_config():
     step(gk, opt, params)
     with pytest.raises(NotImplementedError, match="parameter groups"):
         keras_style.load_state_dict(opt.state_dict())
+
+
+def test_learning_rate_reads_and_sets_the_groups():
+    params = make_params(gk)
+    opt = optim.SGD([{"params": params[:1], "lr": 0.3}, {"params": params[1:]}], lr=0.1)
+    assert opt.learning_rate == 0.3 and opt.lr == 0.3
+    opt.learning_rate = 0.05                       # as Keras callbacks do
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.05]
+    with pytest.raises(ValueError, match="learning_rate"):
+        opt.learning_rate = -1.0
