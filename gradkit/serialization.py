@@ -190,12 +190,16 @@ def load(f, map_location=None, *, weights_only=True):
 
 def _read(f):
     if hasattr(f, "read"):
-        return "gradkit.load: the file object", f.read()
+        what = "gradkit.load: the file object"
+        buf = f.read()
+        _refuse_pickles(what, buf[:8])
+        return what, buf
     path = os.fspath(f)
     what = f"gradkit.load: '{path}'"
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         head = fh.read(8)
+        _refuse_pickles(what, head)
         if len(head) == 8:                  # check the header size before reading on
             (n,) = struct.unpack("<Q", head)
             if n > st.MAX_HEADER or n > size - 8:
@@ -203,6 +207,16 @@ def _read(f):
                                           f"{size - 8} after it; the file is truncated or not "
                                           "a gradkit/safetensors file")
         return what, head + fh.read()
+
+
+def _refuse_pickles(what, head):
+    """Name the two formats people pass by mistake: a pickle, and torch.save's zip of one."""
+    if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
+        kind = "a Python pickle" if head[:1] == b"\x80" else "a zip archive (torch.save's format)"
+        raise st.SafetensorsError(
+            f"{what} is {kind}; gradkit never unpickles (a pickle can run code). Save it "
+            "as safetensors instead: safetensors.torch.save_file(state_dict, path) in "
+            "PyTorch, or gradkit.save")
 
 
 def _place(arr, dev):

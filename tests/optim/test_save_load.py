@@ -269,9 +269,20 @@ def test_a_pickle_is_refused_and_never_run(tmp_path):
 
     path = tmp_path / "evil.pt"
     path.write_bytes(pickle.dumps({"w": Evil()}))
-    with pytest.raises(SafetensorsError):
+    with pytest.raises(SafetensorsError, match="pickle"):
         gk.load(path)
     assert not marker.exists()
+
+
+def test_a_torch_save_file_is_refused_with_the_way_out(tmp_path):
+    torch = pytest.importorskip("torch")
+    path = tmp_path / "model.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    with pytest.raises(SafetensorsError, match="torch.save.*save_file"):
+        gk.load(path)
+    with open(path, "rb") as f:
+        with pytest.raises(SafetensorsError, match="never unpickles"):
+            gk.load(f)
 
 
 def test_saved_files_hold_no_pickle(tmp_path):
