@@ -100,6 +100,8 @@ from gradkit import (
     utils,
 )
 from gradkit.models import Input, Model, Sequential, load_model
+from gradkit import optim
+from gradkit.serialization import load, save
 
 # TensorFlow-style aliases live in one place, gradkit.compat; ``import gradkit as tf`` works.
 from gradkit.compat import (

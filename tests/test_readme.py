@@ -28,3 +28,12 @@ def test_tensorflow_style_quickstart_runs():
            "y_batch": rng.integers(0, 10, 32)}
     exec(compile(code, "README:tf-style", "exec"), env)
     assert env["grad"].shape == (784, 10)
+
+
+def test_optim_and_save_section_runs(tmp_path, monkeypatch):
+    code = next(b for b in blocks() if "optim.lr_scheduler.StepLR" in b)
+    monkeypatch.chdir(tmp_path)
+    env = {}
+    exec(compile(code, "README:optim", "exec"), env)
+    assert env["ckpt"]["sched"]["last_epoch"] == 30
+    assert env["ckpt"]["opt"]["param_groups"][0]["lr"] == env["opt"].param_groups[0]["lr"]

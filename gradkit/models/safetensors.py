@@ -37,12 +37,13 @@ def dumps(tensors: dict, metadata: dict | None = None) -> bytes:
     """Serialize ``{name: array}`` (and string metadata) to safetensors bytes."""
     header, chunks, offset = {}, [], 0
     for name, arr in tensors.items():
+        shape = np.shape(arr)           # ascontiguousarray makes a 0-d array 1-d
         arr = np.ascontiguousarray(arr)
         code = _CODES.get(arr.dtype.str.lstrip("<>|="))
         if code is None:
             raise SafetensorsError(f"safetensors: cannot store dtype {arr.dtype} ('{name}')")
         data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": code, "shape": list(arr.shape),
+        header[name] = {"dtype": code, "shape": list(shape),
                         "data_offsets": [offset, offset + len(data)]}
         chunks.append(data)
         offset += len(data)

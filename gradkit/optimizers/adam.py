@@ -6,9 +6,11 @@ import math
 
 from gradkit.backend import get_array_module
 from gradkit.optimizers.base import Optimizer, moving_average
-from gradkit.utils.validation import check_number
+from gradkit.utils.validation import check_choice, check_number
 
 _BETAS_DEFAULT = (0.9, 0.999)
+_SLOTS = {"keras": ("momentum", "velocity", "velocity_hat"),
+          "pytorch": ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")}
 
 
 class Adam(Optimizer):
@@ -28,6 +30,12 @@ class Adam(Optimizer):
     defaults to ``eps=1e-8``: the two agree exactly for ``epsilon=0`` and differ by a
     factor ``sqrt(1 - beta_2^t)`` on epsilon otherwise.
 
+    ``rule="pytorch"`` puts ``epsilon`` where PyTorch does, after the bias
+    correction: ``p <- p - lr / (1 - beta_1^t) * m / (sqrt(v / (1 - beta_2^t)) + eps)``,
+    i.e. the rule above with ``epsilon * sqrt(1 - beta_2^t)``; ``t`` then counts the
+    parameter's own updates (PyTorch's ``state["step"]``) and the state is named
+    ``exp_avg``, ``exp_avg_sq``, ``max_exp_avg_sq``.
+
     ``weight_decay`` is decoupled (Keras's ``p <- p * (1 - lr * wd)``, i.e. AdamW) unless
     ``decoupled_weight_decay=False``, which gives PyTorch ``Adam``'s L2 penalty
     ``g <- g + wd * p``.
@@ -39,6 +47,7 @@ class Adam(Optimizer):
             0.999. Alias ``betas=(beta_1, beta_2)``.
         epsilon: >= 0, default 1e-7. Alias ``eps``.
         amsgrad: use the AMSGrad variant (Reddi et al., 2018).
+        rule: ``"keras"`` (default) or ``"pytorch"`` (epsilon placement, see above).
         weight_decay, decoupled_weight_decay, clipnorm, clipvalue, global_clipnorm, name:
             see :class:`~gradkit.optimizers.base.Optimizer`.
 
@@ -52,34 +61,39 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params=None, learning_rate=None, *, beta_1=0.9, beta_2=0.999,
-                 epsilon=1e-7, amsgrad=False, weight_decay=None, decoupled_weight_decay=True,
-                 clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **aliases):
+                 epsilon=1e-7, amsgrad=False, rule="keras", weight_decay=None,
+                 decoupled_weight_decay=True, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None, name=None, **aliases):
         self.beta_1, self.beta_2, self.epsilon = _moment_hyperparameters(
             self, aliases, beta_1, beta_2, epsilon)
         self.amsgrad = bool(amsgrad)
+        self.rule = check_choice(type(self).__name__, "rule", rule, ("keras", "pytorch"))
+        self._per_parameter_steps = self.rule == "pytorch"
         super().__init__(params, learning_rate, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
                          **aliases)
 
-    def _slot_names(self):
-        return ("momentum", "velocity", "velocity_hat") if self.amsgrad else \
-            ("momentum", "velocity")
+    def _slot_names(self, hp):
+        names = _SLOTS[self.rule]
+        return names if hp.amsgrad else names[:2]
 
-    def _coefficients(self, lr, step):
-        b1, b2 = self.beta_1, self.beta_2
-        alpha = lr * math.sqrt(1.0 - b2 ** step) / (1.0 - b1 ** step)
-        return (alpha, b1, 1.0 - b1, b2, 1.0 - b2, self.epsilon)
+    def _coefficients(self, lr, step, hp):
+        b1, b2 = hp.beta_1, hp.beta_2
+        root_bc2 = math.sqrt(1.0 - b2 ** step)                 # sqrt(1 - beta_2^t)
+        alpha = lr * root_bc2 / (1.0 - b1 ** step)
+        eps = hp.epsilon * root_bc2 if self.rule == "pytorch" else hp.epsilon
+        return (alpha, b1, 1.0 - b1, b2, 1.0 - b2, eps, hp.amsgrad)
 
     def _kernel(self, c, p, g, slots, scratch):
-        alpha, b1, one_m_b1, b2, one_m_b2, eps = c
+        alpha, b1, one_m_b1, b2, one_m_b2, eps, amsgrad = c
         xp = get_array_module(p)
         m, v = slots[0], slots[1]
         s = scratch[0]
         moving_average(xp, m, g, b1, one_m_b1, s)   # m <- beta_1 m + (1 - beta_1) g
         xp.multiply(g, g, out=s)                    # s = g^2
         moving_average(xp, v, s, b2, one_m_b2, s)   # v <- beta_2 v + (1 - beta_2) g^2
-        if self.amsgrad:
+        if amsgrad:
             v = slots[2]
             xp.maximum(v, slots[1], out=v)  # v_max <- max(v_max, v)
         xp.sqrt(v, out=s)                   # s = sqrt(v)
@@ -92,6 +106,8 @@ class Adam(Optimizer):
         config = super().get_config()
         config.update(beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
                       amsgrad=self.amsgrad)
+        if self.rule != "keras":
+            config["rule"] = self.rule
         return config
 
 
@@ -112,8 +128,8 @@ class AdamW(Adam):
         params: parameters (PyTorch style) or the learning rate (Keras style), optional.
         learning_rate: default 0.001. Alias ``lr``.
         weight_decay: >= 0, default 0.004.
-        beta_1, beta_2, epsilon, amsgrad, clipnorm, clipvalue, global_clipnorm, name:
-            as for :class:`Adam`.
+        beta_1, beta_2, epsilon, amsgrad, rule, clipnorm, clipvalue, global_clipnorm,
+            name: as for :class:`Adam`.
 
     Example::
 
@@ -122,15 +138,15 @@ class AdamW(Adam):
     """
 
     def __init__(self, params=None, learning_rate=None, *, weight_decay=0.004, beta_1=0.9,
-                 beta_2=0.999, epsilon=1e-7, amsgrad=False, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None, **aliases):
+                 beta_2=0.999, epsilon=1e-7, amsgrad=False, rule="keras", clipnorm=None,
+                 clipvalue=None, global_clipnorm=None, name=None, **aliases):
         if aliases.get("decoupled_weight_decay", True) is not True:
             raise ValueError("AdamW: weight decay is always decoupled; use Adam("
                              "decoupled_weight_decay=False) for an L2 penalty")
         aliases.pop("decoupled_weight_decay", None)
         weight_decay = check_number(type(self).__name__, "weight_decay", weight_decay, minimum=0)
         super().__init__(params, learning_rate, beta_1=beta_1, beta_2=beta_2, epsilon=epsilon,
-                         amsgrad=amsgrad, weight_decay=weight_decay,
+                         amsgrad=amsgrad, rule=rule, weight_decay=weight_decay,
                          decoupled_weight_decay=True, clipnorm=clipnorm, clipvalue=clipvalue,
                          global_clipnorm=global_clipnorm, name=name, **aliases)
 

@@ -14,16 +14,26 @@ Each update, in order (Keras 3's order):
 2. Gradients are cast to the parameter's dtype and clipped (``clipvalue``,
    ``clipnorm`` or ``global_clipnorm``) into private buffers: the caller's arrays are
    never modified.
+   With ``maximize=True`` the gradient is negated first (PyTorch's ``maximize``).
 3. Weight decay: decoupled (Keras, the default) ``p <- p * (1 - lr * weight_decay)``,
    or, with ``decoupled_weight_decay=False``, PyTorch's L2 form ``g <- g + wd * p``.
 4. The optimizer's own rule (see each class), written into ``p``'s array in place.
 5. ``p._version`` is bumped and ``iterations`` grows by one.
 
-A subclass states its rule and nothing else: ``_slot_names()`` (its per-parameter
+Hyper-parameters come from a *group*: ``_hyper(group)`` returns an object whose
+attributes are the rule's hyper-parameters. Here it is the optimizer itself (one
+group, Keras's way); :mod:`gradkit.optim` overrides it to read PyTorch's
+``param_groups`` dicts, so per-group options run through this same pipeline.
+Rules written the PyTorch way (``rule="pytorch"``) count steps per parameter
+(``_per_parameter_steps``), as PyTorch's ``state["step"]``; Keras's count
+``iterations``.
+
+A subclass states its rule and nothing else: ``_slot_names(hp)`` (its per-parameter
 state, created lazily as ``xp.zeros_like(p)`` on the parameter's first update),
-``_coefficients(lr, step)`` (this step's Python floats) and ``_kernel`` (the
-elementwise rule, in place through ``out=``: updates allocate nothing per step;
-:func:`moving_average` is the running average several rules keep).
+``_coefficients(lr, step, hp)`` (this step's Python floats, the kernel's switches
+included) and ``_kernel`` (the elementwise rule, in place through ``out=``: updates
+allocate nothing per step; :func:`moving_average` is the running average several
+rules keep).
 Its constructor validates its hyper-parameters before anything else, as
 PyTorch's optimizers do. How the kernel is spread over threads for large
 parameters is :mod:`gradkit._parallel`'s business; results are bitwise the same.
@@ -47,7 +57,7 @@ from gradkit.optimizers.clipping import (
 from gradkit.tensor import Tensor
 from gradkit.utils.validation import check_number
 
-__all__ = ["Optimizer", "moving_average"]
+__all__ = ["Optimizer", "moving_average", "root_plus_epsilon"]
 
 
 def moving_average(xp, avg, x, decay, one_minus_decay, tmp):
@@ -62,6 +72,19 @@ def moving_average(xp, avg, x, decay, one_minus_decay, tmp):
     xp.add(avg, tmp, out=avg)                   # avg <- decay avg + (1 - decay) x
 
 
+def root_plus_epsilon(xp, x, eps, outside, out):
+    """``out = sqrt(x) + eps`` (``outside``: PyTorch's) or ``sqrt(x + eps)`` (Keras's).
+
+    The denominator of Adagrad and RMSprop; ``out`` may be ``x``.
+    """
+    if outside:
+        xp.sqrt(x, out=out)
+        xp.add(out, eps, out=out)
+    else:
+        xp.add(x, eps, out=out)
+        xp.sqrt(out, out=out)
+
+
 def _is_schedule(x):
     return isinstance(x, _schedules.LearningRateSchedule) or (
         callable(x) and not isinstance(x, (Tensor, type)) and not is_array(x))
@@ -70,12 +93,16 @@ def _is_schedule(x):
 class _Rec:
     """Per-parameter bookkeeping: the parameter, its state and scratch buffers."""
 
-    __slots__ = ("param", "index", "arr", "slots", "scratch", "gbuf", "decay")
+    __slots__ = ("param", "index", "group", "steps", "arr", "names", "slots", "scratch",
+                 "gbuf", "decay")
 
-    def __init__(self, param, index):
+    def __init__(self, param, index, group=0):
         self.param = param
         self.index = index
+        self.group = group          # index of its parameter group (0: Keras's single group)
+        self.steps = 0              # updates applied to this parameter
         self.arr = param._data      # the array the buffers below were made for
+        self.names = ()             # the names of ``slots``
         self.slots = None           # list of state arrays, created on first update
         self.scratch = None         # list of scratch arrays (not saved)
         self.gbuf = None            # private gradient buffer (cast / clip / L2)
@@ -100,6 +127,8 @@ class Optimizer:
         clipvalue: clip each gradient elementwise to ``[-clipvalue, clipvalue]``.
         global_clipnorm: clip all gradients together to this global L2 norm.
             At most one of the three clipping options may be set.
+        maximize: maximize the objective instead (the gradient is negated), as
+            PyTorch's ``maximize``; default False.
         name: a label (default: the class name in lower case).
         **aliases: PyTorch spellings (``lr``, ``eps``, ``betas``, ``alpha``).
 
@@ -125,11 +154,12 @@ class Optimizer:
 
     _default_learning_rate = 0.001
     _scratch_count = 1               # scratch buffers the update rule needs
+    _per_parameter_steps = False     # step = iterations + 1 (Keras) or per parameter (PyTorch)
 
     # ------------------------------------------------------------- construction
     def __init__(self, params=None, learning_rate=None, *, weight_decay=None,
                  decoupled_weight_decay=True, clipnorm=None, clipvalue=None,
-                 global_clipnorm=None, name=None, **aliases):
+                 global_clipnorm=None, maximize=False, name=None, **aliases):
         cls = type(self).__name__
         if "lr" in aliases:
             if learning_rate is not None:
@@ -153,6 +183,7 @@ class Optimizer:
             self._default_learning_rate if learning_rate is None else learning_rate)
         self.weight_decay = self._optional(weight_decay, "weight_decay")
         self.decoupled_weight_decay = bool(decoupled_weight_decay)
+        self.maximize = bool(maximize)
         self.clipnorm = self._optional(clipnorm, "clipnorm", positive=True)
         self.clipvalue = self._optional(clipvalue, "clipvalue", positive=True)
         self.global_clipnorm = self._optional(global_clipnorm, "global_clipnorm", positive=True)
@@ -166,6 +197,7 @@ class Optimizer:
         self._recs = {}              # id(param) -> _Rec
         self._order = []             # _Rec in registration order (= state_dict index)
         self._pending = {}           # index -> slot dict loaded before the param was seen
+        self._pending_steps = {}     # index -> its step count, for _pending
         self._exclude_ids = set()
         self._exclude_names = ()
         self._gradient_hooks = []    # fn(grads, params) before each update (TensorBoard...)
@@ -245,10 +277,10 @@ class Optimizer:
     lr = learning_rate
 
     # ------------------------------------------------------------- parameters
-    def _register(self, p):
+    def _register(self, p, group=0):
         rec = self._recs.get(id(p))
         if rec is None:
-            rec = _Rec(p, len(self._order))
+            rec = _Rec(p, len(self._order), group)
             self._recs[id(p)] = rec
             self._order.append(rec)
             rec.decay = id(p) not in self._exclude_ids and not any(
@@ -293,16 +325,28 @@ class Optimizer:
         return [_ParamGroup(self)]
 
     # ------------------------------------------------------------- state
-    def _slot_names(self):
-        """Names of the per-parameter state arrays, given the configuration."""
+    def _hyper(self, group):
+        """The hyper-parameters of parameter group ``group`` (attributes): here, ``self``."""
+        return self
+
+    def _slot_names(self, hp):
+        """Names of the per-parameter state arrays, given the hyper-parameters ``hp``."""
         return ()
 
-    def _init_slot(self, name, arr, xp):
+    def _init_slot(self, name, arr, xp, hp):
         return xp.zeros_like(arr)
 
-    def _ensure_state(self, rec):
+    def _ensure_state(self, rec, hp=None, names=None):
         p = rec.param
         arr = p._data
+        if hp is None:
+            hp = self._hyper(rec.group)
+            names = self._slot_names(hp)
+        if rec.slots is not None and names != rec.names:
+            raise ValueError(
+                f"{type(self).__name__}: parameter {rec.index} has state {list(rec.names)} but "
+                f"its options now need {list(names)} (an option such as momentum or amsgrad "
+                "was switched on or off after the first step); make a new optimizer")
         if rec.slots is not None and rec.arr is arr:
             return
         xp = get_array_module(arr)
@@ -316,17 +360,20 @@ class Optimizer:
             rec.arr = arr
             return
         rec.arr = arr
-        names = self._slot_names()
+        rec.names = names
         pending = self._pending.pop(rec.index, None)
         if pending is not None:
-            self._check_loaded(rec.index, pending, arr.shape)
+            self._check_loaded(rec.index, pending, arr.shape, names)
             rec.slots = [xp.asarray(pending[n], dtype=arr.dtype).copy() for n in names]
+            rec.steps = self._pending_steps.pop(rec.index, self.iterations)
         else:
-            rec.slots = [self._init_slot(n, arr, xp) for n in names]
+            rec.slots = [self._init_slot(n, arr, xp, hp) for n in names]
         rec.scratch = [xp.empty_like(arr) for _ in range(self._scratch_count)]
 
-    def _check_loaded(self, index, slots, shape=None):
-        names = self._slot_names()
+    def _check_loaded(self, index, slots, shape=None, names=None):
+        if names is None:
+            group = self._order[index].group if index < len(self._order) else 0
+            names = self._slot_names(self._hyper(group))
         if set(slots) != set(names):
             raise ValueError(
                 f"{type(self).__name__}.load_state_dict: parameter {index} has state "
@@ -355,11 +402,10 @@ class Optimizer:
             entry. :meth:`load_state_dict` restores it exactly, so training resumes
             bit-identically.
         """
-        names = self._slot_names()
         state = {}
         for rec in self._order:
             if rec.slots is not None:
-                state[rec.index] = {n: to_numpy(a).copy() for n, a in zip(names, rec.slots)}
+                state[rec.index] = {n: to_numpy(a).copy() for n, a in zip(rec.names, rec.slots)}
         for i, slots in self._pending.items():
             state[i] = {n: np.array(a, copy=True) for n, a in slots.items()}
         return {"iterations": int(self.iterations), "state": state,
@@ -370,8 +416,15 @@ class Optimizer:
 
         State for a parameter this optimizer has not seen yet (Keras style, before
         the first update) is kept and used when parameter ``index`` is registered.
+        Parameters with saved state count ``iterations`` updates of their own
+        (``rule="pytorch"`` counts steps per parameter). A state dict shaped like
+        PyTorch's (``{"state": {i: {"step": ..., name: array}}, "param_groups": [...]}``,
+        from :mod:`gradkit.optim`, e.g. through ``model.save``) is read too: its
+        per-parameter ``step`` counts are kept.
         """
         cls = type(self).__name__
+        if "iterations" not in state_dict and "param_groups" in state_dict:
+            state_dict = self._from_torch_layout(state_dict)
         try:
             iterations = int(state_dict["iterations"])
             state = {int(i): dict(s) for i, s in state_dict["state"].items()}
@@ -381,24 +434,45 @@ class Optimizer:
         for i, slots in state.items():
             shape = self._order[i].param.shape if i < len(self._order) else None
             self._check_loaded(i, slots, shape)
-        names = self._slot_names()
         self._pending = {}
+        steps = state_dict.get("steps", {})
+        self._pending_steps = dict(steps)
         for i, slots in state.items():
             rec = self._order[i] if i < len(self._order) else None
             if rec is not None and rec.slots is not None and rec.arr is rec.param._data:
                 xp = get_array_module(rec.arr)
-                for n, dst in zip(names, rec.slots):
+                for n, dst in zip(rec.names, rec.slots):
                     dst[...] = xp.asarray(slots[n])
             else:
-                self._pending[i] = {n: np.array(slots[n], copy=True) for n in names}
+                self._pending[i] = {n: np.array(a, copy=True) for n, a in slots.items()}
                 if rec is not None:
                     rec.slots = None
                     self._ensure_state(rec)
         for rec in self._order:   # parameters without saved state start afresh
+            rec.steps = steps.get(rec.index, iterations) if rec.index in state else 0
             if rec.index not in state:
                 rec.slots = None
         self.iterations = iterations
         self._set_extra_state(dict(state_dict.get("extra", {})))
+
+    @staticmethod
+    def _from_torch_layout(state_dict):
+        """PyTorch's state-dict layout as :meth:`load_state_dict` reads it (one group's worth).
+
+        ``step`` entries become per-parameter step counts (a state without one, as
+        PyTorch's SGD keeps, counts as stepped once); ``iterations`` is the largest.
+        """
+        if len(state_dict["param_groups"]) > 1:
+            raise NotImplementedError(
+                "load_state_dict: a state with several parameter groups needs a "
+                "gradkit.optim optimizer with the same groups, not a Keras-style one")
+        state, steps = {}, {}
+        for i, entry in dict(state_dict["state"]).items():
+            entry = dict(entry)
+            step = entry.pop("step", None)
+            steps[int(i)] = 1 if step is None else int(float(np.asarray(step)))
+            state[int(i)] = entry
+        return {"iterations": max(steps.values(), default=0), "state": state, "steps": steps}
 
     def variables(self):
         """The optimizer's variables, Keras-style: ``[iterations, *state arrays]``.
@@ -423,7 +497,8 @@ class Optimizer:
         return {"name": self.name, "learning_rate": lr, "weight_decay": self.weight_decay,
                 "decoupled_weight_decay": self.decoupled_weight_decay,
                 "clipnorm": self.clipnorm, "clipvalue": self.clipvalue,
-                "global_clipnorm": self.global_clipnorm}
+                "global_clipnorm": self.global_clipnorm,
+                **({"maximize": True} if self.maximize else {})}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -488,13 +563,18 @@ class Optimizer:
 
         Args:
             closure: optional callable that recomputes and returns the loss (it runs
-                before the update, its value is returned).
+                before the update, with gradient recording on; its value is returned).
         """
         if self._params is None:
             raise RuntimeError(f"{type(self).__name__}.step() needs the parameters at "
                                "construction (PyTorch style: Adam(model.parameters())); in "
                                "Keras style call apply_gradients(zip(grads, variables))")
-        loss = closure() if closure is not None else None
+        loss = None
+        if closure is not None:
+            from gradkit.autograd import enable_grad
+
+            with enable_grad():            # the closure records, even under no_grad()
+                loss = closure()
         grads, params = [], []
         for p in self._params:
             if p.grad is not None:
@@ -543,8 +623,9 @@ class Optimizer:
     def _begin_step(self, step):
         """Optimizer-wide bookkeeping once per update (``step`` = iterations + 1)."""
 
-    def _coefficients(self, lr, step):
-        """Python floats the update rule needs this step."""
+    def _coefficients(self, lr, step, hp):
+        """What the update rule needs this step (Python floats and switches), from the
+        learning rate, the step number (1 on the first update) and the hyper-parameters."""
         return lr
 
     def _kernel(self, c, p, g, slots, scratch):
@@ -654,48 +735,70 @@ class Optimizer:
             grads = self._gradient_reducer(grads, params)
         for hook in self._gradient_hooks:
             hook(grads, params)
+        groups = {}                  # group index -> (hp, slot names, [positions])
         recs = []
         garrs = []
-        for p, g in zip(params, grads):
+        for i, (p, g) in enumerate(zip(params, grads)):
             rec = self._recs[id(p)]
-            self._ensure_state(rec)
+            entry = groups.get(rec.group)
+            if entry is None:
+                hp = self._hyper(rec.group)
+                entry = groups[rec.group] = (hp, self._slot_names(hp), [])
+            self._ensure_state(rec, entry[0], entry[1])
+            entry[2].append(i)
             recs.append(rec)
             garrs.append(self._gradient_array(rec, g))
 
-        lr = self.learning_rate
+        lrs = {gi: hp.learning_rate for gi, (hp, _, _) in groups.items()}
+        for hp, _, members in groups.values():
+            if hp.maximize:
+                for i in members:                              # g <- -g
+                    rec = recs[i]
+                    garrs[i] = get_array_module(rec.arr).negative(garrs[i],
+                                                                  out=self._gbuf(rec))
         if self.clipvalue is not None or self.clipnorm is not None or \
                 self.global_clipnorm is not None:
             self._clip(recs, garrs)
-        wd = self.weight_decay
-        if wd:
-            if self.decoupled_weight_decay:
-                factor = 1.0 - lr * wd                         # p <- p (1 - lr wd)
-                for rec in recs:
-                    if rec.decay:
-                        arr = rec.arr
-                        get_array_module(arr).multiply(arr, factor, out=arr)
-            else:
-                for i, rec in enumerate(recs):                 # g <- g + wd p
-                    if rec.decay:
-                        buf = self._gbuf(rec)
-                        g = garrs[i]
-                        xp = get_array_module(buf)
-                        if g is buf:
-                            tmp = rec.scratch[0]
-                            xp.multiply(rec.arr, wd, out=tmp)
-                            buf += tmp
-                        else:
-                            xp.multiply(rec.arr, wd, out=buf)
-                            buf += g
-                        garrs[i] = buf
-
-        step = self.iterations + 1
-        self._begin_step(step)
-        c = self._coefficients(lr, step)
-        self._run(c, recs, garrs)
+        self._begin_step(self.iterations + 1)
+        for gi, (hp, _, members) in groups.items():
+            lr = lrs[gi]
+            if hp.weight_decay:
+                self._weight_decay(hp, lr, [recs[i] for i in members], garrs, members)
+            buckets = {}                                       # step -> positions
+            for i in members:
+                step = recs[i].steps + 1 if self._per_parameter_steps else self.iterations + 1
+                buckets.setdefault(step, []).append(i)
+            for step, idx in buckets.items():
+                c = self._coefficients(lr, step, hp)
+                self._run(c, [recs[i] for i in idx], [garrs[i] for i in idx])
         for rec in recs:
+            rec.steps += 1
             rec.param._version += 1
-        self.iterations = step
+        self.iterations += 1
+
+    def _weight_decay(self, hp, lr, recs, garrs, positions):
+        """Decoupled ``p <- p (1 - lr wd)``, or L2 ``g <- g + wd p`` into ``garrs``."""
+        wd = hp.weight_decay
+        if hp.decoupled_weight_decay:
+            factor = 1.0 - lr * wd                             # p <- p (1 - lr wd)
+            for rec in recs:
+                if rec.decay:
+                    arr = rec.arr
+                    get_array_module(arr).multiply(arr, factor, out=arr)
+            return
+        for rec, i in zip(recs, positions):                    # g <- g + wd p
+            if rec.decay:
+                buf = self._gbuf(rec)
+                g = garrs[i]
+                xp = get_array_module(buf)
+                if g is buf:
+                    tmp = rec.scratch[0]
+                    xp.multiply(rec.arr, wd, out=tmp)
+                    buf += tmp
+                else:
+                    xp.multiply(rec.arr, wd, out=buf)
+                    buf += g
+                garrs[i] = buf
 
     def _run(self, c, recs, garrs):
         self._runner.run(self._kernel, c, [(rec.index, rec.arr, g, rec.slots, rec.scratch)

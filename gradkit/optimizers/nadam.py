@@ -53,7 +53,7 @@ class Nadam(Optimizer):
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
                          **aliases)
 
-    def _slot_names(self):
+    def _slot_names(self, hp):
         return ("momentum", "velocity")
 
     def _extra_state(self):
@@ -68,7 +68,7 @@ class Nadam(Optimizer):
     def _begin_step(self, step):
         self._u_product *= self._u(step)                   # P <- P u_t
 
-    def _coefficients(self, lr, step):
+    def _coefficients(self, lr, step, hp):
         u_t, u_t1 = self._u(step), self._u(step + 1)
         prod = self._u_product
         c_m = lr * u_t1 / (1.0 - prod * u_t1)              # lr u_t1 / (1 - P u_t1)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from gradkit.backend import get_array_module
-from gradkit.optimizers.base import Optimizer, moving_average
-from gradkit.utils.validation import check_number
+from gradkit.optimizers.base import Optimizer, moving_average, root_plus_epsilon
+from gradkit.utils.validation import check_choice, check_number
 
 
 class RMSprop(Optimizer):
@@ -31,6 +31,15 @@ class RMSprop(Optimizer):
     ``rho`` ``alpha`` and defaults to ``lr=0.01, alpha=0.99, eps=1e-8``. With
     ``epsilon=0`` and a constant learning rate the two give the same updates.
 
+    ``rule="pytorch"`` runs PyTorch's rule: ``epsilon`` outside the square root and
+    a momentum buffer of normalised gradients, the learning rate applied at the step::
+
+        d = sqrt(v) + epsilon        (centered: d = sqrt(v - mg^2) + epsilon)
+        buf <- momentum * buf + g / d;  p <- p - lr * buf  (momentum > 0)
+        p <- p - lr * g / d                                (momentum == 0)
+
+    with the state named ``square_avg``, ``momentum_buffer``, ``grad_avg``.
+
     Args:
         params: parameters (PyTorch style) or the learning rate (Keras style), optional.
         learning_rate: float, schedule or callable; default 0.001. Alias ``lr``.
@@ -38,6 +47,7 @@ class RMSprop(Optimizer):
         momentum: in [0, 1], default 0.
         epsilon: added under the square root (>= 0), default 1e-7. Alias ``eps``.
         centered: normalise by the estimated variance instead of the second moment.
+        rule: ``"keras"`` (default) or ``"pytorch"``, see above.
         weight_decay, decoupled_weight_decay, clipnorm, clipvalue, global_clipnorm, name:
             see :class:`~gradkit.optimizers.base.Optimizer`.
 
@@ -49,7 +59,7 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params=None, learning_rate=None, *, rho=0.9, momentum=0.0, epsilon=1e-7,
-                 centered=False, weight_decay=None, decoupled_weight_decay=True,
+                 centered=False, rule="keras", weight_decay=None, decoupled_weight_decay=True,
                  clipnorm=None, clipvalue=None, global_clipnorm=None, name=None, **aliases):
         epsilon = self._alias(aliases, "eps", "epsilon", epsilon, 1e-7)
         rho = self._alias(aliases, "alpha", "rho", rho, 0.9)
@@ -58,53 +68,62 @@ class RMSprop(Optimizer):
         self.momentum = check_number(owner, "momentum", momentum, 0, 1)
         self.epsilon = check_number(owner, "epsilon", epsilon, minimum=0)
         self.centered = bool(centered)
+        self.rule = check_choice(owner, "rule", rule, ("keras", "pytorch"))
+        self._per_parameter_steps = self.rule == "pytorch"
         super().__init__(params, learning_rate, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, clipnorm=clipnorm,
                          clipvalue=clipvalue, global_clipnorm=global_clipnorm, name=name,
                          **aliases)
 
-    def _slot_names(self):
+    def _slot_names(self, hp):
         """The state arrays, in the order ``_kernel`` receives them."""
-        names = ["velocity"]
-        if self.momentum > 0:
-            names.append("momentum")
-        if self.centered:
-            names.append("average_gradient")
+        keras = self.rule == "keras"
+        names = ["velocity" if keras else "square_avg"]
+        if hp.momentum > 0:
+            names.append("momentum" if keras else "momentum_buffer")
+        if hp.centered:
+            names.append("average_gradient" if keras else "grad_avg")
         return tuple(names)
 
-    def _coefficients(self, lr, step):
-        """This step's Python floats (``lr`` already read from a schedule)."""
-        return (lr, self.rho, 1.0 - self.rho, self.epsilon, self.momentum)
+    def _coefficients(self, lr, step, hp):
+        """This step's Python floats and switches (``lr`` already read from a schedule)."""
+        return (lr, hp.rho, 1.0 - hp.rho, hp.epsilon, hp.momentum, hp.centered,
+                self.rule == "pytorch")
 
     def _kernel(self, c, p, g, slots, scratch):
         """The rule above, in place on ``p`` and its state (or on equal chunks of them)."""
-        lr, rho, one_m_rho, eps, mu = c
+        lr, rho, one_m_rho, eps, mu, centered, pytorch = c
         xp = get_array_module(p)
         v = slots[0]
         s = scratch[0]
         xp.multiply(g, g, out=s)            # s = g^2
         moving_average(xp, v, s, rho, one_m_rho, s)  # v <- rho v + (1 - rho) g^2
-        if self.centered:
+        if centered:
             mg = slots[-1]
             moving_average(xp, mg, g, rho, one_m_rho, s)  # mg <- rho mg + (1 - rho) g
             xp.multiply(mg, mg, out=s)      # s = mg^2
-            xp.subtract(v, s, out=s)        # s = v - mg^2
-            xp.add(s, eps, out=s)           # s = v - mg^2 + eps
-        else:
-            xp.add(v, eps, out=s)           # s = v + eps
-        xp.sqrt(s, out=s)                   # s = sqrt(d)
-        xp.divide(g, s, out=s)              # s = g / sqrt(d)
-        xp.multiply(s, lr, out=s)           # s = lr g / sqrt(d)
+            xp.subtract(v, s, out=s)        # s = v - mg^2 (called v below)
+        root_plus_epsilon(xp, s if centered else v, eps, pytorch, s)  # s = d (see above)
+        xp.divide(g, s, out=s)              # s = g / d
         if mu > 0:
             mom = slots[1]
             xp.multiply(mom, mu, out=mom)   # mom <- momentum mom
-            xp.add(mom, s, out=mom)         # mom <- momentum mom + step
+            if pytorch:
+                xp.add(mom, s, out=mom)     # buf <- momentum buf + g / d
+                xp.multiply(mom, lr, out=s)  # s = lr buf
+                xp.subtract(p, s, out=p)    # p <- p - lr buf
+                return
+            xp.multiply(s, lr, out=s)       # s = lr g / d
+            xp.add(mom, s, out=mom)         # mom <- momentum mom + lr g / d
             xp.subtract(p, mom, out=p)      # p <- p - mom
         else:
-            xp.subtract(p, s, out=p)        # p <- p - step
+            xp.multiply(s, lr, out=s)       # s = lr g / d
+            xp.subtract(p, s, out=p)        # p <- p - lr g / d
 
     def get_config(self):
         config = super().get_config()
         config.update(rho=self.rho, momentum=self.momentum, epsilon=self.epsilon,
                       centered=self.centered)
+        if self.rule != "keras":
+            config["rule"] = self.rule
         return config
