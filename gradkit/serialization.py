@@ -192,14 +192,15 @@ def _read(f):
     if hasattr(f, "read"):
         what = "gradkit.load: the file object"
         buf = f.read()
-        _refuse_pickles(what, buf[:8])
+        _refuse_pickles(what, buf[:9])
         return what, buf
     path = os.fspath(f)
     what = f"gradkit.load: '{path}'"
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         head = fh.read(8)
-        _refuse_pickles(what, head)
+        _refuse_pickles(what, head + fh.read(1))
+        fh.seek(8)
         if len(head) == 8:                  # check the header size before reading on
             (n,) = struct.unpack("<Q", head)
             if n > st.MAX_HEADER or n > size - 8:
@@ -210,7 +211,12 @@ def _read(f):
 
 
 def _refuse_pickles(what, head):
-    """Name the two formats people pass by mistake: a pickle, and torch.save's zip of one."""
+    """Name the two formats people pass by mistake: a pickle, and torch.save's zip of one.
+
+    ``head`` is the first 9 bytes: a safetensors file (JSON header from byte 8) whose
+    header length happens to start with the byte 0x80 is not a pickle."""
+    if head[8:9] == b"{":
+        return
     if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
         kind = "a Python pickle" if head[:1] == b"\x80" else "a zip archive (torch.save's format)"
         raise st.SafetensorsError(

@@ -292,3 +292,22 @@ def test_saved_files_hold_no_pickle(tmp_path):
     header = json.loads(raw[8:8 + n])
     assert header["__metadata__"]["format"] == "gradkit.save"
     assert b"\x80\x04" not in raw[:2] and b"pickle" not in raw
+
+
+def test_a_safetensors_header_length_starting_with_0x80_is_not_taken_for_a_pickle(tmp_path):
+    """The first byte of a safetensors file is the low byte of its header length: 0x80
+    there is a 128-byte (or 384, 640...) header, not pickle's magic."""
+    import json
+    import struct
+
+    import gradkit
+
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})
+    header = header.ljust(0x180)  # safetensors pads headers with spaces
+    blob = struct.pack("<Q", len(header)) + header.encode() + np.arange(2, dtype="<f4").tobytes()
+    assert blob[:1] == b"\x80"
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(blob)
+    for src in (path, blob):
+        got = gradkit.load(src)
+        np.testing.assert_array_equal(np.asarray(got["w"]), [0.0, 1.0])
