@@ -310,8 +310,10 @@ def broadcast_optimizer_state(opt):
     w = W.world()
     if w.size == 1:
         return
-    if w.rank == 0:
-        sd = opt.state_dict()
+    from gradkit.optimizers.base import Optimizer
+
+    if w.rank == 0:  # the base class's layout, whatever front end's state_dict opt shows
+        sd = Optimizer.state_dict(opt)
         head = {"iterations": sd["iterations"], "extra": sd.get("extra", {}),
                 "state": {str(i): {n: [list(a.shape), a.dtype.str] for n, a in s.items()}
                           for i, s in sd["state"].items()}}
@@ -334,5 +336,5 @@ def broadcast_optimizer_state(opt):
         state = {}
         for (i, n), a in arrays.items():
             state.setdefault(i, {})[n] = a
-        opt.load_state_dict({"iterations": head["iterations"], "state": state,
-                             "extra": head["extra"]})
+        Optimizer.load_state_dict(opt, {"iterations": head["iterations"], "state": state,
+                                        "extra": head["extra"]})

@@ -11,7 +11,7 @@ import numpy as np
 
 import gradkit as gk
 import gradkit.distributed as dist
-from gradkit import layers, optimizers
+from gradkit import layers, optim, optimizers
 
 BATCH, STEPS = 16, 6
 OPTIMIZERS = {
@@ -71,9 +71,9 @@ def tape_loop(opt, dtype):
 def torch_ddp(opt, dtype):
     x, y = data(dtype)
     net = dist.DistributedDataParallel(model(dtype), bucket_cap_mb=0.0002)  # several buckets
-    o = {"sgd": lambda p: optimizers.SGD(p, 0.1, momentum=0.9),
-         "adam": lambda p: optimizers.Adam(p, 0.01),
-         "rmsprop": lambda p: optimizers.RMSprop(p, 0.01)}[opt](net.parameters())
+    o = {"sgd": lambda p: optim.SGD(p, lr=0.1, momentum=0.9),
+         "adam": lambda p: optim.Adam(p, lr=0.01),
+         "rmsprop": lambda p: optim.RMSprop(p, lr=0.01)}[opt](net.parameters())
     for i in range(len(x) // BATCH):
         part = _shard(i)
         o.zero_grad()
