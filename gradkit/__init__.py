@@ -105,6 +105,7 @@ from gradkit.models import Input, Model, Sequential, load_model
 from gradkit.compat import (
     argmax,
     constant,
+    function,
     gradients,
     pow,  # noqa: A004
     reduce_max,
