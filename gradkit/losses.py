@@ -884,29 +884,88 @@ msle = MSLE = mean_squared_logarithmic_error
 logcosh = log_cosh
 
 
-def _wrapper_class(cls_name, fn, default_name, doc):
-    """A LossFunctionWrapper subclass for ``fn`` with Keras's constructor arguments."""
-    def __init__(self, reduction="sum_over_batch_size", name=default_name):  # noqa: N807
-        LossFunctionWrapper.__init__(self, fn, reduction, name)
+class MeanAbsolutePercentageError(LossFunctionWrapper):
+    """Mean absolute percentage error ``100 * mean(|t - p| / |t|)`` (``"mape"``).
 
-    return type(cls_name, (LossFunctionWrapper,), {
-        "__init__": __init__, "__doc__": doc, "__module__": __name__})
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"mean_absolute_percentage_error"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error"):
+        super().__init__(mean_absolute_percentage_error, reduction, name)
 
 
-MeanAbsolutePercentageError = _wrapper_class(
-    "MeanAbsolutePercentageError", mean_absolute_percentage_error,
-    "mean_absolute_percentage_error", "Mean absolute percentage error (``\"mape\"``).")
-MeanSquaredLogarithmicError = _wrapper_class(
-    "MeanSquaredLogarithmicError", mean_squared_logarithmic_error,
-    "mean_squared_logarithmic_error", "Mean squared logarithmic error (``\"msle\"``).")
-Hinge = _wrapper_class("Hinge", hinge, "hinge", "Hinge loss for -1/1 (or 0/1) targets.")
-SquaredHinge = _wrapper_class("SquaredHinge", squared_hinge, "squared_hinge",
-                              "Squared hinge loss for -1/1 (or 0/1) targets.")
-CategoricalHinge = _wrapper_class("CategoricalHinge", categorical_hinge, "categorical_hinge",
-                                  "Categorical hinge loss for one-hot targets.")
-LogCosh = _wrapper_class("LogCosh", log_cosh, "log_cosh", "Logarithm of the hyperbolic "
-                         "cosine of the error (``\"logcosh\"``).")
-Poisson = _wrapper_class("Poisson", poisson, "poisson", "Poisson loss ``p - t log p``.")
+class MeanSquaredLogarithmicError(LossFunctionWrapper):
+    """Mean squared logarithmic error (``"msle"``).
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"mean_squared_logarithmic_error"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error"):
+        super().__init__(mean_squared_logarithmic_error, reduction, name)
+
+
+class Hinge(LossFunctionWrapper):
+    """Hinge loss ``max(1 - t p, 0)`` for -1/1 (or 0/1) targets.
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"hinge"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge"):
+        super().__init__(hinge, reduction, name)
+
+
+class SquaredHinge(LossFunctionWrapper):
+    """Squared hinge loss for -1/1 (or 0/1) targets.
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"squared_hinge"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge"):
+        super().__init__(squared_hinge, reduction, name)
+
+
+class CategoricalHinge(LossFunctionWrapper):
+    """Categorical hinge loss for one-hot targets.
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"categorical_hinge"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge"):
+        super().__init__(categorical_hinge, reduction, name)
+
+
+class LogCosh(LossFunctionWrapper):
+    """Logarithm of the hyperbolic cosine of the error (``"logcosh"``).
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"log_cosh"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
+        super().__init__(log_cosh, reduction, name)
+
+
+class Poisson(LossFunctionWrapper):
+    """Poisson loss ``p - t log p``.
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"poisson"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson"):
+        super().__init__(poisson, reduction, name)
 
 
 class CosineSimilarity(LossFunctionWrapper):

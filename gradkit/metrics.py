@@ -866,31 +866,100 @@ def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
     return _top_k_hits("sparse_top_k_categorical_accuracy", y_true, y_pred, k)
 
 
-def _mean_metric(cls_name, fn, default_name, doc):
-    """A MeanMetricWrapper subclass for ``fn`` with Keras's ``(name, dtype)`` arguments."""
-    def __init__(self, name=default_name, dtype=None):  # noqa: N807
-        MeanMetricWrapper.__init__(self, fn, name, dtype)
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    """Mean absolute percentage error.
 
-    return type(cls_name, (MeanMetricWrapper,), {
-        "__init__": __init__, "__doc__": doc, "__module__": __name__})
+    Args:
+        name: defaults to ``"mean_absolute_percentage_error"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, name, dtype)
 
 
-MeanAbsolutePercentageError = _mean_metric(
-    "MeanAbsolutePercentageError", mean_absolute_percentage_error,
-    "mean_absolute_percentage_error", "Mean absolute percentage error.")
-MeanSquaredLogarithmicError = _mean_metric(
-    "MeanSquaredLogarithmicError", mean_squared_logarithmic_error,
-    "mean_squared_logarithmic_error", "Mean squared logarithmic error.")
-Hinge = _mean_metric("Hinge", hinge, "hinge", "Mean hinge loss.")
-SquaredHinge = _mean_metric("SquaredHinge", squared_hinge, "squared_hinge",
-                            "Mean squared hinge loss.")
-CategoricalHinge = _mean_metric("CategoricalHinge", categorical_hinge, "categorical_hinge",
-                                "Mean categorical hinge loss.")
-LogCoshError = _mean_metric("LogCoshError", log_cosh, "logcosh",
-                            "Mean logarithm of the hyperbolic cosine of the error.")
-Poisson = _mean_metric("Poisson", poisson, "poisson", "Mean Poisson loss.")
-KLDivergence = _mean_metric("KLDivergence", kl_divergence, "kl_divergence",
-                            "Mean Kullback-Leibler divergence.")
+class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    """Mean squared logarithmic error.
+
+    Args:
+        name: defaults to ``"mean_squared_logarithmic_error"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, name, dtype)
+
+
+class Hinge(MeanMetricWrapper):
+    """Mean hinge loss (-1/1 or 0/1 targets).
+
+    Args:
+        name: defaults to ``"hinge"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="hinge", dtype=None):
+        super().__init__(hinge, name, dtype)
+
+
+class SquaredHinge(MeanMetricWrapper):
+    """Mean squared hinge loss.
+
+    Args:
+        name: defaults to ``"squared_hinge"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, name, dtype)
+
+
+class CategoricalHinge(MeanMetricWrapper):
+    """Mean categorical hinge loss (one-hot targets).
+
+    Args:
+        name: defaults to ``"categorical_hinge"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, name, dtype)
+
+
+class LogCoshError(MeanMetricWrapper):
+    """Mean logarithm of the hyperbolic cosine of the error.
+
+    Args:
+        name: defaults to ``"logcosh"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="logcosh", dtype=None):
+        super().__init__(log_cosh, name, dtype)
+
+
+class Poisson(MeanMetricWrapper):
+    """Mean Poisson loss.
+
+    Args:
+        name: defaults to ``"poisson"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="poisson", dtype=None):
+        super().__init__(poisson, name, dtype)
+
+
+class KLDivergence(MeanMetricWrapper):
+    """Mean Kullback-Leibler divergence.
+
+    Args:
+        name: defaults to ``"kl_divergence"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, name, dtype)
 
 
 class CosineSimilarity(MeanMetricWrapper):
