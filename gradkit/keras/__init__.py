@@ -41,7 +41,7 @@ def _extras():
         "models": {"clone_model": clone_model, "model_from_json": model_from_json,
                    "save_model": saving.save_model, "load_model": saving.load_model},
         "utils": {**serialization, "array_to_img": array_to_img,
-                  "img_to_array": img_to_array, "clear_session": backend.clear_session},
+                  "img_to_array": img_to_array, "clear_session": _clear_session},
         "layers": {"Layer": Layer},
     }
 
@@ -70,20 +70,25 @@ def _alias_submodules():
         globals()[name] = importlib.import_module(f"{__name__}.{name}")
 
 
-class backend:  # noqa: N801 - a namespace, like keras.backend
-    """The few ``keras.backend`` functions programs call."""
+def _clear_session():
+    """Forget layer-name counters (names start again at ``dense``)."""
+    from gradkit.layers.base import reset_names
 
-    @staticmethod
-    def clear_session():
-        """Forget layer-name counters (names start again at ``dense``)."""
-        from gradkit.layers.base import reset_names
-
-        reset_names()
-
-    @staticmethod
-    def backend():
-        return "gradkit"
+    reset_names()
 
 
+def _backend_module():
+    """``keras.backend``: the few functions programs call, and the missing-name answer."""
+    module = types.ModuleType(f"{__name__}.backend", "The keras.backend functions gradkit has.")
+    module.clear_session = _clear_session
+    module.backend = lambda: "gradkit"
+    module.floatx = lambda: "float32"
+    module.epsilon = lambda: 1e-7
+    module.__getattr__ = _missing.module_getattr("backend")
+    sys.modules.setdefault(module.__name__, module)
+    return module
+
+
+backend = _backend_module()
 _alias_submodules()
 __getattr__ = _missing.module_getattr("")

@@ -119,3 +119,13 @@ def test_array_to_img_and_back():
         keras.utils.array_to_img(np.zeros((4, 4)))
     with pytest.raises(ValueError, match="channels"):
         keras.utils.array_to_img(np.zeros((4, 4, 2)))
+
+
+def test_backend_module():
+    from gradkit.keras.backend import clear_session
+
+    assert clear_session is keras.backend.clear_session
+    assert keras.backend.backend() == "gradkit" and keras.backend.floatx() == "float32"
+    assert keras.backend.epsilon() == 1e-7
+    with pytest.raises(NotInGradkitError, match="keras.backend.image_data_format"):
+        keras.backend.image_data_format  # noqa: B018
