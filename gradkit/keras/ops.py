@@ -1147,6 +1147,519 @@ def layer_normalization(x, gamma=None, beta=None, axis=-1, epsilon=None, **kwarg
     return _ops.layer_norm(_t(x), gamma, beta, axis, 1e-3 if epsilon is None else epsilon)
 
 
+# ---------------------------------------------------------------- more numpy-style ops
+def arctan(x):
+    """Inverse tangent."""
+    return _ops.arctan(_t(x))
+
+
+def arcsin(x):
+    """Inverse sine."""
+    return _ops.arcsin(_t(x))
+
+
+def arccos(x):
+    """Inverse cosine, ``pi/2 - arcsin(x)``."""
+    return _ops.subtract(math.pi / 2, _ops.arcsin(_t(x)))
+
+
+def arctan2(x1, x2):
+    """The angle of the point ``(x2, x1)``, in ``(-pi, pi]``."""
+    y, x = _t(x1), _t(x2)
+    on_axis = _arr(x) == 0
+    base = _ops.arctan(_ops.divide(y, _ops.where(on_axis, 1.0, x)))
+    turn = _ops.where(_arr(y) >= 0, math.pi, -math.pi)
+    vertical = _ops.multiply(_ops.sign(y), math.pi / 2)
+    return _ops.where(on_axis, vertical, _ops.where(_arr(x) > 0, base, _ops.add(base, turn)))
+
+
+def arcsinh(x):
+    """Inverse hyperbolic sine, ``sign(x) log(|x| + sqrt(x^2 + 1))``."""
+    x = _t(x)
+    a = _ops.abs(x)
+    return _ops.multiply(_ops.sign(x), _ops.log(_ops.add(a, _ops.sqrt(_ops.add(square(a), 1.0)))))
+
+
+def arccosh(x):
+    """Inverse hyperbolic cosine (``x >= 1``)."""
+    x = _t(x)
+    return _ops.log(_ops.add(x, _ops.sqrt(_ops.subtract(square(x), 1.0))))
+
+
+def arctanh(x):
+    """Inverse hyperbolic tangent (``|x| < 1``)."""
+    x = _t(x)
+    return _ops.multiply(_ops.subtract(_ops.log1p(x), _ops.log1p(_ops.negative(x))), 0.5)
+
+
+fabs = abs
+
+
+def cbrt(x):
+    """Cube root (negative for negative ``x``)."""
+    x = _t(x)
+    return _ops.multiply(_ops.sign(x), _ops.power(_ops.abs(x), 1.0 / 3.0))
+
+
+def sinc(x):
+    """``sin(pi x) / (pi x)``, 1 at 0."""
+    x = _t(x)
+    zero = _arr(x) == 0
+    px = _ops.multiply(_ops.where(zero, 1.0, x), math.pi)
+    return _ops.where(zero, 1.0, _ops.divide(_ops.sin(px), px))
+
+
+def deg2rad(x):
+    """Degrees to radians."""
+    return _ops.multiply(_t(x), math.pi / 180.0)
+
+
+def rad2deg(x):
+    """Radians to degrees."""
+    return _ops.multiply(_t(x), 180.0 / math.pi)
+
+
+def hypot(x1, x2):
+    """``sqrt(x1^2 + x2^2)``."""
+    return _ops.sqrt(_ops.add(square(x1), square(x2)))
+
+
+def logaddexp2(x1, x2):
+    """``log2(2^x1 + 2^x2)``."""
+    return _ops.divide(logaddexp(_ops.multiply(_t(x1), _LN2), _ops.multiply(_t(x2), _LN2)),
+                       _LN2)
+
+
+def ldexp(x1, x2):
+    """``x1 * 2^x2``."""
+    return _ops.multiply(x1, _ops.power(2.0, cast(x2, "float32")))
+
+
+def fmax(x1, x2):
+    """Elementwise maximum that ignores a NaN when the other value is a number."""
+    a1, a2 = _arr(x1), _arr(x2)
+    return _ops.where(np.isnan(a1), x2, _ops.where(np.isnan(a2), x1, _ops.maximum(x1, x2)))
+
+
+def fmin(x1, x2):
+    """Elementwise minimum that ignores a NaN when the other value is a number."""
+    a1, a2 = _arr(x1), _arr(x2)
+    return _ops.where(np.isnan(a1), x2, _ops.where(np.isnan(a2), x1, _ops.minimum(x1, x2)))
+
+
+def heaviside(x1, x2):
+    """0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0`` (no gradient)."""
+    return _const(np.heaviside(_arr(x1), _arr(x2)))
+
+
+def signbit(x):
+    """True where the sign bit is set (negative numbers, -0.0)."""
+    return _const(np.signbit(_arr(x)))
+
+
+def isneginf(x):
+    """True at ``-inf``."""
+    return _const(np.isneginf(_arr(x)))
+
+
+def isposinf(x):
+    """True at ``+inf``."""
+    return _const(np.isposinf(_arr(x)))
+
+
+def isreal(x):
+    """True everywhere: gradkit's tensors are real."""
+    return _const(np.isreal(_arr(x)))
+
+
+def real(x):
+    """The real part: ``x`` itself (gradkit's tensors are real)."""
+    return _t(x)
+
+
+def imag(x):
+    """The imaginary part: zeros (gradkit's tensors are real)."""
+    return zeros_like(x)
+
+
+conj = conjugate = real
+
+
+def angle(x):
+    """The complex argument of a real ``x``: 0 for ``x >= 0``, pi below (no gradient)."""
+    return _const(np.angle(_arr(x)).astype(_arr(x).dtype if _arr(x).dtype.kind == "f"
+                                           else "float32"))
+
+
+def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
+    """NaN and infinities replaced (by ``nan``, ``posinf``/``neginf`` or the dtype's
+    extremes); gradients flow where ``x`` was finite."""
+    x = _t(x)
+    a = x._data
+    return _ops.where(np.isfinite(a), x, np.nan_to_num(a, nan=nan, posinf=posinf,
+                                                     neginf=neginf))
+
+
+def ptp(x, axis=None, keepdims=False):
+    """``max - min`` over ``axis``."""
+    x = _t(x)
+    return _ops.subtract(_ops.max(x, axis, keepdims), _ops.min(x, axis, keepdims))
+
+
+def _nan_free(x, fill):
+    x = _t(x)
+    return _ops.where(np.isnan(x._data), fill, x)
+
+
+def nansum(x, axis=None, keepdims=False):
+    """Sum over ``axis``, NaNs counted as 0."""
+    return _ops.sum(_nan_free(x, 0.0), axis, keepdims)
+
+
+def nanmean(x, axis=None, keepdims=False):
+    """Mean of the non-NaN entries over ``axis``."""
+    count = (~np.isnan(_arr(x))).sum(axis=_reduce_axes(x, axis), keepdims=keepdims)
+    return _ops.divide(nansum(x, axis, keepdims), count.astype(_arr(x).dtype))
+
+
+def nanmax(x, axis=None, keepdims=False):
+    """Maximum over ``axis``, NaNs ignored."""
+    return _ops.max(_nan_free(x, -np.inf), axis, keepdims)
+
+
+def nanmin(x, axis=None, keepdims=False):
+    """Minimum over ``axis``, NaNs ignored."""
+    return _ops.min(_nan_free(x, np.inf), axis, keepdims)
+
+
+_QUANTILE_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+def quantile(x, q, axis=None, method="linear", keepdims=False):
+    """The ``q``-th quantiles (``q`` in [0, 1], a number or a 1-D list) over ``axis``, as
+    ``numpy.quantile``; differentiable (gradients go to the entries picked)."""
+    check_choice("ops.quantile", "method", method, _QUANTILE_METHODS)
+    x = _t(x)
+    axes = tuple(range(x.ndim)) if axis is None else normalize_axes("ops.quantile", axis,
+                                                                    x.ndim)
+    rest = [i for i in range(x.ndim) if i not in axes]
+    flat = _ops.reshape(_ops.transpose(x, rest + list(axes)),
+                        [x.shape[i] for i in rest] + [-1])
+    ordered = sort(flat, -1)
+    n = flat.shape[-1]
+    qs = np.atleast_1d(np.asarray(_arr(q), dtype=np.float64))
+    outs = []
+    for qi in qs:
+        pos = qi * (n - 1)
+        lo, hi = int(np.floor(pos)), int(np.ceil(pos))
+        low, high = ordered[..., lo], ordered[..., hi]
+        if method == "lower":
+            v = low
+        elif method == "higher":
+            v = high
+        elif method == "nearest":
+            v = ordered[..., int(np.round(pos))]
+        elif method == "midpoint":
+            v = _ops.multiply(_ops.add(low, high), 0.5)
+        else:
+            v = _ops.add(low, _ops.multiply(_ops.subtract(high, low), pos - lo))
+        if keepdims:
+            v = _ops.reshape(v, [1 if i in axes else s for i, s in enumerate(x.shape)])
+        outs.append(v)
+    return outs[0] if np.ndim(_arr(q)) == 0 else _ops.stack(outs, 0)
+
+
+def percentile(x, q, axis=None, method="linear", keepdims=False):
+    """The ``q``-th percentiles (``q`` in [0, 100]) over ``axis``."""
+    return quantile(x, np.asarray(_arr(q), dtype=np.float64) / 100.0, axis, method, keepdims)
+
+
+def median(x, axis=None, keepdims=False):
+    """The median over ``axis``."""
+    return quantile(x, 0.5, axis, keepdims=keepdims)
+
+
+def diff(a, n=1, axis=-1):
+    """The ``n``-th differences along ``axis``."""
+    x = _t(a)
+    ax = normalize_axis("ops.diff", axis, x.ndim)
+    pre = (_slice(None),) * ax
+    for _ in range(check_int("ops.diff", "n", n, minimum=0)):
+        x = _ops.subtract(x[pre + (_slice(1, None),)], x[pre + (_slice(None, -1),)])
+    return x
+
+
+def trapezoid(y, x=None, dx=1.0, axis=-1):
+    """The integral of ``y`` along ``axis`` by the trapezoidal rule (spacing ``x`` or ``dx``)."""
+    y = _t(y)
+    ax = normalize_axis("ops.trapezoid", axis, y.ndim)
+    pre = (_slice(None),) * ax
+    mid = _ops.multiply(_ops.add(y[pre + (_slice(1, None),)], y[pre + (_slice(None, -1),)]),
+                        0.5)
+    step = dx if x is None else diff(x, 1, -1 if _arr(x).ndim == 1 else ax)
+    if x is not None and _arr(x).ndim == 1:
+        step = _ops.reshape(step, [-1 if i == ax else 1 for i in range(y.ndim)])
+    return _ops.sum(_ops.multiply(mid, step), ax)
+
+
+def cross(x1, x2, axisa=-1, axisb=-1, axisc=-1, axis=None):
+    """Cross product of 3-vectors along the last axis."""
+    if (axisa, axisb, axisc, axis) != (-1, -1, -1, None):
+        raise NotImplementedError("ops.cross: only the last axis (the default axes) is "
+                                  "supported")
+    a, b = _t(x1), _t(x2)
+    if a.shape[-1] != 3 or b.shape[-1] != 3:
+        raise NotImplementedError(f"ops.cross: gradkit crosses 3-vectors; received shapes "
+                                  f"{a.shape} and {b.shape}")
+    (a0, a1, a2), (b0, b1, b2) = ([t[..., i] for i in range(3)] for t in (a, b))
+    return _ops.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], -1)
+
+
+def inner(x1, x2):
+    """Sum of products over the last axes (a product for scalars)."""
+    a, b = _t(x1), _t(x2)
+    if a.ndim == 0 or b.ndim == 0:
+        return _ops.multiply(a, b)
+    return tensordot(a, b, ([a.ndim - 1], [b.ndim - 1]))
+
+
+def vdot(x1, x2):
+    """Dot product of the flattened inputs."""
+    return _ops.sum(_ops.multiply(ravel(x1), ravel(x2)))
+
+
+def vstack(xs):
+    """Stack along the first axis (1-D inputs become rows)."""
+    return concatenate([_ops.reshape(t, (1, -1)) if _t(t).ndim < 2 else t for t in xs], 0)
+
+
+def hstack(xs):
+    """Stack along the second axis (the first for 1-D inputs)."""
+    xs = [_t(t) for t in xs]
+    return concatenate(xs, 0 if xs[0].ndim == 1 else 1)
+
+
+def dstack(xs):
+    """Stack along the third axis (inputs padded to 3-D as ``numpy.atleast_3d``)."""
+    def three(t):
+        t = _t(t)
+        shape = {0: (1, 1, 1), 1: (1, -1, 1), 2: t.shape + (1,)}.get(t.ndim, t.shape)
+        return _ops.reshape(t, shape)
+    return concatenate([three(t) for t in xs], 2)
+
+
+def array_split(x, indices_or_sections, axis=0):
+    """Split into sections that may differ in length by one (``numpy.array_split``)."""
+    x = _t(x)
+    ax = normalize_axis("ops.array_split", axis, x.ndim)
+    if isinstance(indices_or_sections, (int, np.integer)):
+        k = check_int("ops.array_split", "indices_or_sections", indices_or_sections, minimum=1)
+        n = x.shape[ax]
+        sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
+        indices_or_sections = list(np.cumsum(sizes)[:-1])
+    return _ops.split(x, [int(i) for i in indices_or_sections], ax)
+
+
+def vsplit(x, indices_or_sections):
+    """Split along the first axis."""
+    return split(x, indices_or_sections, 0)
+
+
+def hsplit(x, indices_or_sections):
+    """Split along the second axis (the first for 1-D)."""
+    return split(x, indices_or_sections, 0 if _arr(x).ndim == 1 else 1)
+
+
+def dsplit(x, indices_or_sections):
+    """Split along the third axis."""
+    return split(x, indices_or_sections, 2)
+
+
+def meshgrid(*x, indexing="xy"):
+    """Coordinate grids from 1-D inputs (``indexing="xy"``: the first two axes swapped)."""
+    check_choice("ops.meshgrid", "indexing", indexing, ("xy", "ij"))
+    xs = [ravel(t) for t in x]
+    shape = [t.shape[0] for t in xs]
+    if indexing == "xy" and len(xs) > 1:
+        shape[0], shape[1] = shape[1], shape[0]
+    out = []
+    for i, t in enumerate(xs):
+        at = (1 - i if i < 2 else i) if indexing == "xy" and len(xs) > 1 else i
+        view = [-1 if j == at else 1 for j in range(len(xs))]
+        out.append(_ops.broadcast_to(_ops.reshape(t, view), shape))
+    return out
+
+
+def empty(shape, dtype=None):
+    """A tensor of ``shape`` (zeros: gradkit never hands out uninitialized memory)."""
+    return zeros(shape, dtype)
+
+
+def empty_like(x, dtype=None):
+    """A tensor shaped like ``x`` (zeros)."""
+    return zeros_like(x, dtype)
+
+
+def logspace(start, stop, num=50, endpoint=True, base=10, dtype=None, axis=0):
+    """``base ** linspace(start, stop, num)``."""
+    return Tensor(np.logspace(start, stop, num, endpoint, base, axis=axis).astype(
+        dtype or "float32"))
+
+
+def geomspace(start, stop, num=50, endpoint=True, dtype=None, axis=0):
+    """``num`` values evenly spaced on a log scale from ``start`` to ``stop``."""
+    return Tensor(np.geomspace(start, stop, num, endpoint, axis=axis).astype(dtype or "float32"))
+
+
+def bincount(x, weights=None, minlength=0, sparse=False):
+    """How often each non-negative integer occurs (weighted), per row for 2-D ``x``."""
+    if sparse:
+        raise NotImplementedError("ops.bincount: sparse=True; gradkit has no sparse tensors")
+    a = _arr(x).astype(np.int64)
+    w = None if weights is None else _arr(weights)
+    if a.ndim == 1:
+        return _const(np.bincount(a, w, minlength))
+    length = builtins.max(int(a.max()) + 1 if a.size else 0, minlength)
+    return _const(np.stack([np.bincount(r, None if w is None else w[i], length)
+                            for i, r in enumerate(a)]))
+
+
+def digitize(x, bins):
+    """The index of the bin each value falls in (``numpy.digitize``), int32."""
+    return _const(np.digitize(_arr(x), _arr(bins)), "int32")
+
+
+def searchsorted(sorted_sequence, values, side="left"):
+    """Where ``values`` would be inserted into the 1-D ``sorted_sequence``."""
+    check_choice("ops.searchsorted", "side", side, ("left", "right"))
+    return _const(np.searchsorted(_arr(sorted_sequence), _arr(values), side), "int32")
+
+
+def unravel_index(indices, shape):
+    """Flat indices as a tuple of coordinate tensors."""
+    return tuple(_const(i) for i in np.unravel_index(_arr(indices), shape))
+
+
+def in_top_k(targets, predictions, k):
+    """True where the target class is among the ``k`` highest predictions of its row."""
+    p = _arr(predictions)
+    t = _arr(targets).astype(np.int64)
+    score = np.take_along_axis(p, t[:, None], axis=-1)
+    return _const((p > score).sum(-1) < k)
+
+
+def saturate_cast(x, dtype):
+    """Cast to ``dtype``, clipping to its range first (no wrap-around)."""
+    x = _t(x)
+    dt = np.dtype(dtype)
+    if dt.kind in "iu":
+        info = np.iinfo(dt)
+        return cast(_ops.clip(x, float(info.min), float(info.max)), dt)
+    return cast(x, dt)
+
+
+def sparse_plus(x):
+    """0 below -1, ``(x + 1)^2 / 4`` on [-1, 1], ``x`` above 1."""
+    x = _t(x)
+    a = x._data
+    mid = _ops.multiply(square(_ops.add(x, 1.0)), 0.25)
+    return _ops.where(a <= -1, 0.0, _ops.where(a >= 1, x, mid))
+
+
+def sparse_sigmoid(x):
+    """0 below -1, ``(x + 1) / 2`` on [-1, 1], 1 above."""
+    x = _t(x)
+    a = x._data
+    return _ops.where(a <= -1, 0.0, _ops.where(a >= 1, 1.0, _ops.multiply(_ops.add(x, 1.0),
+                                                                         0.5)))
+
+
+def squareplus(x, b=4):
+    """``(x + sqrt(x^2 + b)) / 2``."""
+    x = _t(x)
+    return _ops.multiply(_ops.add(x, _ops.sqrt(_ops.add(square(x), b))), 0.5)
+
+
+def soft_shrink(x, threshold=0.5):
+    """``x - threshold`` above it, ``x + threshold`` below ``-threshold``, else 0."""
+    x = _t(x)
+    a = x._data
+    return _ops.where(a > threshold, _ops.subtract(x, threshold),
+                      _ops.where(a < -threshold, _ops.add(x, threshold), 0.0))
+
+
+def hard_shrink(x, threshold=0.5):
+    """``x`` where ``|x| > threshold``, else 0."""
+    x = _t(x)
+    return _ops.where(np.abs(x._data) > threshold, x, 0.0)
+
+
+def tanh_shrink(x):
+    """``x - tanh(x)``."""
+    x = _t(x)
+    return _ops.subtract(x, _ops.tanh(x))
+
+
+def threshold(x, threshold, default_value):
+    """``x`` where ``x > threshold``, else ``default_value``."""
+    x = _t(x)
+    return _ops.where(x._data > threshold, x, default_value)
+
+
+def rms_normalization(x, scale=None, axis=-1, epsilon=None):
+    """``x / sqrt(mean(x^2, axis) + epsilon) * scale`` (epsilon 1e-7 by default)."""
+    x = _t(x)
+    ms = _ops.mean(square(x), axis, keepdims=True)
+    y = _ops.divide(x, _ops.sqrt(_ops.add(ms, 1e-7 if epsilon is None else epsilon)))
+    return y if scale is None else _ops.multiply(y, scale)
+
+
+def psnr(x1, x2, max_val):
+    """Peak signal-to-noise ratio ``20 log10(max_val) - 10 log10(mse)``, in dB."""
+    mse = _ops.mean(square(_ops.subtract(x1, x2)))
+    return _ops.subtract(20.0 * math.log10(max_val), _ops.multiply(log10(mse), 10.0))
+
+
+def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
+    """Sums of the rows of ``data`` that share a segment id."""
+    data = _t(data)
+    ids = _arr(segment_ids).astype(np.int64)
+    n = int(ids.max()) + 1 if num_segments is None else int(num_segments)
+    keep = ids < n  # rows of segments past num_segments are dropped, as Keras does
+    return _ops.scatter_add((n,) + data.shape[ids.ndim:], ids[keep], data[keep])
+
+
+def scatter(indices, values, shape):
+    """Zeros of ``shape`` with ``values`` added at ``indices`` (``(N, len(shape))``)."""
+    idx = _arr(indices).astype(np.int64)
+    return _ops.scatter_add(tuple(shape), tuple(idx[..., i] for i in range(idx.shape[-1])),
+                            _t(values))
+
+
+def scatter_update(inputs, indices, updates, reduction=None):
+    """``inputs`` with the entries at ``indices`` replaced by ``updates``."""
+    if reduction is not None:
+        raise NotImplementedError(f"ops.scatter_update: reduction={reduction!r}; gradkit "
+                                  "replaces (reduction=None)")
+    x = _t(inputs)
+    idx = _arr(indices).astype(np.int64)
+    at = tuple(idx[..., i] for i in range(idx.shape[-1]))
+    hit = np.zeros(x.shape, bool)
+    hit[at] = True
+    return _ops.where(hit, _ops.scatter_add(x.shape, at, _t(updates)), x)
+
+
+def slice_update(inputs, start_indices, updates):
+    """``inputs`` with the block at ``start_indices`` replaced by ``updates``."""
+    x, u = _t(inputs), _t(updates)
+    start = [int(s) for s in _arr(start_indices).tolist()]
+    block = tuple(_slice(s, s + n) for s, n in zip(start, u.shape))
+    hit = np.zeros(x.shape, bool)
+    hit[block] = True
+    padded = _ops.pad(u, [(s, n - s - m) for s, n, m in zip(start, x.shape, u.shape)])
+    return _ops.where(hit, padded, x)
+
+
 # ---------------------------------------------------------------- control flow (eager)
 def cond(pred, true_fn, false_fn):
     """``true_fn()`` if ``pred`` else ``false_fn()``."""

@@ -150,6 +150,16 @@ def expm1(a):
     return _el.Expm1.apply(a)
 
 
+def arctan(a):
+    """Inverse tangent, in ``(-pi/2, pi/2)``."""
+    return _el.Arctan.apply(a)
+
+
+def arcsin(a):
+    """Inverse sine of ``a`` in ``[-1, 1]``, in ``[-pi/2, pi/2]``."""
+    return _el.Arcsin.apply(a)
+
+
 # ---------------------------------------------------------------- activations
 _PLAIN_NUMBER = frozenset((int, float))
 

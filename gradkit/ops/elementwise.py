@@ -199,3 +199,19 @@ class Expm1(Function):
 
     def backward(self, M, g, out, a):
         return (g * (out + 1.0),)  # d (e^a - 1) = e^a
+
+
+class Arctan(Function):
+    def forward(self, a):
+        return _xp(a).arctan(a)
+
+    def backward(self, M, g, out, a):
+        return (g / (1.0 + a * a),)  # d atan a = 1 / (1 + a^2)
+
+
+class Arcsin(Function):
+    def forward(self, a):
+        return _xp(a).arcsin(a)
+
+    def backward(self, M, g, out, a):
+        return (g / M.sqrt(1.0 - a * a),)  # d asin a = 1 / sqrt(1 - a^2)

@@ -32,7 +32,9 @@ def a(*shape, kind="any"):
 
 INTS = np.array([[0, 2, 1], [3, 1, 0]])
 LABELS = np.array([2, 0, 1, 2])
-# (id, name, inputs, kwargs, differentiable: True, False, or the indices gradchecked)
+NANS = np.array([[1.0, np.nan, 3.0, -2.0], [np.nan, 0.5, 2.5, 4.0]])
+VALUES = "values"  # differentiable, but the inputs hold NaN or kinks: compared with Keras only
+# (id, name, inputs, kwargs, differentiable: True, False, VALUES or the indices gradchecked)
 CASES = [
     # elementwise
     ("add", "add", [a(2, 3), a(3)], {}, True),
@@ -229,6 +231,95 @@ CASES = [
     ("layer_normalization", "layer_normalization", [a(2, 5), a(5), a(5)],
      {"epsilon": 1e-3}, True),
     ("moments", "moments", [a(3, 4)], {"axes": [0]}, True),
+    # more numpy-style ops
+    ("arctan", "arctan", [a(2, 3)], {}, True),
+    ("arcsin", "arcsin", [a(2, 3, kind="prob")], {}, True),
+    ("arccos", "arccos", [a(2, 3, kind="prob")], {}, True),
+    ("arctan2", "arctan2", [np.array([1.0, -1.0, 0.5, -0.5, 0.0, 2.0, -2.0]),
+                            np.array([1.0, 1.0, -1.0, -1.0, -1.0, 0.0, 0.0])], {}, VALUES),
+    ("arctan2_grad", "arctan2", [np.array([1.0, -1.0, 0.5, -0.5]),
+                                 np.array([1.0, 0.3, -1.0, -2.0])], {}, True),
+    ("arcsinh", "arcsinh", [a(2, 3)], {}, True),
+    ("arccosh", "arccosh", [np.array([1.5, 2.0, 10.0])], {}, True),
+    ("arctanh", "arctanh", [a(2, 3, kind="prob")], {}, True),
+    ("fabs", "fabs", [a(2, 3, kind="nz")], {}, True),
+    ("cbrt", "cbrt", [a(2, 3, kind="nz")], {}, True),
+    ("sinc", "sinc", [np.array([0.0, 0.3, -1.7, 2.5])], {}, True),
+    ("deg2rad", "deg2rad", [a(2, 3)], {}, True),
+    ("rad2deg", "rad2deg", [a(2, 3)], {}, True),
+    ("hypot", "hypot", [a(2, 3, kind="nz"), a(2, 3)], {}, True),
+    ("logaddexp2", "logaddexp2", [a(2, 3), a(2, 3)], {}, True),
+    ("ldexp", "ldexp", [a(2, 3), np.array([[1, -2, 0], [3, 1, 2]])], {}, True),
+    ("fmax", "fmax", [NANS, NANS[::-1]], {}, VALUES),
+    ("fmin", "fmin", [NANS, NANS[::-1]], {}, VALUES),
+    ("fmax_finite", "fmax", [a(2, 3, kind="grid_a"), a(2, 3, kind="grid_b")], {}, True),
+    ("fmin_finite", "fmin", [a(2, 3, kind="grid_a"), a(2, 3, kind="grid_b")], {}, True),
+    ("heaviside", "heaviside", [np.array([-1.0, 0.0, 2.0]), np.array([0.5, 0.5, 0.5])], {},
+     False),
+    ("signbit", "signbit", [np.array([-1.0, 0.0, 2.0])], {}, False),
+    ("isneginf", "isneginf", [np.array([-np.inf, 0.0, np.inf])], {}, False),
+    ("isposinf", "isposinf", [np.array([-np.inf, 0.0, np.inf])], {}, False),
+    ("nan_to_num", "nan_to_num", [np.array([1.0, np.nan, np.inf, -np.inf])],
+     {"nan": 0.5, "posinf": 9.0, "neginf": -9.0}, VALUES),
+    ("nan_to_num_finite", "nan_to_num", [a(2, 3)], {}, True),
+    ("ptp", "ptp", [a(3, 4, kind="distinct")], {"axis": 1}, True),
+    ("nansum", "nansum", [NANS], {"axis": 1}, VALUES),
+    ("nanmean", "nanmean", [NANS], {"axis": 0}, VALUES),
+    ("nanmax", "nanmax", [NANS], {"axis": 1, "keepdims": True}, VALUES),
+    ("nanmin", "nanmin", [NANS], {}, VALUES),
+    ("nansum_finite", "nansum", [a(2, 4)], {"axis": 1}, True),
+    ("nanmean_finite", "nanmean", [a(2, 4)], {"axis": 0}, True),
+    ("nanmax_finite", "nanmax", [a(2, 4, kind="distinct")], {"axis": 1}, True),
+    ("nanmin_finite", "nanmin", [a(2, 4, kind="distinct")], {}, True),
+    ("quantile", "quantile", [a(3, 5, kind="distinct")], {"q": 0.3, "axis": 1}, True),
+    ("quantile_list", "quantile", [a(3, 5, kind="distinct")],
+     {"q": [0.1, 0.5, 1.0], "axis": 0, "keepdims": True}, True),
+    ("quantile_nearest", "quantile", [a(3, 5, kind="distinct")],
+     {"q": 0.6, "method": "nearest"}, True),
+    ("quantile_midpoint", "quantile", [a(3, 5, kind="distinct")],
+     {"q": 0.4, "axis": 1, "method": "midpoint"}, True),
+    ("percentile", "percentile", [a(4, 3, kind="distinct")], {"q": 75.0, "axis": 0}, True),
+    ("median", "median", [a(3, 4, kind="distinct")], {"axis": -1}, True),
+    ("diff", "diff", [a(3, 5)], {"n": 2}, True),
+    ("diff_axis0", "diff", [a(3, 5)], {"axis": 0}, True),
+    ("trapezoid", "trapezoid", [a(3, 5)], {"dx": 0.5}, True),
+    ("trapezoid_x", "trapezoid", [a(3, 5)], {"x": np.array([0.0, 0.5, 1.5, 2.0, 3.5])}, True),
+    ("cross", "cross", [a(4, 3), a(4, 3)], {}, True),
+    ("inner", "inner", [a(2, 3), a(4, 3)], {}, True),
+    ("vdot", "vdot", [a(6), a(6)], {}, True),
+    ("array_split", "array_split", [a(7, 2)], {"indices_or_sections": 3}, True),
+    ("hsplit", "hsplit", [a(2, 4)], {"indices_or_sections": 2}, True),
+    ("vsplit", "vsplit", [a(4, 3)], {"indices_or_sections": [1, 3]}, True),
+    ("dsplit", "dsplit", [a(2, 2, 4)], {"indices_or_sections": 2}, True),
+    ("in_top_k", "in_top_k", [LABELS, a(4, 3, kind="distinct")], {"k": 2}, False),
+    ("digitize", "digitize", [a(2, 5), np.array([-1.0, 0.0, 0.5, 1.0])], {}, False),
+    ("searchsorted", "searchsorted", [np.array([-1.0, 0.0, 0.5, 1.0]), a(6)],
+     {"side": "right"}, False),
+    ("bincount", "bincount", [np.array([0, 3, 3, 1, 5])], {"minlength": 7}, False),
+    ("bincount_weights", "bincount", [np.array([0, 3, 3, 1])],
+     {"weights": np.array([0.5, 1.0, 2.0, 3.0])}, False),
+    ("sparse_plus", "sparse_plus", [np.array([-2.0, -0.5, 0.3, 0.9, 1.5])], {}, True),
+    ("sparse_sigmoid", "sparse_sigmoid", [np.array([-2.0, -0.5, 0.3, 0.9, 1.5])], {}, True),
+    ("squareplus", "squareplus", [a(2, 3)], {"b": 2}, True),
+    ("soft_shrink", "soft_shrink", [np.array([-2.0, -0.3, 0.1, 0.7, 1.5])], {}, True),
+    ("hard_shrink", "hard_shrink", [np.array([-2.0, -0.3, 0.1, 0.7, 1.5])], {}, True),
+    ("tanh_shrink", "tanh_shrink", [a(2, 3)], {}, True),
+    ("threshold", "threshold", [np.array([-2.0, -0.3, 0.1, 0.7, 1.5])],
+     {"threshold": 0.2, "default_value": -1.0}, True),
+    ("rms_normalization", "rms_normalization", [a(3, 4), a(4)], {"axis": -1}, True),
+    ("psnr", "psnr", [a(2, 4, 4, 1, kind="prob"), a(2, 4, 4, 1, kind="prob")],
+     {"max_val": 1.0}, True),
+    ("segment_sum", "segment_sum", [a(5, 2), np.array([0, 0, 2, 1, 2])], {}, True),
+    ("segment_sum_n", "segment_sum", [a(5, 2), np.array([0, 0, 2, 1, 2])],
+     {"num_segments": 4}, True),
+    ("scatter", "scatter", [np.array([[0, 1], [2, 2], [0, 1]]), a(3)], {"shape": (3, 3)}, True),
+    ("scatter_update", "scatter_update", [a(3, 3), np.array([[0, 1], [2, 2]]), a(2)], {}, True),
+    ("slice_update", "slice_update", [a(4, 5), np.array([1, 2]), a(2, 3)], {}, True),
+    ("meshgrid", "meshgrid", [a(3), a(2)], {}, True),
+    ("meshgrid_ij", "meshgrid", [a(3), a(2), a(4)], {"indexing": "ij"}, True),
+    ("vstack", "vstack", [[np.arange(3.0), np.ones((2, 3))]], {}, False),
+    ("hstack", "hstack", [[np.arange(3.0), np.ones(2)]], {}, False),
+    ("dstack", "dstack", [[np.ones((2, 3)), np.zeros((2, 3))]], {}, False),
 ]
 IDS = [c[0] for c in CASES]
 
@@ -274,7 +365,11 @@ def test_matches_keras(case, keras):
                                        rtol=tol[0], atol=tol[1], err_msg=cid)
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c[4]], ids=[c[0] for c in CASES if c[4]])
+GRAD_CASES = [c for c in CASES if c[4] is not False and c[4] != VALUES]
+CONST_CASES = [c for c in CASES if c[4] is False]
+
+
+@pytest.mark.parametrize("case", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
 def test_gradcheck(case):
     cid, name, specs, kwargs, wrt = case
     args = _inputs(specs, seed=len(cid))
@@ -291,8 +386,7 @@ def test_gradcheck(case):
                      wrt=None if wrt is True else wrt), cid
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if not c[4]],
-                         ids=[c[0] for c in CASES if not c[4]])
+@pytest.mark.parametrize("case", CONST_CASES, ids=[c[0] for c in CONST_CASES])
 def test_no_gradient_ops_return_constants(case):
     cid, name, specs, kwargs, _ = case
     args = [Tensor(x, requires_grad=True) if isinstance(x, np.ndarray) and x.dtype.kind == "f"

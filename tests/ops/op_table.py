@@ -172,6 +172,8 @@ ELEMENTWISE = [
     _unary_row("cos", ops.cos, np.cos, lambda a: T.cos(a), "any"),
     _unary_row("log1p", ops.log1p, np.log1p, lambda a: T.log1p(a), "pos"),
     _unary_row("expm1", ops.expm1, np.expm1, lambda a: T.expm1(a), "any"),
+    _unary_row("arctan", ops.arctan, np.arctan, lambda a: T.arctan(a), "any"),
+    _unary_row("arcsin", ops.arcsin, np.arcsin, lambda a: T.arcsin(a), "prob"),
     _unary_row("clip", _clip, lambda a, lo=None, hi=None: np.clip(a, lo, hi),
                lambda a, lo=None, hi=None: T.clamp(a, lo, hi), "grid_a", variants=CLIPS),
     # Tensor operators with a Python scalar on either side
