@@ -48,7 +48,7 @@ def error(module: str, name: str) -> NotInGradkitError:
         f"with gradkit's ops or a custom Layer")
 
 
-def module_getattr(module: str, namespace: dict | None = None, target=None):
+def module_getattr(module: str, target=None):
     """A PEP 562 module ``__getattr__`` for ``gradkit.keras.<module>``.
 
     Names not found in the module itself are looked up on ``target`` (the gradkit

@@ -716,12 +716,13 @@ def sort(x, axis=-1):
 
 
 def top_k(x, k, sorted=True):  # noqa: A002
-    """The ``k`` largest values along the last axis and their indices."""
+    """The ``k`` largest values along the last axis and their indices, largest first
+    (``sorted=False`` allows any order; this order is one)."""
     x = _t(x)
     k = check_int("ops.top_k", "k", k, minimum=1)
     if k > x.shape[-1]:
         raise ValueError(f"ops.top_k: k={k} is larger than the last axis ({x.shape[-1]})")
-    order = np.argsort(-x._data, axis=-1, kind="stable")[..., :k]
+    order = _xp(x).argsort(-x._data, axis=-1, kind="stable")[..., :k]
     return take_along_axis(x, order, -1), _const(order, "int32")
 
 
@@ -834,7 +835,7 @@ def multi_hot(inputs, num_classes=None, axis=-1, dtype=None, sparse=False, **kwa
 
 def nonzero(x):
     """The indices of the nonzero entries, one integer tensor per axis."""
-    return tuple(_const(i, "int32") for i in np.nonzero(_arr(x)))
+    return tuple(_const(i, "int32") for i in _xp(x).nonzero(_arr(x)))
 
 
 # ---------------------------------------------------------------- linear algebra
@@ -1238,38 +1239,40 @@ def ldexp(x1, x2):
 def fmax(x1, x2):
     """Elementwise maximum that ignores a NaN when the other value is a number."""
     a1, a2 = _arr(x1), _arr(x2)
-    return _ops.where(np.isnan(a1), x2, _ops.where(np.isnan(a2), x1, _ops.maximum(x1, x2)))
+    return _ops.where(_xp(a1).isnan(a1), x2, _ops.where(_xp(a2).isnan(a2), x1,
+                                                        _ops.maximum(x1, x2)))
 
 
 def fmin(x1, x2):
     """Elementwise minimum that ignores a NaN when the other value is a number."""
     a1, a2 = _arr(x1), _arr(x2)
-    return _ops.where(np.isnan(a1), x2, _ops.where(np.isnan(a2), x1, _ops.minimum(x1, x2)))
+    return _ops.where(_xp(a1).isnan(a1), x2, _ops.where(_xp(a2).isnan(a2), x1,
+                                                        _ops.minimum(x1, x2)))
 
 
 def heaviside(x1, x2):
     """0 where ``x1 < 0``, ``x2`` where ``x1 == 0``, 1 where ``x1 > 0`` (no gradient)."""
-    return _const(np.heaviside(_arr(x1), _arr(x2)))
+    return _const(_xp(x1, x2).heaviside(_arr(x1), _arr(x2)))
 
 
 def signbit(x):
     """True where the sign bit is set (negative numbers, -0.0)."""
-    return _const(np.signbit(_arr(x)))
+    return _const(_xp(x).signbit(_arr(x)))
 
 
 def isneginf(x):
     """True at ``-inf``."""
-    return _const(np.isneginf(_arr(x)))
+    return _const(_xp(x).isneginf(_arr(x)))
 
 
 def isposinf(x):
     """True at ``+inf``."""
-    return _const(np.isposinf(_arr(x)))
+    return _const(_xp(x).isposinf(_arr(x)))
 
 
 def isreal(x):
     """True everywhere: gradkit's tensors are real."""
-    return _const(np.isreal(_arr(x)))
+    return _const(_xp(x).isreal(_arr(x)))
 
 
 def real(x):
@@ -1287,7 +1290,7 @@ conj = conjugate = real
 
 def angle(x):
     """The complex argument of a real ``x``: 0 for ``x >= 0``, pi below (no gradient)."""
-    return _const(np.angle(_arr(x)).astype(_arr(x).dtype if _arr(x).dtype.kind == "f"
+    return _const(_xp(x).angle(_arr(x)).astype(_arr(x).dtype if _arr(x).dtype.kind == "f"
                                            else "float32"))
 
 
@@ -1296,8 +1299,9 @@ def nan_to_num(x, nan=0.0, posinf=None, neginf=None):
     extremes); gradients flow where ``x`` was finite."""
     x = _t(x)
     a = x._data
-    return _ops.where(np.isfinite(a), x, np.nan_to_num(a, nan=nan, posinf=posinf,
-                                                     neginf=neginf))
+    xp = _xp(a)
+    return _ops.where(xp.isfinite(a), x, xp.nan_to_num(a, nan=nan, posinf=posinf,
+                                                      neginf=neginf))
 
 
 def ptp(x, axis=None, keepdims=False):
@@ -1308,7 +1312,7 @@ def ptp(x, axis=None, keepdims=False):
 
 def _nan_free(x, fill):
     x = _t(x)
-    return _ops.where(np.isnan(x._data), fill, x)
+    return _ops.where(_xp(x).isnan(x._data), fill, x)
 
 
 def nansum(x, axis=None, keepdims=False):
@@ -1318,7 +1322,7 @@ def nansum(x, axis=None, keepdims=False):
 
 def nanmean(x, axis=None, keepdims=False):
     """Mean of the non-NaN entries over ``axis``."""
-    count = (~np.isnan(_arr(x))).sum(axis=_reduce_axes(x, axis), keepdims=keepdims)
+    count = (~_xp(x).isnan(_arr(x))).sum(axis=_reduce_axes(x, axis), keepdims=keepdims)
     return _ops.divide(nansum(x, axis, keepdims), count.astype(_arr(x).dtype))
 
 
@@ -1591,7 +1595,7 @@ def soft_shrink(x, threshold=0.5):
 def hard_shrink(x, threshold=0.5):
     """``x`` where ``|x| > threshold``, else 0."""
     x = _t(x)
-    return _ops.where(np.abs(x._data) > threshold, x, 0.0)
+    return _ops.where(_xp(x).abs(x._data) > threshold, x, 0.0)
 
 
 def tanh_shrink(x):
@@ -1621,7 +1625,8 @@ def psnr(x1, x2, max_val):
 
 
 def segment_sum(data, segment_ids, num_segments=None, sorted=False):  # noqa: A002
-    """Sums of the rows of ``data`` that share a segment id."""
+    """Sums of the rows of ``data`` that share a segment id (``sorted``, a hint that the ids
+    are sorted, changes nothing: the sums are the same either way)."""
     data = _t(data)
     ids = _arr(segment_ids).astype(np.int64)
     n = int(ids.max()) + 1 if num_segments is None else int(num_segments)
@@ -1694,7 +1699,7 @@ def while_loop(cond, body, loop_vars, maximum_iterations=None):
 
 def scan(f, init, xs=None, length=None, reverse=False, unroll=1):
     """``carry, y = f(carry, x)`` over the leading axis of ``xs``; returns the last carry
-    and the ``y``s stacked."""
+    and the ``y``s stacked. ``unroll`` (a compiler hint) changes nothing in an eager loop."""
     if xs is None:
         if length is None:
             raise ValueError("ops.scan: pass xs or length")
@@ -1720,4 +1725,4 @@ def vectorized_map(function, elements):
     return map(function, elements)
 
 
-__getattr__ = module_getattr("ops", globals())
+__getattr__ = module_getattr("ops")

@@ -51,7 +51,7 @@ class SeedGenerator:
         self.name = name or "seed_generator"
         self.generator = _random.rng(self.seed, owner="SeedGenerator")
 
-    def next(self, ordered=True):
+    def next(self):
         """A fresh int seed drawn from the stream (advances it)."""
         return int(self.generator.integers(2 ** 31))
 
@@ -152,4 +152,4 @@ def categorical(logits, num_samples, dtype="int32", seed=None):
     return Tensor((z[:, None, :] + noise).argmax(-1).astype(dtype))
 
 
-__getattr__ = module_getattr("random", globals())
+__getattr__ = module_getattr("random")

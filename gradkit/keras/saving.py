@@ -258,4 +258,4 @@ def load_weights(model, filepath, skip_mismatch=False, **kwargs):
     _load_weights(model, filepath)
 
 
-__getattr__ = module_getattr("saving", globals())
+__getattr__ = module_getattr("saving")
