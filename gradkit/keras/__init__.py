@@ -31,7 +31,7 @@ def _extras():
     from gradkit.layers import Layer
     from gradkit.models.cloning import clone_model
     from gradkit.models.model_json import model_from_json
-    from gradkit.utils.image_arrays import array_to_img, img_to_array
+    from gradkit.utils.image_arrays import array_to_img, img_to_array, load_img, save_img
 
     serialization = {name: getattr(saving, name) for name in (
         "CustomObjectScope", "custom_object_scope", "deserialize_keras_object",
@@ -41,7 +41,8 @@ def _extras():
         "models": {"clone_model": clone_model, "model_from_json": model_from_json,
                    "save_model": saving.save_model, "load_model": saving.load_model},
         "utils": {**serialization, "array_to_img": array_to_img,
-                  "img_to_array": img_to_array, "clear_session": _clear_session},
+                  "img_to_array": img_to_array, "load_img": load_img, "save_img": save_img,
+                  "clear_session": _clear_session},
         "layers": {"Layer": Layer},
     }
 

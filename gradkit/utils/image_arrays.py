@@ -11,6 +11,9 @@ Example::
 
 from __future__ import annotations
 
+import io
+import os
+
 import numpy as np
 
 from gradkit.utils.validation import check_choice
@@ -85,3 +88,65 @@ def img_to_array(img, data_format=None, dtype=None):
     if x.ndim != 3:
         raise ValueError(f"img_to_array: unsupported image shape {x.shape}")
     return x.transpose(2, 0, 1) if data_format == "channels_first" else x
+
+
+_COLOR_MODES = {"grayscale": "L", "rgb": "RGB", "rgba": "RGBA"}
+_RESAMPLING = ("nearest", "bilinear", "bicubic", "hamming", "box", "lanczos")
+
+
+def load_img(path, color_mode="rgb", target_size=None, interpolation="nearest",
+             keep_aspect_ratio=False):
+    """Read an image file as a PIL image (Keras's ``keras.utils.load_img``).
+
+    The file must be a regular file no larger than
+    :data:`gradkit.utils.image.MAX_FILE_BYTES`, and its pixel count (from the header,
+    before decoding) at most :data:`gradkit.utils.image.MAX_IMAGE_PIXELS`.
+
+    Args:
+        path: the image file.
+        color_mode: ``"rgb"``, ``"rgba"`` or ``"grayscale"``.
+        target_size: ``(height, width)`` to resize to, or None.
+        interpolation: PIL's resampling filter by name (``"nearest"``, ``"bilinear"``...).
+        keep_aspect_ratio: crop the centre to the target's aspect ratio before resizing.
+
+    Returns:
+        A ``PIL.Image.Image``; :func:`img_to_array` makes it an array.
+    """
+    from gradkit.utils.image import MAX_FILE_BYTES, MAX_IMAGE_PIXELS, open_regular_file
+
+    Image = _pil()
+    mode = _COLOR_MODES[check_choice("load_img", "color_mode", color_mode, tuple(_COLOR_MODES))]
+    check_choice("load_img", "interpolation", interpolation, _RESAMPLING)
+    with open_regular_file(path, "an image file") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise ValueError(f"load_img: '{path}' is larger than {MAX_FILE_BYTES:,} bytes")
+    img = Image.open(io.BytesIO(data))
+    if img.width * img.height > MAX_IMAGE_PIXELS:
+        raise ValueError(f"load_img: '{path}' is {img.width}x{img.height} pixels, more than "
+                         f"{MAX_IMAGE_PIXELS:,}; refusing to decode it")
+    img = img.convert(mode)
+    if target_size is not None:
+        height, width = (int(n) for n in target_size)
+        box = None
+        if keep_aspect_ratio:  # the centred region of the target's aspect ratio
+            crop_w = min(img.width, img.height * width // height)
+            crop_h = min(img.height, img.width * height // width)
+            left, top = (img.width - crop_w) // 2, (img.height - crop_h) // 2
+            box = (left, top, left + crop_w, top + crop_h)
+        img = img.resize((width, height), getattr(Image.Resampling, interpolation.upper()),
+                         box=box)
+    return img
+
+
+def save_img(path, x, data_format=None, file_format=None, scale=True, **kwargs):
+    """Write a 3-D array as an image file (the format from ``file_format`` or the name).
+
+    ``kwargs`` go to PIL's ``Image.save`` (``quality=``...). An RGBA array saved as JPEG
+    loses its alpha channel (JPEG has none).
+    """
+    img = array_to_img(x, data_format=data_format, scale=scale)
+    fmt = (file_format or os.path.splitext(os.fspath(path))[1].lstrip(".")).upper()
+    if fmt in ("JPG", "JPEG") and img.mode == "RGBA":
+        img = img.convert("RGB")
+    img.save(path, format="JPEG" if fmt == "JPG" else fmt or None, **kwargs)

@@ -6,6 +6,7 @@ are documented no-ops; keras.utils.array_to_img / img_to_array."""
 from __future__ import annotations
 
 import importlib
+import os
 
 import numpy as np
 import pytest
@@ -129,3 +130,20 @@ def test_backend_module():
     assert keras.backend.epsilon() == 1e-7
     with pytest.raises(NotInGradkitError, match="keras.backend.image_data_format"):
         keras.backend.image_data_format  # noqa: B018
+
+
+def test_save_img_and_load_img_match_keras(tmp_path):
+    pytest.importorskip("PIL", reason="load_img needs Pillow")
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    real = pytest.importorskip("keras", reason="the reference needs Keras 3")
+    rgb = np.random.default_rng(1).uniform(0, 255, (12, 20, 3))
+    path = tmp_path / "img.png"
+    keras.utils.save_img(path, rgb, scale=False)
+    for kwargs in ({}, {"color_mode": "grayscale"}, {"target_size": (6, 8)},
+                   {"target_size": (6, 6), "keep_aspect_ratio": True,
+                    "interpolation": "bilinear"}):
+        ours = keras.utils.img_to_array(keras.utils.load_img(path, **kwargs))
+        theirs = real.utils.img_to_array(real.utils.load_img(path, **kwargs))
+        np.testing.assert_array_equal(ours, theirs, err_msg=str(kwargs))
+    with pytest.raises(ValueError, match="directory"):
+        keras.utils.load_img(tmp_path)
