@@ -1665,6 +1665,150 @@ def slice_update(inputs, start_indices, updates):
     return _ops.where(hit, padded, x)
 
 
+def erfc(x):
+    """``1 - erf(x)``."""
+    return _ops.subtract(1.0, _ops.erf(_t(x)))
+
+
+def fliplr(x):
+    """Reverse the second axis."""
+    return flip(x, 1)
+
+
+def flipud(x):
+    """Reverse the first axis."""
+    return flip(x, 0)
+
+
+def rot90(array, k=1, axes=(0, 1)):
+    """Rotate by 90 degrees ``k`` times in the plane of ``axes`` (first toward second)."""
+    x = _t(array)
+    a, b = _ordered_axes("ops.rot90", axes, x.ndim)
+    for _ in range(int(k) % 4):
+        x = swapaxes(flip(x, b), a, b)
+    return x
+
+
+def diagflat(x, k=0):
+    """A matrix with the flattened ``x`` on its ``k``-th diagonal."""
+    return diag(ravel(x), k)
+
+
+def select(condlist, choicelist, default=0):
+    """The first ``choicelist[i]`` whose ``condlist[i]`` holds, else ``default``."""
+    out = _t(default) if not isinstance(default, (int, float)) else default
+    for cond_, choice in reversed(list(zip(condlist, choicelist))):
+        out = _ops.where(_arr(cond_).astype(bool), choice, out)
+    return out if isinstance(out, Tensor) else _t(out)
+
+
+def cdist(x, y):
+    """Euclidean distances between the rows of ``x`` (..., m, d) and ``y`` (..., n, d)."""
+    x, y = _t(x), _t(y)
+    d = _ops.subtract(expand_dims(x, -2), expand_dims(y, -3))
+    return _ops.sqrt(_ops.sum(square(d), -1))
+
+
+def allclose(x1, x2, rtol=1e-5, atol=1e-8, equal_nan=False):
+    """True when every pair is close (``isclose``), as a boolean tensor."""
+    return _const(_xp(x1, x2).allclose(_arr(x1), _arr(x2), rtol, atol, equal_nan))
+
+
+def isin(x1, x2, assume_unique=False, invert=False):
+    """True where an entry of ``x1`` occurs in ``x2`` (or does not, with ``invert``)."""
+    return _const(_xp(x1, x2).isin(_arr(x1), _arr(x2), assume_unique=assume_unique,
+                                    invert=invert))
+
+
+def _integer(name, ufunc):
+    def op(x, y):
+        return _const(getattr(_xp(x, y), ufunc)(_arr(x), _arr(y)))
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"Elementwise ``{ufunc}`` of integers (no gradient)."
+    return op
+
+
+bitwise_and = _integer("bitwise_and", "bitwise_and")
+bitwise_or = _integer("bitwise_or", "bitwise_or")
+bitwise_xor = _integer("bitwise_xor", "bitwise_xor")
+bitwise_left_shift = left_shift = _integer("left_shift", "left_shift")
+bitwise_right_shift = right_shift = _integer("right_shift", "right_shift")
+gcd = _integer("gcd", "gcd")
+lcm = _integer("lcm", "lcm")
+
+
+def bitwise_invert(x):
+    """Elementwise bitwise not of integers (``~x``)."""
+    return _const(_xp(x).invert(_arr(x)))
+
+
+bitwise_not = bitwise_invert
+
+
+def nextafter(x1, x2):
+    """The next float after ``x1`` toward ``x2`` (no gradient)."""
+    return _const(_xp(x1, x2).nextafter(_arr(x1), _arr(x2)))
+
+
+def nanargmax(x, axis=None, keepdims=False):
+    """``argmax`` with NaNs ignored."""
+    return argmax(_nan_free(x, -np.inf), axis, keepdims)
+
+
+def nanargmin(x, axis=None, keepdims=False):
+    """``argmin`` with NaNs ignored."""
+    return argmin(_nan_free(x, np.inf), axis, keepdims)
+
+
+def nancumsum(x, axis=None, dtype=None):
+    """Running sum with NaNs counted as 0."""
+    return cumsum(_nan_free(x, 0.0), axis, dtype)
+
+
+def nanvar(x, axis=None, keepdims=False):
+    """Variance of the non-NaN entries over ``axis``."""
+    x = _t(x)
+    centered = _ops.subtract(_nan_free(x, 0.0), nanmean(x, axis, keepdims=True))
+    return nanmean(_ops.where(_xp(x).isnan(x._data), np.nan, square(centered)), axis,
+                   keepdims)
+
+
+def nanstd(x, axis=None, keepdims=False):
+    """Standard deviation of the non-NaN entries over ``axis``."""
+    return _ops.sqrt(nanvar(x, axis, keepdims))
+
+
+def _window(fn):
+    def op(x):
+        return Tensor(fn(int(_arr(x))).astype("float32"))
+    op.__name__ = op.__qualname__ = fn.__name__
+    op.__doc__ = f"The ``numpy.{fn.__name__}`` window of length ``x`` (float32)."
+    return op
+
+
+hamming = _window(np.hamming)
+hanning = _window(np.hanning)
+bartlett = _window(np.bartlett)
+blackman = _window(np.blackman)
+
+
+def kaiser(x, beta):
+    """The Kaiser window of length ``x`` and shape ``beta`` (float32)."""
+    return Tensor(np.kaiser(int(_arr(x)), float(beta)).astype("float32"))
+
+
+def i0(x):
+    """The modified Bessel function of the first kind, order 0 (no gradient)."""
+    return _const(np.i0(_arr(x)))
+
+
+def histogram(x, bins=10, range=None):  # noqa: A002
+    """``(counts, bin_edges)`` of the values of ``x``."""
+    counts, edges = np.histogram(_arr(x), bins, range)
+    return _const(counts, "int32"), _const(edges, _arr(x).dtype if _arr(x).dtype.kind == "f"
+                                           else "float32")
+
+
 # ---------------------------------------------------------------- control flow (eager)
 def cond(pred, true_fn, false_fn):
     """``true_fn()`` if ``pred`` else ``false_fn()``."""
