@@ -107,6 +107,7 @@ from gradkit.serialization import load, save
 from gradkit.compat import (
     argmax,
     constant,
+    function,
     gradients,
     pow,  # noqa: A004
     reduce_max,

@@ -72,3 +72,30 @@ def _gradient_descent(learning_rate):
 
 
 train = SimpleNamespace(GradientDescentOptimizer=_gradient_descent)
+
+
+def function(func=None, input_signature=None, autograph=True, jit_compile=None,
+             reduce_retracing=False, experimental_implements=None,
+             experimental_autograph_options=None, experimental_attributes=None,
+             experimental_relax_shapes=None, experimental_compile=None,
+             experimental_follow_type_hints=None):
+    """``@tf.function``: returns ``func`` itself, a documented no-op.
+
+    TensorFlow traces the function into a graph to run it faster; gradkit has no
+    graph mode to trace into: it always runs eagerly, recording the graph for
+    backward as ops run, so the function computes exactly what it would
+    undecorated. The options are accepted so that TensorFlow code runs; they
+    change nothing for the same reason. Usable bare (``@tf.function``) or with
+    arguments (``@tf.function(jit_compile=True)``).
+
+    Example::
+
+        @tf.function
+        def train_step(x, y):
+            ...
+    """
+    if func is None:
+        return lambda f: f
+    if not callable(func):
+        raise TypeError(f"tf.function decorates a callable, received {func!r}")
+    return func

@@ -800,3 +800,194 @@ def get(identifier, custom_objects=None):
         losses.get("bce")          # BinaryCrossentropy(...)
     """
     return LOSSES.get(identifier, custom_objects)
+
+
+# ------------------------------------------------------------------ more of Keras's losses
+# Per-example functions (the mean over the last axis, as the ones above) and their classes.
+def _pair(name, y_true, y_pred):
+    p = _as_pred(y_pred)
+    return p, _float_targets(name, y_true, p)
+
+
+def mean_absolute_percentage_error(y_true, y_pred):
+    """Per-example ``100 * mean(|t - p| / max(|t|, 1e-7))`` over the last axis."""
+    p, t = _pair("mean_absolute_percentage_error", y_true, y_pred)
+    xp = get_array_module(t)
+    return _mean_last(ops.abs(p - t) * (100.0 / xp.maximum(xp.abs(t), EPSILON)))
+
+
+def mean_squared_logarithmic_error(y_true, y_pred):
+    """Per-example ``mean((log(1 + max(p, eps)) - log(1 + max(t, eps))) ** 2)``."""
+    p, t = _pair("mean_squared_logarithmic_error", y_true, y_pred)
+    xp = get_array_module(t)
+    d = ops.log1p(ops.maximum(p, EPSILON)) - xp.log1p(xp.maximum(t, EPSILON))
+    return _mean_last(d * d)
+
+
+def _hinge_targets(name, y_true, p):
+    """Targets in {-1, 1}; 0/1 targets are mapped to -1/1 first (as Keras does)."""
+    t = _float_targets(name, y_true, p)
+    xp = get_array_module(t)
+    return t * 2.0 - 1.0 if bool(xp.all((t == 0) | (t == 1))) else t
+
+
+def hinge(y_true, y_pred):
+    """Per-example ``mean(max(1 - t * p, 0))``, ``t`` in {-1, 1} (0/1 targets converted)."""
+    p = _as_pred(y_pred)
+    return _mean_last(ops.relu(1.0 - p * _hinge_targets("hinge", y_true, p)))
+
+
+def squared_hinge(y_true, y_pred):
+    """Per-example ``mean(max(1 - t * p, 0) ** 2)``, ``t`` in {-1, 1}."""
+    p = _as_pred(y_pred)
+    h = ops.relu(1.0 - p * _hinge_targets("squared_hinge", y_true, p))
+    return _mean_last(h * h)
+
+
+def categorical_hinge(y_true, y_pred):
+    """Per-example ``max(max((1 - t) * p) - sum(t * p) + 1, 0)`` for one-hot ``t``."""
+    p = _as_pred(y_pred)
+    t = _onehot_targets("categorical_hinge", y_true, p)
+    pos = ops.sum(p * t, axis=-1)
+    neg = ops.max(p * (1.0 - t), axis=-1)
+    return ops.relu(neg - pos + 1.0)
+
+
+def log_cosh(y_true, y_pred):
+    """Per-example ``mean(log(cosh(p - t)))``, as ``e + softplus(-2 e) - log 2`` (no
+    overflow for large errors)."""
+    p, t = _pair("log_cosh", y_true, y_pred)
+    e = p - t
+    return _mean_last(e + ops.softplus(e * -2.0) - float(np.log(2.0)))
+
+
+def poisson(y_true, y_pred):
+    """Per-example ``mean(p - t * log(p + 1e-7))``."""
+    p, t = _pair("poisson", y_true, y_pred)
+    return _mean_last(p - t * ops.log(p + EPSILON))
+
+
+def _l2_normalize(x, axis):
+    """``x / sqrt(max(sum(x ** 2), 1e-12))`` along ``axis`` (Keras's l2_normalize)."""
+    return x * ops.sqrt(ops.maximum(ops.sum(x * x, axis=axis, keepdims=True), 1e-12)) ** -1.0
+
+
+def cosine_similarity(y_true, y_pred, axis=-1):
+    """Per-example ``-sum(l2_normalize(t) * l2_normalize(p), axis)``: -1 for the same
+    direction, as Keras's loss (the metric of the same name is its negative)."""
+    p, t = _pair("cosine_similarity", y_true, y_pred)
+    return -ops.sum(_l2_normalize(Tensor(t), axis) * _l2_normalize(p, axis), axis=axis)
+
+
+mape = MAPE = mean_absolute_percentage_error
+msle = MSLE = mean_squared_logarithmic_error
+logcosh = log_cosh
+
+
+class MeanAbsolutePercentageError(LossFunctionWrapper):
+    """Mean absolute percentage error ``100 * mean(|t - p| / |t|)`` (``"mape"``).
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"mean_absolute_percentage_error"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_percentage_error"):
+        super().__init__(mean_absolute_percentage_error, reduction, name)
+
+
+class MeanSquaredLogarithmicError(LossFunctionWrapper):
+    """Mean squared logarithmic error (``"msle"``).
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"mean_squared_logarithmic_error"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_logarithmic_error"):
+        super().__init__(mean_squared_logarithmic_error, reduction, name)
+
+
+class Hinge(LossFunctionWrapper):
+    """Hinge loss ``max(1 - t p, 0)`` for -1/1 (or 0/1) targets.
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"hinge"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="hinge"):
+        super().__init__(hinge, reduction, name)
+
+
+class SquaredHinge(LossFunctionWrapper):
+    """Squared hinge loss for -1/1 (or 0/1) targets.
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"squared_hinge"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="squared_hinge"):
+        super().__init__(squared_hinge, reduction, name)
+
+
+class CategoricalHinge(LossFunctionWrapper):
+    """Categorical hinge loss for one-hot targets.
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"categorical_hinge"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="categorical_hinge"):
+        super().__init__(categorical_hinge, reduction, name)
+
+
+class LogCosh(LossFunctionWrapper):
+    """Logarithm of the hyperbolic cosine of the error (``"logcosh"``).
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"log_cosh"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="log_cosh"):
+        super().__init__(log_cosh, reduction, name)
+
+
+class Poisson(LossFunctionWrapper):
+    """Poisson loss ``p - t log p``.
+
+    Args:
+        reduction: see :class:`Loss`.
+        name: defaults to ``"poisson"``.
+    """
+
+    def __init__(self, reduction="sum_over_batch_size", name="poisson"):
+        super().__init__(poisson, reduction, name)
+
+
+class CosineSimilarity(LossFunctionWrapper):
+    """Negative cosine similarity along ``axis`` (-1 for vectors pointing the same way).
+
+    Args:
+        axis: the axis the vectors lie along (default -1).
+        reduction: see :class:`Loss`.
+        name: defaults to ``"cosine_similarity"``.
+    """
+
+    def __init__(self, axis=-1, reduction="sum_over_batch_size", name="cosine_similarity"):
+        super().__init__(cosine_similarity, reduction, name, axis=axis)
+
+
+_MORE = ((MeanAbsolutePercentageError, mean_absolute_percentage_error, ("mape",)),
+         (MeanSquaredLogarithmicError, mean_squared_logarithmic_error, ("msle",)),
+         (Hinge, hinge, ()), (SquaredHinge, squared_hinge, ()),
+         (CategoricalHinge, categorical_hinge, ()), (LogCosh, log_cosh, ("logcosh",)),
+         (Poisson, poisson, ()), (CosineSimilarity, cosine_similarity, ()))
+for _cls, _fn, _aliases in _MORE:
+    LOSSES.register(_fn.__name__, *_aliases)(_cls)
+    _FUNCTIONS[_fn.__name__] = _fn
+    _FUNCTION_CLASSES[_fn] = _cls
+__all__ += [c.__name__ for c, _, _ in _MORE] + [f.__name__ for _, f, _ in _MORE]

@@ -807,3 +807,341 @@ def get(identifier, loss=None, output_shape=None, custom_objects=None):
             and not (custom_objects and identifier in custom_objects):
         return _accuracy_for(identifier, loss, output_shape)
     return METRICS.get(identifier, custom_objects)
+
+
+# ------------------------------------------------------------------ more of Keras's metrics
+# The loss-shaped ones average the per-example values of the loss function of the same
+# name (gradkit.losses): one formula, in one place.
+from gradkit import losses as _losses  # noqa: E402  (losses does not import metrics)
+
+
+def _loss_values(loss_fn, sign=1.0):
+    """``loss_fn``'s per-example values as a float64 array (``sign`` flips them)."""
+    def values(y_true, y_pred, **kwargs):
+        out = loss_fn(y_true, np.asarray(y_pred), **kwargs)
+        return sign * np.asarray(out.numpy(), dtype=np.float64)
+
+    values.__name__ = loss_fn.__name__
+    values.__doc__ = f"Per-example values of :func:`gradkit.losses.{loss_fn.__name__}`."
+    return values
+
+
+mean_absolute_percentage_error = _loss_values(_losses.mean_absolute_percentage_error)
+mean_squared_logarithmic_error = _loss_values(_losses.mean_squared_logarithmic_error)
+hinge = _loss_values(_losses.hinge)
+squared_hinge = _loss_values(_losses.squared_hinge)
+categorical_hinge = _loss_values(_losses.categorical_hinge)
+log_cosh = _loss_values(_losses.log_cosh)
+poisson = _loss_values(_losses.poisson)
+kl_divergence = _loss_values(_losses.kl_divergence)
+huber = _loss_values(_losses.huber)
+binary_crossentropy = _loss_values(_losses.binary_crossentropy)
+categorical_crossentropy = _loss_values(_losses.categorical_crossentropy)
+sparse_categorical_crossentropy = _loss_values(_losses.sparse_categorical_crossentropy)
+_cosine = _loss_values(_losses.cosine_similarity, sign=-1.0)  # the metric is +cos
+
+
+def _check_axis(owner, axis):
+    if axis != -1:
+        raise NotImplementedError(f"{owner}: axis={axis!r}; gradkit's cross-entropies take "
+                                  "the class axis last (axis=-1)")
+
+
+def _top_k_hits(name, labels, y_pred, k):
+    """1.0 where fewer than ``k`` scores beat the true class's score."""
+    y_pred = np.asarray(y_pred)
+    k = check_int(name, "k", k, minimum=1)
+    labels = np.asarray(labels).astype(np.int64).reshape(y_pred.shape[:-1])
+    true_score = np.take_along_axis(y_pred, labels[..., None], axis=-1)
+    return ((y_pred > true_score).sum(-1) < k).astype(np.float64)
+
+
+def top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1.0 where the one-hot target's class is among the ``k`` highest scores."""
+    return _top_k_hits("top_k_categorical_accuracy", np.asarray(y_true).argmax(-1), y_pred, k)
+
+
+def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
+    """1.0 where the integer label is among the ``k`` highest scores."""
+    return _top_k_hits("sparse_top_k_categorical_accuracy", y_true, y_pred, k)
+
+
+class MeanAbsolutePercentageError(MeanMetricWrapper):
+    """Mean absolute percentage error.
+
+    Args:
+        name: defaults to ``"mean_absolute_percentage_error"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="mean_absolute_percentage_error", dtype=None):
+        super().__init__(mean_absolute_percentage_error, name, dtype)
+
+
+class MeanSquaredLogarithmicError(MeanMetricWrapper):
+    """Mean squared logarithmic error.
+
+    Args:
+        name: defaults to ``"mean_squared_logarithmic_error"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="mean_squared_logarithmic_error", dtype=None):
+        super().__init__(mean_squared_logarithmic_error, name, dtype)
+
+
+class Hinge(MeanMetricWrapper):
+    """Mean hinge loss (-1/1 or 0/1 targets).
+
+    Args:
+        name: defaults to ``"hinge"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="hinge", dtype=None):
+        super().__init__(hinge, name, dtype)
+
+
+class SquaredHinge(MeanMetricWrapper):
+    """Mean squared hinge loss.
+
+    Args:
+        name: defaults to ``"squared_hinge"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="squared_hinge", dtype=None):
+        super().__init__(squared_hinge, name, dtype)
+
+
+class CategoricalHinge(MeanMetricWrapper):
+    """Mean categorical hinge loss (one-hot targets).
+
+    Args:
+        name: defaults to ``"categorical_hinge"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="categorical_hinge", dtype=None):
+        super().__init__(categorical_hinge, name, dtype)
+
+
+class LogCoshError(MeanMetricWrapper):
+    """Mean logarithm of the hyperbolic cosine of the error.
+
+    Args:
+        name: defaults to ``"logcosh"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="logcosh", dtype=None):
+        super().__init__(log_cosh, name, dtype)
+
+
+class Poisson(MeanMetricWrapper):
+    """Mean Poisson loss.
+
+    Args:
+        name: defaults to ``"poisson"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="poisson", dtype=None):
+        super().__init__(poisson, name, dtype)
+
+
+class KLDivergence(MeanMetricWrapper):
+    """Mean Kullback-Leibler divergence.
+
+    Args:
+        name: defaults to ``"kl_divergence"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    def __init__(self, name="kl_divergence", dtype=None):
+        super().__init__(kl_divergence, name, dtype)
+
+
+class CosineSimilarity(MeanMetricWrapper):
+    """Mean cosine similarity of ``y_true`` and ``y_pred`` along ``axis`` (1 = same way).
+
+    Args:
+        name: defaults to ``"cosine_similarity"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+        axis: the axis the vectors lie along.
+    """
+
+    def __init__(self, name="cosine_similarity", dtype=None, axis=-1):
+        super().__init__(_cosine, name, dtype, axis=axis)
+
+
+class BinaryCrossentropy(MeanMetricWrapper):
+    """Mean binary cross-entropy (the loss's arguments: ``from_logits``,
+    ``label_smoothing``)."""
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0.0):
+        super().__init__(binary_crossentropy, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+class CategoricalCrossentropy(MeanMetricWrapper):
+    """Mean categorical cross-entropy of one-hot targets (class axis last)."""
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False,
+                 label_smoothing=0.0, axis=-1):
+        _check_axis("CategoricalCrossentropy", axis)
+        super().__init__(categorical_crossentropy, name, dtype, from_logits=from_logits,
+                         label_smoothing=label_smoothing)
+
+
+class SparseCategoricalCrossentropy(MeanMetricWrapper):
+    """Mean cross-entropy of integer labels (class axis last)."""
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False,
+                 axis=-1):
+        _check_axis("SparseCategoricalCrossentropy", axis)
+        super().__init__(sparse_categorical_crossentropy, name, dtype, from_logits=from_logits)
+
+
+class TopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the one-hot target's class is among the ``k`` highest scores."""
+
+    def __init__(self, k=5, name="top_k_categorical_accuracy", dtype=None):
+        super().__init__(top_k_categorical_accuracy, name, dtype, k=k)
+
+
+class SparseTopKCategoricalAccuracy(MeanMetricWrapper):
+    """How often the integer label is among the ``k`` highest scores."""
+
+    def __init__(self, k=5, name="sparse_top_k_categorical_accuracy", dtype=None):
+        super().__init__(sparse_top_k_categorical_accuracy, name, dtype, k=k)
+
+
+class RootMeanSquaredError(Mean):
+    """``sqrt`` of the (weighted) mean squared error over every element seen.
+
+    Args:
+        name: defaults to ``"root_mean_squared_error"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    default_name = "root_mean_squared_error"
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch of targets and predictions (same shape)."""
+        t, p = _same_shape(self.name, y_true, y_pred)
+        d = np.asarray(p, dtype=np.float64) - t
+        super().update_state(d * d, sample_weight)
+
+    def result(self):
+        """The root of the mean squared error so far."""
+        return float(np.sqrt(super().result()))
+
+
+class Sum(Metric):
+    """The running (weighted) sum of values.
+
+    Args:
+        name: defaults to ``"sum"``.
+        dtype: None or ``"float64"`` (see :class:`Metric`).
+    """
+
+    default_name = "sum"
+
+    def reset_state(self):
+        """Start again from 0."""
+        self.total = 0.0
+
+    def update_state(self, values, sample_weight=None):
+        """Add ``values`` (times ``sample_weight`` when given)."""
+        v = _np(values)
+        w = 1.0 if sample_weight is None else _weights(self.name, sample_weight, v)
+        self.total += float((v * w).sum())
+
+    def result(self):
+        """The sum so far."""
+        return self.total
+
+
+class _ConfusionCount(_Confusion):
+    """One (weighted) cell of the binary confusion matrix at a threshold."""
+
+    cell = ""
+
+    def reset_state(self):
+        super().reset_state()
+        self.total_weight = 0.0
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        """Add a batch of 0/1 targets and scores (positive where ``y_pred > thresholds``)."""
+        super().update_state(y_true, y_pred, sample_weight)
+        p = _same_shape(self.name, y_true, y_pred)[1]
+        self.total_weight += float(p.size if sample_weight is None
+                                   else _weights(self.name, sample_weight, p).sum())
+
+    @property
+    def true_negatives(self):
+        return self.total_weight - self.true_positives - self.false_positives \
+            - self.false_negatives
+
+    def result(self):
+        """The count so far."""
+        return float(getattr(self, self.cell))
+
+
+class TruePositives(_ConfusionCount):
+    """Weighted count of positives predicted positive (``y_pred > thresholds``)."""
+
+    default_name, cell = "true_positives", "true_positives"
+
+
+class FalsePositives(_ConfusionCount):
+    """Weighted count of negatives predicted positive."""
+
+    default_name, cell = "false_positives", "false_positives"
+
+
+class TrueNegatives(_ConfusionCount):
+    """Weighted count of negatives predicted negative."""
+
+    default_name, cell = "true_negatives", "true_negatives"
+
+
+class FalseNegatives(_ConfusionCount):
+    """Weighted count of positives predicted negative."""
+
+    default_name, cell = "false_negatives", "false_negatives"
+
+
+_MORE = {
+    "mean_absolute_percentage_error": (MeanAbsolutePercentageError,
+                                       mean_absolute_percentage_error, ("mape",)),
+    "mean_squared_logarithmic_error": (MeanSquaredLogarithmicError,
+                                       mean_squared_logarithmic_error, ("msle",)),
+    "hinge": (Hinge, hinge, ()), "squared_hinge": (SquaredHinge, squared_hinge, ()),
+    "categorical_hinge": (CategoricalHinge, categorical_hinge, ()),
+    "logcosh": (LogCoshError, log_cosh, ("log_cosh",)), "poisson": (Poisson, poisson, ()),
+    "kl_divergence": (KLDivergence, kl_divergence, ("kld",)),
+    "cosine_similarity": (CosineSimilarity, _cosine, ()),
+    "binary_crossentropy": (BinaryCrossentropy, binary_crossentropy, ()),
+    "categorical_crossentropy": (CategoricalCrossentropy, categorical_crossentropy, ()),
+    "sparse_categorical_crossentropy": (SparseCategoricalCrossentropy,
+                                        sparse_categorical_crossentropy, ()),
+    "top_k_categorical_accuracy": (TopKCategoricalAccuracy, top_k_categorical_accuracy, ()),
+    "sparse_top_k_categorical_accuracy": (SparseTopKCategoricalAccuracy,
+                                          sparse_top_k_categorical_accuracy, ()),
+    "root_mean_squared_error": (RootMeanSquaredError, None, ("rmse",)),
+    "sum": (Sum, None, ()), "true_positives": (TruePositives, None, ()),
+    "false_positives": (FalsePositives, None, ()), "true_negatives": (TrueNegatives, None, ()),
+    "false_negatives": (FalseNegatives, None, ()),
+}
+for _name, (_cls, _fn, _aliases) in _MORE.items():
+    for _key in (_name,) + _aliases:
+        _NAMES[_key] = _cls
+        METRICS.register(_key)(_cls)
+    if _fn is not None:
+        _FUNCTION_CLASSES[_fn] = _cls
+        _FUNCTIONS[_fn.__name__] = _fn
+__all__ += [c.__name__ for c, _, _ in _MORE.values()] + [
+    f.__name__ for _, f, _ in _MORE.values() if f is not None and f is not _cosine]

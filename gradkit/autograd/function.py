@@ -100,10 +100,10 @@ class ArrayMath:
     """
 
     #: functions taken from the array module as they are (NumPy's names and arguments)
-    NAMES = ("abs", "add", "broadcast_to", "clip", "concatenate", "divide", "einsum", "exp",
-             "log", "matmul", "maximum", "minimum", "multiply", "negative", "ones_like",
-             "power", "reshape", "sign", "sqrt", "stack", "subtract", "swapaxes", "tanh",
-             "transpose", "where", "zeros_like")
+    NAMES = ("abs", "add", "broadcast_to", "clip", "concatenate", "cos", "cumsum", "divide",
+             "einsum", "exp", "log", "matmul", "maximum", "minimum", "multiply", "negative",
+             "ones_like", "power", "reshape", "sign", "sin", "sqrt", "stack", "subtract",
+             "swapaxes", "tanh", "transpose", "where", "zeros_like")
     #: the helpers written below (``gradkit.ops`` has the same names)
     HELPERS = ("erf", "log_softmax", "scatter_add", "sigmoid", "softmax")
 

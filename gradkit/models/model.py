@@ -70,7 +70,7 @@ class Model(Layer):
 
     # ------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
-                weighted_metrics=None):
+                weighted_metrics=None, run_eagerly=False, jit_compile="auto"):
         """Choose how to train.
 
         Args:
@@ -84,11 +84,21 @@ class Model(Layer):
             weighted_metrics: metrics that take ``sample_weight`` / ``class_weight``
                 (weighted means, ``sum(w * v) / sum(w)``). A name also in ``metrics`` is
                 logged as ``weighted_<name>``.
+            run_eagerly, jit_compile: accepted so Keras code runs; they change nothing.
+                gradkit always runs eagerly (each op computes as it is called, recording
+                the graph for backward) and has no compiler to hand the step to, so there
+                is no graph mode to leave and nothing to compile: results are the same
+                for every value. Each must be a bool (``jit_compile`` also ``"auto"``).
         """
         from gradkit import losses as L
         from gradkit import metrics as Me
         from gradkit import optimizers as O
 
+        for name, flag, ok in (("run_eagerly", run_eagerly, "a bool"),
+                               ("jit_compile", jit_compile, "a bool or 'auto'")):
+            if not isinstance(flag, bool) and not (name == "jit_compile" and flag == "auto"):
+                raise TypeError(f"{type(self).__name__}.compile: {name} must be {ok}, "
+                                f"received {flag!r}")
         if loss is None:
             raise ValueError(f"{type(self).__name__}.compile: a loss is required, e.g. "
                              "loss='sparse_categorical_crossentropy' or 'mse'")
@@ -694,6 +704,13 @@ class Model(Layer):
         from gradkit.models.saving import load_weights
 
         load_weights(self, filepath)
+
+    def to_json(self, **kwargs):
+        """The architecture (no weights) as JSON; ``keras.models.model_from_json`` rebuilds
+        it. ``kwargs`` go to ``json.dumps`` (``indent=2``...)."""
+        from gradkit.models.model_json import model_to_json
+
+        return model_to_json(self, **kwargs)
 
     def get_compile_config(self):
         return self._compile_config

@@ -130,6 +130,36 @@ def cast(a, dtype):
     return out
 
 
+def sin(a):
+    """Sine (radians)."""
+    return _el.Sin.apply(a)
+
+
+def cos(a):
+    """Cosine (radians)."""
+    return _el.Cos.apply(a)
+
+
+def log1p(a):
+    """``log(1 + a)``, accurate for small ``a``."""
+    return _el.Log1p.apply(a)
+
+
+def expm1(a):
+    """``e ** a - 1``, accurate for small ``a``."""
+    return _el.Expm1.apply(a)
+
+
+def arctan(a):
+    """Inverse tangent, in ``(-pi/2, pi/2)``."""
+    return _el.Arctan.apply(a)
+
+
+def arcsin(a):
+    """Inverse sine of ``a`` in ``[-1, 1]``, in ``[-pi/2, pi/2]``."""
+    return _el.Arcsin.apply(a)
+
+
 # ---------------------------------------------------------------- activations
 _PLAIN_NUMBER = frozenset((int, float))
 
@@ -247,6 +277,13 @@ def std(x, axis=None, keepdims=False, ddof=0):
 def logsumexp(x, axis=None, keepdims=False):
     """``log(sum(exp(x)))`` over ``axis``, computed stably."""
     return _red.LogSumExp.apply(x, axis, keepdims)
+
+
+def cumsum(x, axis=None):
+    """Running sum along ``axis`` (None: of the flattened tensor, as NumPy)."""
+    if axis is None:
+        return _red.CumSum.apply(reshape(x, (-1,)), 0)
+    return _red.CumSum.apply(x, axis)
 
 
 # ---------------------------------------------------------------- shape

@@ -167,3 +167,51 @@ class Cast(Function):
 
     def backward(self, M, g, out, a, dtype):
         return (g.astype(a.dtype) if a.dtype.kind == "f" else None), None
+
+
+class Sin(Function):
+    def forward(self, a):
+        return _xp(a).sin(a)
+
+    def backward(self, M, g, out, a):
+        return (g * M.cos(a),)  # d sin a = cos a
+
+
+class Cos(Function):
+    def forward(self, a):
+        return _xp(a).cos(a)
+
+    def backward(self, M, g, out, a):
+        return (-g * M.sin(a),)  # d cos a = -sin a
+
+
+class Log1p(Function):
+    def forward(self, a):
+        return _xp(a).log1p(a)
+
+    def backward(self, M, g, out, a):
+        return (g / (1.0 + a),)  # d log(1 + a) = 1 / (1 + a)
+
+
+class Expm1(Function):
+    def forward(self, a):
+        return _xp(a).expm1(a)
+
+    def backward(self, M, g, out, a):
+        return (g * (out + 1.0),)  # d (e^a - 1) = e^a
+
+
+class Arctan(Function):
+    def forward(self, a):
+        return _xp(a).arctan(a)
+
+    def backward(self, M, g, out, a):
+        return (g / (1.0 + a * a),)  # d atan a = 1 / (1 + a^2)
+
+
+class Arcsin(Function):
+    def forward(self, a):
+        return _xp(a).arcsin(a)
+
+    def backward(self, M, g, out, a):
+        return (g / M.sqrt(1.0 - a * a),)  # d asin a = 1 / sqrt(1 - a^2)

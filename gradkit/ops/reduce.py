@@ -117,3 +117,14 @@ class LogSumExp(Function):
     def backward(self, M, g, out, x, axis, keepdims):
         kept = out if keepdims else out.reshape(_kept_shape(x.shape, self.axes))
         return _expand(M, g, x, self.axes, keepdims) * M.exp(x - kept), None, None  # softmax
+
+
+class CumSum(Function):
+    def forward(self, x, axis):
+        self.axis = axis = normalize_axes(self.name, axis, x.ndim)[0]
+        return _xp(x).cumsum(x, axis)
+
+    def backward(self, M, g, out, x, axis):
+        # each input feeds every later position: the reversed running sum of g
+        rev = (slice(None),) * self.axis + (slice(None, None, -1),)
+        return M.cumsum(g[rev], self.axis)[rev], None

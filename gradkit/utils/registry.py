@@ -158,10 +158,16 @@ class Registry:
         self._folded: dict = {}     # lower-case / snake-case name of a built-in -> object
         self._names: dict = {}      # object -> the name serialize writes
         self._shown: list = []      # the names an error lists
+        self._custom: list = []     # the keys of users' objects (register_custom)
         _REGISTRIES.append(self)
 
     def __repr__(self):
         return f"<Registry {self.kind}: {len(self._by_key)} names>"
+
+    @property
+    def takes_functions(self) -> bool:
+        """True for kinds a plain function can be (activations, losses, metrics)."""
+        return self._from_function is not None
 
     # ------------------------------------------------------------ registering
     def _add(self, obj, key):
@@ -225,21 +231,35 @@ class Registry:
             return self.register_serializable()(package)  # used bare
 
         def decorator(obj):
-            if isinstance(obj, type):
-                if not callable(getattr(obj, "from_config", None)):
-                    base = self.base.__name__ if self.base else "a class with from_config"
-                    raise TypeError(f"{obj.__name__} cannot be registered as {self._a}: it "
-                                    f"has no from_config (subclass {base})")
-            elif self._from_function is None or not callable(obj):
-                raise TypeError(f"{self.module}.register_serializable decorates classes, "
-                                f"received {obj!r}")
-            key = f"{package}>{name or obj.__name__}"
-            self._add(obj, key)
-            self._names[obj] = key
-            self._shown.append(key)
-            return obj
+            return self.register_custom(obj, f"{package}>{name or obj.__name__}")
 
         return decorator
+
+    def register_custom(self, obj, key):
+        """Register a user's ``obj`` (a class with ``from_config``, or a function for the
+        kinds that take functions) under exactly ``key``, the name it serializes as.
+
+        :meth:`register_serializable` calls this with ``"package>name"``;
+        ``keras.saving.get_custom_objects()[key] = obj`` with the key given.
+        """
+        if isinstance(obj, type):
+            if not callable(getattr(obj, "from_config", None)):
+                base = self.base.__name__ if self.base else "a class with from_config"
+                raise TypeError(f"{obj.__name__} cannot be registered as {self._a}: it "
+                                f"has no from_config (subclass {base})")
+        elif self._from_function is None or not callable(obj):
+            raise TypeError(f"{self.module}.register_serializable decorates classes, "
+                            f"received {obj!r}")
+        self._add(obj, key)
+        self._names[obj] = key
+        for keys in (self._custom, self._shown):
+            if key not in keys:
+                keys.append(key)
+        return obj
+
+    def custom_objects(self) -> dict:
+        """The user objects registered here (not gradkit's own): key -> object."""
+        return {k: self._by_key[k] for k in self._custom if k in self._by_key}
 
     # ------------------------------------------------------------ looking up
     def lookup(self, name, custom_objects=None):

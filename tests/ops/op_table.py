@@ -168,6 +168,12 @@ ELEMENTWISE = [
     _unary_row("sqrt", ops.sqrt, np.sqrt, lambda a: T.sqrt(a), "pos"),
     _unary_row("abs", ops.abs, np.abs, lambda a: T.abs(a), "nz"),
     _unary_row("sign", ops.sign, np.sign, lambda a: T.sign(a), "nz"),
+    _unary_row("sin", ops.sin, np.sin, lambda a: T.sin(a), "any"),
+    _unary_row("cos", ops.cos, np.cos, lambda a: T.cos(a), "any"),
+    _unary_row("log1p", ops.log1p, np.log1p, lambda a: T.log1p(a), "pos"),
+    _unary_row("expm1", ops.expm1, np.expm1, lambda a: T.expm1(a), "any"),
+    _unary_row("arctan", ops.arctan, np.arctan, lambda a: T.arctan(a), "any"),
+    _unary_row("arcsin", ops.arcsin, np.arcsin, lambda a: T.arcsin(a), "prob"),
     _unary_row("clip", _clip, lambda a, lo=None, hi=None: np.clip(a, lo, hi),
                lambda a, lo=None, hi=None: T.clamp(a, lo, hi), "grid_a", variants=CLIPS),
     # Tensor operators with a Python scalar on either side
@@ -351,6 +357,13 @@ REDUCTIONS = [
                 ddofs=(0, 1)),
     _reduce_row("logsumexp", ops.logsumexp, _np_logsumexp,
                 _torch_reduce(lambda *a, **k: T.logsumexp(*a, **k))),
+    _row("cumsum", ops.cumsum, lambda a, axis=None: np.cumsum(a, axis),
+         lambda x, axis=None: T.cumsum(x.reshape(-1) if axis is None else x,
+                                       0 if axis is None else axis),
+         [Sample(f"{shape}-axis{axis}", ((shape, "any"),), {"axis": axis},
+                 WIDE | DEEP if (shape, axis) == ((2, 3, 4), 1) else WIDE)
+          for shape, axis in (((2, 3, 4), 1), ((2, 3, 4), -1), ((2, 3, 4), 0), ((5,), 0),
+                              ((2, 3), None), ((1, 3, 1), 2))], "reduce", grad2="square"),
 ]
 
 # ============================================================== shape ops and indexing
