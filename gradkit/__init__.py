@@ -115,6 +115,6 @@ from gradkit.compat import (
     train,
 )
 from gradkit import keras
-from gradkit import data  # tf.data-style pipelines: ``tf.data.Dataset`` under ``import gradkit as tf``
+from gradkit import data  # tf.data-style pipelines: tf.data.Dataset under `import gradkit as tf`
 
 __version__ = "0.1.0"

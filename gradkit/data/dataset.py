@@ -29,7 +29,7 @@ from gradkit.utils.validation import check_int
 
 from .parallel_map import parallel_map
 from .prefetch import Prefetcher
-from .structure import as_array, flatten, map_structure, to_numpy, to_tensors
+from .structure import as_array, flatten, map_structure, pack, to_numpy, to_tensors
 
 __all__ = ["AUTOTUNE", "INFINITE_CARDINALITY", "UNKNOWN_CARDINALITY", "Dataset", "TensorSpec"]
 
@@ -96,8 +96,7 @@ def _stack(elements, owner):
                              f"component {j} cannot be stacked into one batch; make them one "
                              "shape in a map() first")
         stacked.append(np.stack(column))
-    it = iter(stacked)
-    return map_structure(lambda _: next(it), first)
+    return pack(first, stacked)
 
 
 def _unstack(element):
@@ -205,8 +204,9 @@ class Dataset:
                 if output_signature is None:
                     yield to_numpy(item)
                 else:
-                    specs = iter(flatten(output_signature))
-                    yield map_structure(lambda a: next(specs).conform(a, owner), item)
+                    yield pack(output_signature, [spec.conform(a, owner) for spec, a in
+                                                  zip(flatten(output_signature),
+                                                      flatten(item))])
 
         return Dataset(elements)
 
@@ -243,8 +243,7 @@ class Dataset:
 
         def elements():
             for row in zip(*(iter(p._make_iterator()) for p in parts)):
-                it = iter(row)
-                yield map_structure(lambda _: next(it), spec)
+                yield pack(spec, row)
 
         return Dataset(elements, card)
 

@@ -60,3 +60,10 @@ def to_numpy(element):
 def to_tensors(element):
     """Every numeric leaf as a gradkit Tensor (strings stay NumPy arrays)."""
     return map_structure(lambda a: _tensor(as_array(a)), element)
+
+
+def pack(structure, leaves):
+    """``structure`` with its leaves replaced, in order, by ``leaves`` (the inverse of
+    :func:`flatten`)."""
+    it = iter(leaves)
+    return map_structure(lambda _: next(it), structure)
