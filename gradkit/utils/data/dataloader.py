@@ -188,22 +188,25 @@ class DataLoader:
         g = self._rng if self._rng is not None else _random.generator()
         return int(g.integers(0, 2**62))
 
-    def _new_pool(self):
+    def _new_pool(self, base_seed):
         return WorkerPool(self._fetch(), self.num_workers,
                           context=self.multiprocessing_context,
-                          worker_init_fn=self.worker_init_fn, base_seed=self._base_seed(),
+                          worker_init_fn=self.worker_init_fn, base_seed=base_seed,
                           timeout=self.timeout, owner="DataLoader")
 
     def __iter__(self):
         payloads = None if self._stream else iter(self.batch_sampler if self._auto_batch
                                                   else self.sampler)
+        # drawn with or without workers (as PyTorch does), so the generator's stream, and
+        # with it every later epoch's order, does not depend on num_workers
+        base_seed = self._base_seed()
         if self.num_workers == 0:
             return _in_process(self._fetch(), payloads)
         depth = self.prefetch_factor * self.num_workers
         if not self.persistent_workers:
-            return OrderedPrefetcher(self._new_pool(), payloads, depth, own_pool=True)
+            return OrderedPrefetcher(self._new_pool(base_seed), payloads, depth, own_pool=True)
         if self._pool is None or self._pool._closed:
-            self._pool = self._new_pool()
+            self._pool = self._new_pool(base_seed)
         return OrderedPrefetcher(self._pool, payloads, depth, own_pool=False)
 
     def __len__(self):

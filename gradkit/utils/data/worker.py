@@ -268,7 +268,7 @@ class WorkerPool:
             except (ValueError, OSError):  # pragma: no cover - queue already closed
                 pass
         for w in workers:
-            w.join(timeout=2.0)
+            w.join(timeout=1.0)
         for w in workers:
             if processes and w.is_alive():
                 w.terminate()
