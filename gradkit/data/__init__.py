@@ -2,6 +2,7 @@
 ``import gradkit as tf``).
 
 Example:
+    >>> import numpy as np
     >>> from gradkit import data
     >>> ds = data.Dataset.from_tensor_slices((np.zeros((10, 3)), np.arange(10)))
     >>> ds = ds.shuffle(10, seed=0).batch(4).prefetch(data.AUTOTUNE)

@@ -309,8 +309,8 @@ class Dataset:
         """Keep the elements for which ``predicate`` (called like ``map``'s function) is true.
 
         Example:
-            >>> [int(v) for v in Dataset.range(6).filter(lambda v: v % 2 == 0)]
-            [0, 2, 4]
+            >>> [int(v) for v in Dataset.range(6).filter(lambda v: v > 2)]
+            [3, 4, 5]
         """
         source = self._make_iterator
         return self._then(lambda: (e for e in source() if bool(_call(predicate, e))))

@@ -41,6 +41,7 @@ class PyDataset:
         max_queue_size: batches loaded ahead of the training loop (>= 1).
 
     Example:
+        >>> import numpy as np
         >>> class Batches(PyDataset):
         ...     def __init__(self, x, y, batch_size, **kwargs):
         ...         super().__init__(**kwargs)

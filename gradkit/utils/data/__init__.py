@@ -10,6 +10,7 @@
   ``train_test_split``, ``shuffle``, ``batch_iterator``...
 
 Example:
+    >>> import numpy as np
     >>> from gradkit.utils.data import DataLoader, TensorDataset
     >>> loader = DataLoader(TensorDataset(np.zeros((6, 2)), np.arange(6)), batch_size=4)
     >>> [xb.shape for xb, _ in loader]

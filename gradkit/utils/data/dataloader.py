@@ -106,6 +106,7 @@ class DataLoader:
         persistent_workers: keep the workers between epochs (only with workers).
 
     Example:
+        >>> import numpy as np
         >>> from gradkit.utils.data import TensorDataset
         >>> ds = TensorDataset(np.arange(10.0).reshape(5, 2), np.arange(5))
         >>> [yb.tolist() for _, yb in DataLoader(ds, batch_size=2)]
