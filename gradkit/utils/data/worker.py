@@ -25,7 +25,6 @@ worker whose parent died exits by itself.
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
 import pickle
 import queue
@@ -152,6 +151,8 @@ def _worker_loop(fetch, worker_id, num_workers, seed, init_fn, tasks, results, d
 
 
 def _default_context():
+    import multiprocessing  # here, not at the top: it loads socket, which import gradkit must not
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else None)
 
@@ -178,6 +179,8 @@ class WorkerPool:
         self.owner, self.timeout, self.processes = owner, timeout, processes
         self.generation = 0
         if processes:
+            import multiprocessing
+
             ctx = context if hasattr(context, "Process") else (
                 multiprocessing.get_context(context) if context else _default_context())
             make_queue, make_event, make_worker = ctx.Queue, ctx.Event, ctx.Process
