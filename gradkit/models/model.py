@@ -228,7 +228,8 @@ class Model(Layer):
         Args:
             x, y: NumPy arrays or Tensors (a list/dict of them for several inputs),
                 or ``x`` alone as an iterable of ``(x, y)`` or ``(x, y, sample_weight)``
-                batches (then ``y`` and ``sample_weight`` stay None).
+                batches (then ``y`` and ``sample_weight`` stay None): a DataLoader, a
+                ``gradkit.data.Dataset``, a PyDataset/Sequence (see ``models.data.BatchStream``).
             batch_size: samples per step (default 32).
             epochs: the epoch index to stop at (training runs ``initial_epoch..epochs-1``).
             verbose: 0 silent, 1 progress bar, 2 one line per epoch; "auto" is 1.
