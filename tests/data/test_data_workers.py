@@ -225,3 +225,18 @@ def test_py_dataset_arguments():
             return i
 
     assert NoInit().workers == 1 and list(NoInit()) == [0]
+
+
+def test_spawned_workers_give_the_same_batches():
+    """Without fork (macOS, Windows, Python 3.14's default) the dataset is pickled over."""
+    from gradkit.utils.data import TensorDataset
+
+    ds = TensorDataset(np.arange(6.0))
+    loader = DataLoader(ds, batch_size=4, num_workers=1, multiprocessing_context="spawn")
+    assert [b.tolist() for (b,) in loader] == [[0.0, 1.0, 2.0, 3.0], [4.0, 5.0]]
+
+
+def test_keras_utils_names():
+    from gradkit import keras
+
+    assert keras.utils.PyDataset is PyDataset and issubclass(keras.utils.Sequence, PyDataset)
