@@ -226,6 +226,12 @@ def test_argument_rules(kwargs, match):
         DataLoader(TensorDataset(X, Y), **kwargs)
 
 
+def test_worker_init_fn_without_workers_is_accepted_as_in_torch():
+    calls = []
+    loader = DataLoader(TensorDataset(X, Y), batch_size=5, worker_init_fn=calls.append)
+    assert labels(loader) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]] and calls == []
+
+
 def test_pin_memory_is_accepted_and_changes_nothing():
     ds = TensorDataset(X, Y)
     assert labels(DataLoader(ds, batch_size=4, pin_memory=True)) == labels(DataLoader(ds, 4))

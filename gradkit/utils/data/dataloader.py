@@ -96,7 +96,8 @@ class DataLoader:
         drop_last: drop the last batch when it is smaller than ``batch_size``.
         timeout: seconds to wait for a batch from the workers before raising (0: forever).
         worker_init_fn: called as ``worker_init_fn(worker_id)`` in each worker, after
-            its seeding and before its first batch.
+            its seeding and before its first batch (with ``num_workers=0`` there is no
+            worker to call it in, as in PyTorch).
         multiprocessing_context: a start method (``"fork"``, ``"spawn"``,
             ``"forkserver"``) or a context; default ``fork`` where available.
         generator: the ``seed=`` of :func:`gradkit.random.rng` (None, an int or a
@@ -129,7 +130,6 @@ class DataLoader:
             for name, given in (("prefetch_factor", prefetch_factor is not None),
                                 ("persistent_workers", persistent_workers),
                                 ("timeout", self.timeout > 0),
-                                ("worker_init_fn", worker_init_fn is not None),
                                 ("multiprocessing_context", multiprocessing_context is not None)):
                 if given:
                     raise ValueError(f"{owner}: {name} needs worker processes; set "

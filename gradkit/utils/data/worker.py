@@ -76,6 +76,14 @@ def get_worker_info():
     return getattr(_info, "value", None)
 
 
+class _Message(str):
+    """A message whose repr is itself: ``KeyError`` shows its argument's repr, which would
+    print the traceback as one line of escaped newlines."""
+
+    def __repr__(self):
+        return str(self)
+
+
 class _Failure:
     """An exception raised in a worker, carried back as its type and formatted traceback."""
 
@@ -92,7 +100,7 @@ class _Failure:
 
     def reraise(self):
         try:
-            exc = self.kind(self.message)
+            exc = self.kind(_Message(self.message))
         except Exception:  # an exception type whose constructor wants other arguments
             exc = RuntimeError(self.message)
         raise exc
