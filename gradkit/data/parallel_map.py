@@ -8,7 +8,6 @@ its array kernels, which is where a map's time usually goes.
 from __future__ import annotations
 
 import collections
-from concurrent.futures import ThreadPoolExecutor
 
 __all__ = ["parallel_map"]
 
@@ -20,6 +19,9 @@ def parallel_map(fn, source, workers):
         >>> list(parallel_map(lambda v: v * v, iter(range(5)), 3))
         [0, 1, 4, 9, 16]
     """
+    # imported here: concurrent.futures registers a fork hook, which import gradkit must not
+    from concurrent.futures import ThreadPoolExecutor
+
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gradkit-data-map")
     window = collections.deque()
     try:
