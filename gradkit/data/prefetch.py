@@ -22,27 +22,27 @@ class _Raised:
         self.exc = exc
 
 
+def _put(buffer, item, stop):
+    """Put ``item`` unless told to stop first; True when it went in."""
+    while not stop.is_set():
+        try:
+            buffer.put(item, timeout=0.05)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def _produce(source, buffer, stop):
     """The thread: move elements from ``source`` into ``buffer`` until told to stop."""
     try:
         for item in source:
-            while not stop.is_set():
-                try:
-                    buffer.put(item, timeout=0.05)
-                    break
-                except queue.Full:
-                    continue
-            if stop.is_set():
+            if not _put(buffer, item, stop):
                 return
         item = _END
     except BaseException as exc:  # handed to the consumer, raised there
         item = _Raised(exc)
-    while not stop.is_set():
-        try:
-            buffer.put(item, timeout=0.05)
-            return
-        except queue.Full:
-            continue
+    _put(buffer, item, stop)
 
 
 class Prefetcher:
