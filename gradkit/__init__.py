@@ -118,5 +118,6 @@ from gradkit.compat import (
     train,
 )
 from gradkit import keras
+from gradkit import data  # tf.data-style pipelines: tf.data.Dataset under `import gradkit as tf`
 
 __version__ = "0.1.0"

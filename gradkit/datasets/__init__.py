@@ -6,12 +6,16 @@ Example:
     >>> (x_train, y_train), (x_test, y_test) = mnist.load_data()  # doctest: +SKIP
 """
 
-from . import fashion_mnist, mnist
+from . import fashion_mnist, mnist, transforms
 from .errors import DatasetError
 from .idx import read_idx, write_idx
 from .toy import make_circles, make_moons, make_regression, make_spirals, make_xor
+from .vision import MNIST, FashionMNIST
 
 __all__ = [
+    "MNIST",
+    "FashionMNIST",
+    "transforms",
     "DatasetError",
     "fashion_mnist",
     "make_circles",

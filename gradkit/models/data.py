@@ -4,7 +4,8 @@ NumPy arrays and Tensors (one, or a list/dict for several inputs) are
 checked once up front (lengths, dtypes, NaN/inf, emptiness) and converted to
 the model's float dtype once, so the per-batch work is only slicing.
 Iterables of ``(x, y)`` or ``(x, y, sample_weight)`` batches (generators,
-``batch_iterator``) pass through. Per-sample weights are checked here too, and
+``batch_iterator``) pass through; DataLoaders, ``gradkit.data.Dataset`` s and
+PyDatasets go through :class:`BatchStream`. Per-sample weights are checked here too, and
 ``class_weight`` dicts are turned into them.
 """
 
@@ -206,3 +207,97 @@ def combine_weights(sample_weight, class_weights):
         return class_weights
     sw = np.asarray(sample_weight, dtype=np.float64)
     return sw * class_weights.reshape(class_weights.shape + (1,) * (sw.ndim - 1))
+
+
+# ------------------------------------------------ inputs that make their own batches
+def _batch_source_kind(x):
+    """The name of a batch-making input gradkit knows (DataLoader, gradkit.data.Dataset,
+    PyDataset/Sequence), or None."""
+    from gradkit.data import Dataset
+    from gradkit.utils.data import DataLoader
+    from gradkit.utils.py_dataset import PyDataset
+
+    for kind in (DataLoader, Dataset, PyDataset):
+        if isinstance(x, kind):
+            return "gradkit.data.Dataset" if kind is Dataset else kind.__name__
+    return None
+
+
+def _model_arrays(item, float_dtype):
+    """A batch's Tensors as arrays, float and bool arrays in the model's float dtype (as
+    array inputs are converted); a top-level list ``[x, y]`` becomes a tuple."""
+    if isinstance(item, dict):
+        return {k: _model_arrays(v, float_dtype) for k, v in item.items()}
+    if isinstance(item, (list, tuple)):
+        return tuple(_model_arrays(v, float_dtype) for v in item)
+    arr = item._data if isinstance(item, Tensor) else item
+    if isinstance(arr, np.ndarray) and arr.dtype.kind in "fb" and arr.dtype != float_dtype:
+        return arr.astype(float_dtype)
+    return arr
+
+
+class BatchStream:
+    """The batches of an input that makes its own, epoch by epoch (Keras's epoch iterator).
+
+    ``x`` may be a :class:`~gradkit.utils.data.DataLoader`, a :class:`gradkit.data.Dataset`,
+    a :class:`~gradkit.utils.PyDataset`/``Sequence`` or any iterable of batches. For the
+    first three, batches are converted like array inputs (Tensors to arrays, floats to
+    the model's dtype), a DataLoader's ``set_epoch(epoch)`` is called at each epoch
+    (distributed samplers reshuffle), and a PyDataset's ``on_epoch_begin``/``on_epoch_end``
+    run around each epoch. With ``steps_per_epoch`` the iterator carries on across epochs
+    (an endless ``Dataset.repeat()`` works) and starts again once a dataset of known length
+    is used up, as in Keras.
+
+    Args:
+        x: the input. caller: for messages. float_dtype: the model's float dtype.
+        steps_per_epoch: batches per epoch, or None for a whole pass each epoch.
+        y: must be None for the inputs above; the error says so.
+    """
+
+    def __init__(self, x, caller, float_dtype, steps_per_epoch=None, y=None):
+        self.kind = _batch_source_kind(x)
+        if self.kind is not None and y is not None:
+            raise ValueError(f"{caller}: x is a {self.kind}, which yields the targets with "
+                             f"its batches; y must be None (received {type(y).__name__}). "
+                             "Put the targets in the dataset: batches of (x, y) or "
+                             "(x, y, sample_weight)")
+        self.x, self.float_dtype, self.steps = x, float_dtype, steps_per_epoch
+        self._iterator, self._seen = None, 0
+        try:
+            self._length = len(x) if self.kind is not None else None
+        except TypeError:  # an endless or unknown-length dataset
+            self._length = None
+
+    def _convert(self, batch):
+        if self.kind is None:
+            return batch
+        return _model_arrays(batch, self.float_dtype)
+
+    def epoch(self, index=0):
+        """A generator of the batches of epoch ``index``."""
+        x = self.x
+        if self.kind == "DataLoader":
+            x.set_epoch(index)
+        hooks = self.kind == "PyDataset"
+        if hooks:
+            x.on_epoch_begin()
+        try:
+            if self.steps is None or self._iterator is None:
+                self._iterator, self._seen = iter(x), 0
+            taken = 0
+            while self.steps is None or taken < self.steps:
+                try:
+                    batch = next(self._iterator)
+                except StopIteration:
+                    self._iterator = None
+                    return
+                taken += 1
+                self._seen += 1
+                if self._length is not None and self._seen >= self._length:
+                    self._iterator = None  # used up: the next epoch starts it again
+                    yield self._convert(batch)
+                    return
+                yield self._convert(batch)
+        finally:
+            if hooks:
+                x.on_epoch_end()

@@ -240,7 +240,8 @@ class Model(Layer):
         Args:
             x, y: NumPy arrays or Tensors (a list/dict of them for several inputs),
                 or ``x`` alone as an iterable of ``(x, y)`` or ``(x, y, sample_weight)``
-                batches (then ``y`` and ``sample_weight`` stay None).
+                batches (then ``y`` and ``sample_weight`` stay None): a DataLoader, a
+                ``gradkit.data.Dataset``, a PyDataset/Sequence (see ``models.data.BatchStream``).
             batch_size: samples per step (default 32).
             epochs: the epoch index to stop at (training runs ``initial_epoch..epochs-1``).
             verbose: 0 silent, 1 progress bar, 2 one line per epoch; "auto" is 1.
@@ -306,6 +307,7 @@ class Model(Layer):
             if x is None:
                 raise ValueError(f"{caller}: no training data: pass x and y arrays, or an "
                                  "iterable of (x, y) batches")
+            stream = D.BatchStream(x, caller, self.dtype, steps_per_epoch, y=y)
             _not_with_iterable(caller, y=y, sample_weight=sample_weight,
                                batch_size=given_batch_size)
             if validation_split:
@@ -347,7 +349,7 @@ class Model(Layer):
                 loss_sum, seen = 0.0, 0
                 batches = self._array_batches(x, y, sample_weight, n, batch_size, shuffle, R,
                                               par) \
-                    if arrays else _iterable_batches(x, class_weight, caller)
+                    if arrays else _iterable_batches(stream.epoch(epoch), class_weight, caller)
                 step = 0
                 for step, (xb, yb, swb) in enumerate(batches):
                     if batch_hooks:
@@ -383,7 +385,8 @@ class Model(Layer):
                     par.end_epoch()
                 if validation_data is not None and not stopper.hit:
                     vx, vy, vsw = validation_data
-                    val = self.evaluate(vx, vy, batch_size=validation_batch_size or batch_size,
+                    val = self.evaluate(vx, vy, batch_size=None if vy is None else
+                                        validation_batch_size or batch_size,
                                         verbose=0, return_dict=True, callbacks=cb,
                                         sample_weight=vsw, _check=False)
                     logs.update({f"val_{k}": v for k, v in val.items()})
@@ -476,9 +479,10 @@ class Model(Layer):
             batches = self._array_batches(x, y, sample_weight, n, batch_size, False, None)
             total = math.ceil(n / batch_size)
         else:
+            stream = D.BatchStream(x, caller, self.dtype, y=y)
             _not_with_iterable(caller, y=y, sample_weight=sample_weight,
                                batch_size=given_batch_size)
-            batches, total = _iterable_batches(x, None, caller), _len_or_none(x)
+            batches, total = _iterable_batches(stream.epoch(), None, caller), _len_or_none(x)
         total = _capped(total, steps)
         cb = callbacks if isinstance(callbacks, C.CallbackList) else \
             C.CallbackList(callbacks or [], self, {"steps": total, "verbose": verbose})
@@ -558,7 +562,8 @@ class Model(Layer):
         else:
             _not_with_iterable(caller, batch_size=given_batch_size)
             total = _capped(_len_or_none(x), steps)
-            batches = (D.split_xy(b, caller)[0] for b in itertools.islice(x, steps))
+            batches = (D.split_xy(b, caller)[0] for b in
+                       itertools.islice(D.BatchStream(x, caller, self.dtype).epoch(), steps))
         cb = C.CallbackList(callbacks or [], self, {"steps": total, "verbose": verbose})
         hooks = cb.overrides_any("on_predict_batch_begin", "on_predict_batch_end")
         bar = Progbar(total, verbose=verbose) if verbose else None
@@ -837,6 +842,8 @@ def _prepare_xy(x, y, sample_weight, caller, dtype, mismatch=_MISMATCH):
 
 def _validation_triple(validation_data, caller, dtype):
     """``(x_val, y_val, sample_weight_val or None)``, checked and converted."""
+    if D._batch_source_kind(validation_data) is not None:  # a DataLoader, Dataset...
+        return validation_data, None, None
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
         raise ValueError(f"{caller}: validation_data must be a tuple (x_val, y_val) or "
                          "(x_val, y_val, sample_weight_val)")

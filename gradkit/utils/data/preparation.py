@@ -1,4 +1,4 @@
-"""Data preparation: one-hot labels, standardization, splitting, shuffling, batching.
+"""Array preparation: one-hot labels, standardization, splitting, shuffling, batching.
 
 All functions take plain NumPy arrays (or anything :func:`numpy.asarray`
 accepts) whose first axis indexes samples. Randomness is controlled by a
