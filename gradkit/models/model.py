@@ -24,6 +24,7 @@ import numpy as np
 from gradkit.autograd import engine
 from gradkit.autograd.function import no_grad
 from gradkit.layers.base import Layer
+from gradkit.losses import mask_weights
 from gradkit.models import data as D
 from gradkit.tensor import Tensor
 from gradkit.utils.validation import check_choice, check_int, check_number
@@ -203,9 +204,16 @@ class Model(Layer):
         yt = yt._data if isinstance(yt, Tensor) else yt
         sw = _match_weights(sample_weight, 1 if yp is y_pred else len(y_pred),
                             self._output_names())[0]
+        mask = getattr(yp, "_keras_mask", None)  # masked positions count for no metric
+        plain = None if mask is None else mask_weights(mask, reduction="sum")
+        if mask is not None and sw is not None:
+            sw = mask_weights(mask, sw, reduction="sum")
         for _, m, weighted in self._metric_entries:
             if sw is None or not weighted:
-                m.update_state(yt, yp._data)
+                if plain is None:
+                    m.update_state(yt, yp._data)
+                else:
+                    m.update_state(yt, yp._data, sample_weight=plain)
             else:
                 m.update_state(yt, yp._data, sample_weight=sw)
 
