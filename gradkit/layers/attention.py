@@ -130,8 +130,14 @@ class MultiHeadAttention(Layer):
         self.built = True
 
     # ------------------------------------------------------------ calling
-    def __call__(self, query, value, key=None, attention_mask=None,
+    def __call__(self, query, value=None, key=None, attention_mask=None,
                  return_attention_scores=False, training=None, use_causal_mask=False):
+        if value is None:  # the packed form [query, value(, key)] (a functional replay)
+            if not isinstance(query, (list, tuple)) or len(query) not in (2, 3) or \
+                    key is not None:
+                raise TypeError(f"MultiHeadAttention '{self.name}' needs query and value: "
+                                "call it as mha(query, value) or mha(query, value, key)")
+            query, value, key = (list(query) + [None])[:3]
         inputs = [query, value] if key is None else [query, value, key]
         if return_attention_scores and any(isinstance(t, SymbolicTensor) for t in inputs):
             raise NotImplementedError(

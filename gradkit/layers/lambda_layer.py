@@ -115,5 +115,20 @@ class Lambda(Layer):
         for key in ("function", "mask") + (
                 ("output_shape",) if isinstance(config.get("output_shape"), str) else ()):
             if isinstance(config.get(key), str):
-                config[key] = LAYERS.lookup_function(config[key], f"Lambda ({key})")
+                config[key] = _lookup(config[key], key)
         return cls(**config)
+
+
+def _lookup(name, what):
+    """The function a saved Lambda names: from ``custom_objects`` (or a registered user
+    function), else one of gradkit's activations (``"tanh"``...)."""
+    from gradkit import activations
+
+    fn = LAYERS.lookup(name)
+    if callable(fn) and not isinstance(fn, type):
+        return fn
+    fn = activations.ACTIVATIONS.lookup(name)
+    if callable(fn) and not isinstance(fn, type):
+        return fn
+    raise ValueError(f"Lambda: no function {name!r} for its {what}; pass it when loading: "
+                     f"load_model(path, custom_objects={{{name!r}: {name}}})")
