@@ -193,7 +193,8 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
 @register_builtin
 class GlobalAveragePooling1D(_GlobalPooling2D):
     """Mean over the steps of a sequence: one value per channel; masked steps (the
-    input's mask, e.g. from ``Embedding(mask_zero=True)``) are left out of the mean.
+    input's mask, e.g. from ``Embedding(mask_zero=True)``) are left out of the mean (a
+    sequence with every step masked gives zeros, where Keras gives NaN).
 
     Args:
         data_format: ``"channels_last"`` ``(N, steps, C)`` or ``"channels_first"``
