@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradkit.keras.utils import pad_sequences
 
 import gradkit
 from gradkit import layers as L
-from gradkit.keras.utils import pad_sequences
 from gradkit.models import Input, Model, Sequential
 from tests.layers.keras_reference import keras3, numpy_of, weights_of
 
