@@ -145,6 +145,7 @@ class _CallState(threading.local):
 
 
 _CALL_STATE = _CallState()
+_ADDED = [False]  # set once any layer has called add_loss (else there is nothing to clear)
 
 
 def _takes_training(cls) -> bool:
@@ -401,6 +402,7 @@ class Layer:
         if loss.ndim:
             loss = ops.sum(loss)
         self._added_losses.append(loss)
+        _ADDED[0] = True
 
     def _clear_losses(self):
         for layer in self._flatten_layers():
@@ -496,7 +498,7 @@ class Layer:
         if "mask" not in kwargs and _takes_mask(type(self)):
             kwargs["mask"] = mask
         state = _CALL_STATE
-        if not state.depth:  # the outermost call: a fresh pass, fresh add_loss values
+        if not state.depth and _ADDED[0]:  # the outermost call: fresh add_loss values
             self._clear_losses()
         state.depth += 1
         try:
@@ -528,7 +530,8 @@ class Layer:
         out = SymbolicTensor(out_shape, self.dtype, node, name=self.name)
         node.outputs = out
         self._inbound_nodes.append(node)
-        self._clear_losses()  # values from inferring the shape on zeros are not a pass
+        if _ADDED[0]:
+            self._clear_losses()  # values from inferring the shape on zeros are not a pass
         return out
 
     def compute_output_shape(self, input_shape):
