@@ -441,7 +441,8 @@ class Model(Layer):
         return history
 
     def _log_names(self, with_validation):
-        names = ["loss"] + self._metric_keys()
+        # + tracked metrics: a custom step reports their running results, shown as they are
+        names = ["loss"] + self._metric_keys() + [m.name for m in self.metrics]
         return set(names + ([f"val_{n}" for n in names] if with_validation else []))
 
     def _metric_reset_after_eval(self, logs):
