@@ -440,6 +440,34 @@ def _weights(name, sample_weight, per):
     return sw
 
 
+def mask_weights(mask, sample_weight=None, reduction="sum_over_batch_size"):
+    """Sample weights that leave out masked positions (``mask`` False), Keras's rule.
+
+    For the mean reductions the kept positions are scaled by ``total / kept``, so the
+    loss is the mean over the kept positions only (0 when none is kept).
+
+    Args:
+        mask: booleans ``(batch, ...)`` (``y_pred._keras_mask``).
+        sample_weight: None or weights that broadcast against the mask.
+        reduction: the loss's reduction.
+
+    Returns:
+        The weights, an array shaped like the mask (or broadcast with ``sample_weight``).
+    """
+    m = np.asarray(mask._data if isinstance(mask, Tensor) else mask).astype(bool)
+    w = m.astype(np.float32)
+    if reduction in ("sum_over_batch_size", "mean"):
+        kept = float(m.sum())
+        w = w * (m.size / kept if kept else 0.0)
+    if sample_weight is None:
+        return w
+    sw = np.asarray(sample_weight._data if isinstance(sample_weight, Tensor) else
+                    sample_weight, dtype=np.float32)
+    while sw.ndim > w.ndim and sw.shape[-1] == 1:
+        sw = sw.reshape(sw.shape[:-1])
+    return w * sw.reshape(sw.shape + (1,) * (w.ndim - sw.ndim))
+
+
 def reduce_losses(per, sample_weight=None, reduction="sum_over_batch_size", name="loss"):
     """Weight and reduce per-example losses the way Keras's ``Loss.__call__`` does.
 
@@ -508,6 +536,9 @@ class Loss(Configurable):
         Returns:
             A scalar Tensor (the per-example Tensor for ``reduction="none"``).
         """
+        mask = getattr(y_pred, "_keras_mask", None)
+        if mask is not None:  # masked positions (padding) take no part, as in Keras
+            sample_weight = mask_weights(mask, sample_weight, self.reduction)
         y_pred = _as_pred(y_pred)
         if sample_weight is None and self.reduction in ("sum_over_batch_size", "mean",
                                                         "mean_with_sample_weight"):

@@ -76,7 +76,8 @@ class Tensor:
     """
 
     __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_version", "_seq", "name",
-                 "__weakref__")
+                 "__weakref__",
+                 "_keras_mask")  # keras-layers: a boolean mask riding on a layer output
     __array_priority__ = 100
 
     def __init__(self, data, dtype=None, requires_grad=False, name=None):

@@ -51,6 +51,32 @@ from gradkit.layers.pooling import (
 )
 from gradkit.layers.recurrent import GRU, LSTM, SimpleRNN
 
+# isort: split
+# keras-layers: upsampling, wrappers, preprocessing, masking, attention, merge helpers
+from gradkit.layers.attention import MultiHeadAttention
+from gradkit.layers.conv_transpose import Conv2DTranspose
+from gradkit.layers.lambda_layer import Lambda
+from gradkit.layers.masking import Masking
+from gradkit.layers.merge import (
+    Dot,
+    add,
+    average,
+    concatenate,
+    dot,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
+from gradkit.layers.pooling import (
+    GlobalAveragePooling1D,
+    GlobalAvgPool1D,
+    GlobalMaxPool1D,
+    GlobalMaxPooling1D,
+)
+from gradkit.layers.preprocessing import Normalization, Rescaling
+from gradkit.layers.reshaping import UpSampling2D
+
 __all__ = [
     # base
     "InputSpec", "Layer", "SymbolicTensor",
@@ -70,4 +96,19 @@ __all__ = [
     "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D", "GlobalAvgPool2D",
     "GlobalMaxPool2D", "GlobalMaxPooling2D", "MaxPool2D", "MaxPooling2D",
     "GRU", "LSTM", "SimpleRNN",
+    # keras-layers
+    "Conv2DTranspose", "Dot", "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D",
+    "GlobalMaxPooling1D", "Input", "Lambda", "Masking", "MultiHeadAttention", "Normalization",
+    "Rescaling", "UpSampling2D",
+    "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply", "subtract",
 ]
+
+
+def __getattr__(name):
+    # ``keras.layers.Input``: the functional placeholder lives in gradkit.models, which
+    # imports this package; fetched on first use
+    if name == "Input":
+        from gradkit.models.functional import Input
+
+        return Input
+    raise AttributeError(f"module 'gradkit.layers' has no attribute {name!r}")

@@ -18,6 +18,8 @@ __all__ = ["ELU", "GELU", "LeakyReLU", "ReLU", "Sigmoid", "Softmax", "Tanh"]
 
 
 class _ElementwiseLayer(Layer):
+    supports_masking = True  # elementwise: the mask passes through
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape)
 

@@ -11,6 +11,7 @@ rebuilds it; every layer is thereby serializable.
 from __future__ import annotations
 
 import re
+import threading
 
 import numpy as np
 
@@ -107,6 +108,44 @@ def _is_symbolic(x):
 
 _VALID_KINDS = "fiub"
 _takes_training_cache: dict = {}
+_takes_mask_cache: dict = {}
+
+
+def _takes_mask(cls) -> bool:
+    """Whether ``cls.call`` has a ``mask`` parameter (it then receives the input's mask)."""
+    v = _takes_mask_cache.get(cls)
+    if v is None:
+        import inspect
+
+        v = _takes_mask_cache[cls] = "mask" in inspect.signature(cls.call).parameters
+    return v
+
+
+def get_mask(x):
+    """The mask riding on ``x`` (a boolean array, ``x._keras_mask``), or None; for a
+    list of inputs a list of masks (None when none of them has one)."""
+    if isinstance(x, (list, tuple)):
+        masks = [getattr(t, "_keras_mask", None) for t in x]
+        return None if all(m is None for m in masks) else masks
+    return getattr(x, "_keras_mask", None)
+
+
+def _set_masks(outputs, mask):
+    """Attach ``mask`` (one mask, or one per output) to outputs that have none yet."""
+    outs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    masks = mask if isinstance(mask, (list, tuple)) and isinstance(outputs, (list, tuple)) \
+        else [mask] * len(outs)
+    for out, m in zip(outs, masks):
+        if m is not None and isinstance(out, Tensor) and getattr(out, "_keras_mask", None) is None:
+            out._keras_mask = m._data if isinstance(m, Tensor) else m
+
+
+class _CallState(threading.local):
+    depth = 0  # how many Layer.__call__ are running in this thread
+
+
+_CALL_STATE = _CallState()
+_ADDED = [False]  # set once any layer has called add_loss (else there is nothing to clear)
 
 
 def _takes_training(cls) -> bool:
@@ -168,7 +207,7 @@ class Layer:
     """
 
     def __init__(self, trainable=True, name=None, dtype=None, input_shape=None,
-                 input_dim=None, batch_input_shape=None, **kwargs):
+                 input_dim=None, batch_input_shape=None, activity_regularizer=None, **kwargs):
         if kwargs:
             raise TypeError(f"{type(self).__name__}: unexpected keyword argument(s) "
                             f"{', '.join(sorted(kwargs))}")
@@ -181,7 +220,13 @@ class Layer:
         self.training = False  # PyTorch-style mode, set by train()/eval()
         self.input_spec = None
         self._regularizers = []  # (weight, regularizer) pairs
+        self._added_losses = []  # add_loss() values of the latest call
+        self._inbound_nodes = []  # symbolic calls (Node), for .input/.output
         self.activity_regularizer = None
+        if activity_regularizer is not None:
+            from gradkit import regularizers
+
+            self.activity_regularizer = regularizers.get(activity_regularizer)
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
@@ -323,11 +368,80 @@ class Layer:
 
     @property
     def losses(self):
-        """Regularization penalties of this layer and its sub-layers (scalar Tensors)."""
+        """Weight penalties and :meth:`add_loss` values of this layer and its sub-layers
+        (scalar Tensors); ``Model.fit`` adds them to the compiled loss."""
         out = []
         for layer in self._flatten_layers():
             out.extend(reg(w) for w, reg in layer._regularizers)
+            out.extend(getattr(layer, "_added_losses", ()))
         return out
+
+    def add_loss(self, loss):
+        """Add a term to the training objective from inside ``call`` (an activity
+        penalty, a VAE's KL divergence...).
+
+        The terms of a forward pass are in :attr:`losses` until the next outermost
+        call starts (Keras 3's rule), so ``fit`` and custom loops that add
+        ``sum(model.losses)`` see the values of the pass they just ran.
+
+        Args:
+            loss: a scalar Tensor (or number); a non-scalar is summed.
+
+        Example::
+
+            class KL(Layer):
+                def call(self, inputs):
+                    mean, log_var = inputs
+                    self.add_loss(-0.5 * ops.mean(1 + log_var - mean ** 2 - ops.exp(log_var)))
+                    return mean
+        """
+        from gradkit import ops
+
+        if not isinstance(loss, Tensor):
+            loss = Tensor(np.asarray(loss, dtype=self.dtype))
+        if loss.ndim:
+            loss = ops.sum(loss)
+        self._added_losses.append(loss)
+        _ADDED[0] = True
+
+    def _clear_losses(self):
+        for layer in self._flatten_layers():
+            if getattr(layer, "_added_losses", None):
+                layer._added_losses = []
+
+    # ------------------------------------------------------------ masking
+    #: whether the layer passes masks on (``compute_mask``); layers that keep the time
+    #: axis (Dense, Dropout, normalization, recurrent with return_sequences...) set it.
+    supports_masking = False
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of the output, given the input's (``None`` = no mask).
+
+        The default passes ``mask`` on when ``supports_masking`` is set, else drops it.
+        """
+        return mask if self.supports_masking else None
+
+    # ------------------------------------------------------------ graph
+    def _single_node(self, what):
+        if len(self._inbound_nodes) != 1:
+            how = "has not been called on a symbolic input (Input) yet" \
+                if not self._inbound_nodes else \
+                f"was called {len(self._inbound_nodes)} times on symbolic inputs"
+            raise AttributeError(f"{type(self).__name__} '{self.name}' {how}, so its {what} "
+                                 "is not defined; call it once in a functional model or "
+                                 "Sequential with a known input shape")
+        return self._inbound_nodes[0]
+
+    @property
+    def input(self):
+        """The symbolic input of the layer's (single) call in a model graph."""
+        return self._single_node("input").inputs
+
+    @property
+    def output(self):
+        """The symbolic output of the layer's (single) call in a model graph, e.g. for
+        ``Model(inputs=seq.inputs, outputs=[l.output for l in seq.layers])``."""
+        return self._single_node("output").outputs
 
     # ------------------------------------------------------------ modes
     def train(self, mode=True):
@@ -380,10 +494,28 @@ class Layer:
         takes = _takes_training_cache.get(type(self))
         if takes is None:
             takes = _takes_training(type(self))
-        if takes:
-            return self.call(inputs, *args, training=self.training if training is None
-                             else training, **kwargs)
-        return self.call(inputs, *args, **kwargs)
+        mask = get_mask(inputs)
+        if "mask" not in kwargs and _takes_mask(type(self)):
+            kwargs["mask"] = mask
+        state = _CALL_STATE
+        if not state.depth and _ADDED[0]:  # the outermost call: fresh add_loss values
+            self._clear_losses()
+        state.depth += 1
+        try:
+            if takes:
+                out = self.call(inputs, *args, training=self.training if training is None
+                                else training, **kwargs)
+            else:
+                out = self.call(inputs, *args, **kwargs)
+        finally:
+            state.depth -= 1
+        if self.supports_masking:
+            _set_masks(out, self.compute_mask(inputs, mask))
+        if self.activity_regularizer is not None:
+            for o in out if isinstance(out, (list, tuple)) else [out]:
+                penalty = self.activity_regularizer(o)  # per sample, as Keras 3
+                self.add_loss(penalty * (1.0 / o.shape[0]) if o.ndim else penalty)
+        return out
 
     def _symbolic_call(self, inputs, args, training, kwargs):
         flat = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -397,6 +529,9 @@ class Layer:
                     else dict(kwargs))
         out = SymbolicTensor(out_shape, self.dtype, node, name=self.name)
         node.outputs = out
+        self._inbound_nodes.append(node)
+        if _ADDED[0]:
+            self._clear_losses()  # values from inferring the shape on zeros are not a pass
         return out
 
     def compute_output_shape(self, input_shape):
@@ -417,6 +552,10 @@ class Layer:
     def get_config(self):
         """Constructor arguments as a JSON-serializable dict."""
         cfg = {"name": self.name, "trainable": self._trainable}
+        if self.activity_regularizer is not None:
+            from gradkit import regularizers
+
+            cfg["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         if self.dtype != np.float32:
             cfg["dtype"] = self.dtype.name
         if self._declared_input_shape is not None:

@@ -85,6 +85,8 @@ class Dense(Layer):
         probs = layer(np.zeros((32, 784), "float32"))     # shape (32, 10)
     """
 
+    supports_masking = True
+
     def __init__(self, units, activation=None, use_bias=True,
                  kernel_initializer="glorot_uniform", bias_initializer="zeros",
                  kernel_regularizer=None, bias_regularizer=None, **kwargs):
@@ -200,6 +202,8 @@ class Activation(Layer):
         Activation("tanh")(x)
     """
 
+    supports_masking = True
+
     def __init__(self, activation, **kwargs):
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -225,6 +229,8 @@ class Identity(Layer):
 
         Identity()(x) is x      # for a Tensor x
     """
+
+    supports_masking = True
 
     def call(self, inputs, training=None):
         return inputs
@@ -347,6 +353,8 @@ class Dropout(Layer):
         drop(x) is x                   # inference (the default): unchanged
     """
 
+    supports_masking = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = check_number("Dropout", "rate", rate, 0, 1, max_open=True)
@@ -391,6 +399,10 @@ class Embedding(Layer):
         embeddings_initializer: initial values (default ``"uniform"``, i.e.
             uniform in [-0.05, 0.05] as in Keras).
         embeddings_regularizer: optional penalty added to ``losses``.
+        mask_zero: id 0 is padding: the output carries the mask ``ids != 0``
+            (``output._keras_mask``), which mask-aware layers downstream use
+            (recurrent layers skip those steps, losses and metrics ignore them).
+            Id 0 then cannot be a real token, so ``input_dim`` is vocabulary + 1.
 
     Input shape: integer ids of any shape ``(batch, ...)`` (floats are accepted
     when they are whole numbers). Output shape: ``(batch, ..., output_dim)``.
@@ -403,8 +415,9 @@ class Embedding(Layer):
     """
 
     def __init__(self, input_dim, output_dim, embeddings_initializer="uniform",
-                 embeddings_regularizer=None, **kwargs):
+                 embeddings_regularizer=None, mask_zero=False, **kwargs):
         super().__init__(**kwargs)
+        self.mask_zero = bool(mask_zero)
         self.input_dim = check_int("Embedding", "input_dim", input_dim, minimum=1)
         self.output_dim = check_int("Embedding", "output_dim", output_dim, minimum=1)
         self.embeddings_initializer = embeddings_initializer
@@ -451,6 +464,17 @@ class Embedding(Layer):
     def call(self, inputs, training=None):
         return ops.getitem(self.embeddings, self._indices(inputs))
 
+    @property
+    def supports_masking(self):
+        return self.mask_zero
+
+    def compute_mask(self, inputs, mask=None):
+        """``inputs != 0`` with ``mask_zero=True``, else None."""
+        if not self.mask_zero:
+            return None
+        ids = inputs._data if hasattr(inputs, "_data") else np.asarray(inputs)
+        return ids != 0
+
     def compute_output_shape(self, input_shape):
         return tuple(input_shape) + (self.output_dim,)
 
@@ -460,4 +484,5 @@ class Embedding(Layer):
                 "embeddings_initializer": serialize_arg(self.embeddings_initializer,
                                                         "initializers"),
                 "embeddings_regularizer": serialize_arg(self.embeddings_regularizer,
-                                                        "regularizers")}
+                                                        "regularizers"),
+                "mask_zero": self.mask_zero}

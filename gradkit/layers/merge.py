@@ -11,12 +11,16 @@ from __future__ import annotations
 
 from functools import reduce
 
+import numpy as np
+
 from gradkit import ops
 from gradkit.layers.base import Layer, shape_str
 from gradkit.layers.registry import register_builtin
 from gradkit.utils.validation import check_int, normalize_axis
 
-__all__ = ["Add", "Average", "Concatenate", "Maximum", "Minimum", "Multiply", "Subtract"]
+__all__ = ["Add", "Average", "Concatenate", "Dot", "Maximum", "Minimum", "Multiply", "Subtract",
+           "add", "average", "concatenate", "dot", "maximum", "minimum", "multiply",
+           "subtract"]
 
 
 def _shapes_str(shapes):
@@ -28,6 +32,17 @@ class _Merge(Layer):
 
     min_inputs = 2
     max_inputs = None
+    supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        """Where every input's mask is True (inputs without a mask count as all True)."""
+        if mask is None:
+            return None
+        masks = [m for m in mask if m is not None] if isinstance(mask, list) else [mask]
+        out = masks[0]
+        for m in masks[1:]:
+            out = out & m
+        return out
 
     def _check_list(self, shapes, received):
         name = f"{type(self).__name__} '{self.name}'"
@@ -203,5 +218,135 @@ class Concatenate(_Merge):
     def _merge(self, xs):
         return ops.concatenate(xs, axis=self.axis)
 
+    def compute_mask(self, inputs, mask=None):
+        """The inputs' masks widened to their shapes, joined along ``axis``, then any() over
+        the last axis (Keras's rule); inputs without a mask count as all True."""
+        if mask is None:
+            return None
+        parts = []
+        for x, m in zip(inputs, mask):
+            shape = tuple(x.shape)
+            if m is None:
+                parts.append(np.ones(shape, dtype=bool))
+            else:
+                m = np.asarray(m)
+                parts.append(np.broadcast_to(m[..., None] if m.ndim < len(shape) else m, shape))
+        return np.concatenate(parts, axis=self.axis).any(axis=-1)
+
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}
+
+
+@register_builtin
+class Dot(_Merge):
+    """Dot products between the samples of two inputs, along ``axes``.
+
+    Args:
+        axes: the axis of each input to contract (an int for both, or a pair);
+            the batch axis 0 cannot be one.
+        normalize: L2-normalize both inputs along ``axes`` first (the result is the
+            cosine similarity).
+
+    Input: ``[a, b]``. Output: ``a``'s axes without ``axes[0]`` then ``b``'s
+    without the batch axis and ``axes[1]``; ``(batch, 1)`` for two vectors.
+
+    Example::
+
+        Dot(axes=1)([a, b])            # (32, 8) and (32, 8) -> (32, 1)
+        Dot(axes=(2, 2))([q, k])       # (32, 5, 8) and (32, 7, 8) -> (32, 5, 7)
+    """
+
+    max_inputs = 2
+    supports_masking = False
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        pair = tuple(axes) if isinstance(axes, (tuple, list)) else (axes, axes)
+        if len(pair) != 2:
+            raise ValueError(f"Dot: axes must be an int or a pair of ints, received {axes!r}")
+        self.axes = tuple(check_int("Dot", "axes", a) for a in pair)
+        self.normalize = bool(normalize)
+
+    def _resolved(self, shapes):
+        name = f"Dot '{self.name}'"
+        out = []
+        for a, s in zip(self.axes, shapes):
+            ax = normalize_axis(f"{name} (input shape {shape_str(s)})", a, len(s))
+            if ax == 0:
+                raise ValueError(f"{name}: axes {self.axes} include the batch axis 0")
+            out.append(ax)
+        da, db = shapes[0][out[0]], shapes[1][out[1]]
+        if da is not None and db is not None and da != db:
+            raise ValueError(f"{name}: axis {out[0]} of the first input ({da}) and axis "
+                             f"{out[1]} of the second ({db}) must have the same size; "
+                             f"received shapes {_shapes_str(shapes)}")
+        return out
+
+    def _output_shape(self, shapes):
+        ia, ib = self._resolved(shapes)
+        a, b = shapes
+        out = tuple(d for i, d in enumerate(a) if i != ia) + \
+            tuple(d for i, d in enumerate(b) if i not in (0, ib))
+        return out if len(out) > 1 else out + (1,)
+
+    def _merge(self, xs):
+        a, b = xs
+        ia, ib = self._resolved([tuple(a.shape), tuple(b.shape)])
+        if self.normalize:
+            a, b = _l2_normalize(a, ia), _l2_normalize(b, ib)
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        sa = "z" + letters[:a.ndim - 1]
+        sb = "z" + letters[a.ndim - 1:a.ndim - 1 + b.ndim - 1]
+        sb = sb[:ib] + sa[ia] + sb[ib + 1:]  # the contracted axis shares a letter
+        so = "".join(c for i, c in enumerate(sa) if i != ia) + \
+            "".join(c for i, c in enumerate(sb) if i not in (0, ib))
+        y = ops.einsum(f"{sa},{sb}->{so}", a, b)
+        return ops.expand_dims(y, 1) if y.ndim == 1 else y
+
+    def get_config(self):
+        return {**super().get_config(), "axes": list(self.axes), "normalize": self.normalize}
+
+
+def _l2_normalize(x, axis):
+    return x / ops.sqrt(ops.maximum(ops.sum(x * x, axis=axis, keepdims=True), 1e-12))
+
+
+# ---------------------------------------------------------------- functional helpers
+def add(inputs, **kwargs):
+    """``Add(**kwargs)(inputs)``: the elementwise sum of a list of inputs."""
+    return Add(**kwargs)(inputs)
+
+
+def subtract(inputs, **kwargs):
+    """``Subtract(**kwargs)(inputs)``: ``inputs[0] - inputs[1]``."""
+    return Subtract(**kwargs)(inputs)
+
+
+def multiply(inputs, **kwargs):
+    """``Multiply(**kwargs)(inputs)``: the elementwise product."""
+    return Multiply(**kwargs)(inputs)
+
+
+def average(inputs, **kwargs):
+    """``Average(**kwargs)(inputs)``: the elementwise mean."""
+    return Average(**kwargs)(inputs)
+
+
+def maximum(inputs, **kwargs):
+    """``Maximum(**kwargs)(inputs)``: the elementwise maximum."""
+    return Maximum(**kwargs)(inputs)
+
+
+def minimum(inputs, **kwargs):
+    """``Minimum(**kwargs)(inputs)``: the elementwise minimum."""
+    return Minimum(**kwargs)(inputs)
+
+
+def concatenate(inputs, axis=-1, **kwargs):
+    """``Concatenate(axis=axis, **kwargs)(inputs)``: join along ``axis``."""
+    return Concatenate(axis=axis, **kwargs)(inputs)
+
+
+def dot(inputs, axes=-1, normalize=False, **kwargs):
+    """``Dot(axes, normalize, **kwargs)(inputs)``: dot products of two inputs."""
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)

@@ -19,6 +19,8 @@ __all__ = ["BatchNormalization", "LayerNormalization"]
 class _NormBase(Layer):
     """Shared pieces: feature axes, gamma/beta, the fused op."""
 
+    supports_masking = True
+
     def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer,
                  beta_regularizer, gamma_regularizer, **kwargs):
         super().__init__(**kwargs)

@@ -8,6 +8,8 @@ count). The global layers reduce the spatial axes with ``mean``/``max``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from gradkit import ops
 from gradkit.layers.base import Layer, shape_str
 from gradkit.layers.conv import (
@@ -22,6 +24,7 @@ from gradkit.layers.registry import register_builtin
 __all__ = [
     "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D", "GlobalAvgPool2D",
     "GlobalMaxPool2D", "GlobalMaxPooling2D", "MaxPool2D", "MaxPooling2D",
+    "GlobalAveragePooling1D", "GlobalAvgPool1D", "GlobalMaxPool1D", "GlobalMaxPooling1D",
 ]
 
 
@@ -123,11 +126,14 @@ class _GlobalPooling2D(Layer):
         self.data_format = normalize_data_format(data_format, f"{type(self).__name__} "
                                                  f"'{self.name}'")
         self.keepdims = bool(keepdims)
-        self.input_spec = ImageInputSpec(2, self.data_format)
+        self.input_spec = ImageInputSpec(self.rank, self.data_format)
+
+    rank = 2  # spatial axes (1 for sequences)
 
     @property
     def _axes(self):
-        return (2, 3) if self.data_format == "channels_first" else (1, 2)
+        first = 2 if self.data_format == "channels_first" else 1
+        return tuple(range(first, first + self.rank))
 
     def compute_output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -184,8 +190,68 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         return ops.max(inputs, axis=self._axes, keepdims=self.keepdims)
 
 
+@register_builtin
+class GlobalAveragePooling1D(_GlobalPooling2D):
+    """Mean over the steps of a sequence: one value per channel; masked steps (the
+    input's mask, e.g. from ``Embedding(mask_zero=True)``) are left out of the mean (a
+    sequence with every step masked gives zeros, where Keras gives NaN).
+
+    Args:
+        data_format: ``"channels_last"`` ``(N, steps, C)`` or ``"channels_first"``
+            ``(N, C, steps)``.
+        keepdims: keep the steps axis with length 1.
+
+    Shapes:
+        ``(N, steps, C)`` -> ``(N, C)`` (``(N, 1, C)`` with ``keepdims``).
+
+    Example::
+
+        GlobalAveragePooling1D()(np.ones((8, 20, 16), "float32")).shape   # (8, 16)
+    """
+
+    rank = 1
+    supports_masking = True
+
+    def call(self, inputs, training=None, mask=None):
+        axis = self._axes[0]
+        if mask is None:
+            return ops.mean(inputs, axis=axis, keepdims=self.keepdims)
+        w = np.asarray(mask, dtype=inputs.dtype)
+        w = w[:, None, :] if axis == 2 else w[:, :, None]
+        total = ops.sum(inputs * w, axis=axis, keepdims=self.keepdims)
+        count = w.sum(axis=axis, keepdims=self.keepdims)
+        return total * (1.0 / np.maximum(count, 1.0)).astype(inputs.dtype)
+
+    def compute_mask(self, inputs, mask=None):
+        return None  # the steps axis is gone
+
+
+@register_builtin
+class GlobalMaxPooling1D(_GlobalPooling2D):
+    """Maximum over the steps of a sequence: one value per channel.
+
+    Args:
+        data_format: ``"channels_last"`` ``(N, steps, C)`` or ``"channels_first"``.
+        keepdims: keep the steps axis with length 1.
+
+    Shapes:
+        ``(N, steps, C)`` -> ``(N, C)`` (``(N, 1, C)`` with ``keepdims``).
+
+    Example::
+
+        GlobalMaxPooling1D()(np.ones((8, 20, 16), "float32")).shape   # (8, 16)
+    """
+
+    rank = 1
+
+    def call(self, inputs, training=None):
+        return ops.max(inputs, axis=self._axes[0], keepdims=self.keepdims)
+
+
 # Keras's short aliases (the same classes)
 MaxPool2D = MaxPooling2D
 AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalMaxPool1D = GlobalMaxPooling1D

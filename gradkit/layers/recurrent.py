@@ -195,23 +195,50 @@ class _RNN(Layer):
             out.append(s)
         return out
 
-    def call(self, inputs, initial_state=None, training=None):
+    supports_masking = True
+
+    def call(self, inputs, initial_state=None, training=None, mask=None):
         x = inputs if inputs.dtype == self.dtype else ops.cast(inputs, self.dtype)
         batch, steps = x.shape[0], x.shape[1]
         if steps == 0:
             raise ValueError(f"{type(self).__name__} '{self.name}' received a sequence with "
                              f"0 time steps (shape {tuple(x.shape)})")
+        keep = self._step_mask(mask, batch, steps)
         xw = self._input_projection(x)
         states = self._initial_states(initial_state, batch)
         outputs = []
-        for xw_t in _time_slices(xw, steps, self.go_backwards):
-            out, states = self._step(xw_t, states)
+        out = None
+        for t, xw_t in enumerate(_time_slices(xw, steps, self.go_backwards)):
+            new_out, new_states = self._step(xw_t, states)
+            if keep is not None:  # a masked step keeps the previous output and states
+                k = keep[steps - 1 - t if self.go_backwards else t]
+                zero = new_out.dtype.type(0)
+                new_out = ops.where(k, new_out, zero if out is None else out)
+                new_states = [ops.where(k, n, zero if states is None else o)
+                              for n, o in zip(new_states, states or new_states)]
+            out, states = new_out, new_states
             if self.return_sequences:
                 outputs.append(out)
         y = ops.stack(outputs, axis=1) if self.return_sequences else out
         if self.return_state:
             return [y] + list(states)
         return y
+
+    def _step_mask(self, mask, batch, steps):
+        """The mask as ``steps`` boolean columns ``(batch, 1)``, or None (all steps kept)."""
+        if mask is None:
+            return None
+        m = np.asarray(mask._data if isinstance(mask, Tensor) else mask).astype(bool)
+        if m.shape != (batch, steps):
+            raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have shape "
+                             f"(batch, time) = ({batch}, {steps}), received {m.shape}")
+        return [m[:, t:t + 1] for t in range(steps)]
+
+    def compute_mask(self, inputs, mask=None):
+        """The input mask for ``return_sequences`` (None for the last step alone); no mask
+        on returned states."""
+        out = mask if self.return_sequences else None
+        return [out] + [None] * self.n_states if self.return_state else out
 
     # ------------------------------------------------------------ shapes
     def compute_output_shape(self, input_shape):
@@ -287,7 +314,10 @@ _RNN_ARGS = """
 
     Call arguments:
         inputs: ``(batch, time, features)``.
-        initial_state: optional list of ``(batch, units)`` tensors (default zeros)."""
+        initial_state: optional list of ``(batch, units)`` tensors (default zeros).
+        mask: optional ``(batch, time)`` booleans (default: the input's mask, e.g. from
+            ``Embedding(mask_zero=True)`` or ``Masking``): a False step leaves output and
+            states as they were (Keras's ``zero_output_for_mask=False``)."""
 
 
 def _with_rnn_args(cls):

@@ -26,6 +26,7 @@ from gradkit.autograd import engine
 from gradkit.autograd.function import no_grad
 from gradkit.distributed import data_parallel as DP
 from gradkit.layers.base import Layer
+from gradkit.losses import mask_weights
 from gradkit.models import data as D
 from gradkit.tensor import Tensor
 from gradkit.utils.validation import check_choice, check_int, check_number
@@ -50,6 +51,8 @@ class Model(Layer):
             from gradkit.models.functional import Functional
 
             return Functional(*args, **kwargs)
+        if _functional_arguments(args, kwargs):
+            return super().__new__(_functional_subclass(cls))
         return super().__new__(cls)
 
     def __init__(self, *args, name=None, trainable=True, dtype=None, **kwargs):
@@ -77,7 +80,8 @@ class Model(Layer):
             optimizer: an optimizer instance or name (``"rmsprop"``, ``"adam"``, ``"sgd"``...).
             loss: a loss instance, name (``"sparse_categorical_crossentropy"``...) or
                 callable ``(y_true, y_pred) -> scalar Tensor``; for several outputs a
-                list or a dict by output name.
+                list or a dict by output name. None: the model's ``add_loss`` terms
+                (``losses``) are the objective, or a custom ``train_step`` computes it.
             metrics: a list of metric names or instances (``["accuracy"]``); as in
                 Keras they ignore ``sample_weight`` / ``class_weight``.
             loss_weights: optional weights of the outputs' losses.
@@ -99,14 +103,14 @@ class Model(Layer):
             if not isinstance(flag, bool) and not (name == "jit_compile" and flag == "auto"):
                 raise TypeError(f"{type(self).__name__}.compile: {name} must be {ok}, "
                                 f"received {flag!r}")
-        if loss is None:
-            raise ValueError(f"{type(self).__name__}.compile: a loss is required, e.g. "
-                             "loss='sparse_categorical_crossentropy' or 'mse'")
         self.optimizer = O.get(optimizer)
         self.loss = loss
-        self._loss_fns = _per_output(loss, self._output_names(), L.get, "loss")
+        # loss=None: the objective is the add_loss() terms, or a custom train_step's own
+        self._loss_fns = [] if loss is None else _per_output(loss, self._output_names(),
+                                                             L.get, "loss")
         self._loss_weights = loss_weights
-        first_loss = self._loss_fns[0][1]
+        first_loss = self._loss_fns[0][1] if self._loss_fns else None
+        self._loss_tracker = Me.Mean(name="loss")
         plain = [Me.get(m, loss=first_loss) for m in (metrics or [])]
         weighted = [Me.get(m, loss=first_loss) for m in (weighted_metrics or [])]
         names = {m.name for m in plain}
@@ -128,7 +132,21 @@ class Model(Layer):
 
     @property
     def metrics(self):
-        return list(self._metrics)
+        """Keras 3's list: once compiled the loss tracker (``Mean`` named "loss"), the
+        compiled metrics, then every ``Metric`` held as an attribute of the model or its
+        layers (``self.loss_tracker = metrics.Mean(...)``). ``fit``/``evaluate`` reset
+        them all at each epoch; a custom ``train_step`` updates and reports them."""
+        from gradkit.metrics import Metric
+
+        tracker = getattr(self, "_loss_tracker", None)
+        out = ([tracker] if self.compiled and tracker is not None else []) + list(self._metrics)
+        seen = set(map(id, out))
+        for layer in self._flatten_layers():
+            for value in list(vars(layer).values()):
+                if isinstance(value, Metric) and id(value) not in seen:
+                    seen.add(id(value))
+                    out.append(value)
+        return out
 
     @property
     def metrics_names(self):
@@ -149,6 +167,16 @@ class Model(Layer):
                 ``"sum_over_batch_size"``: ``sum(loss * weight) / number of losses``.
         """
         preds = y_pred if isinstance(y_pred, (list, tuple)) else [y_pred]
+        if not self._loss_fns:
+            added = self.losses
+            if not added:
+                raise ValueError(f"{type(self).__name__}.compute_loss: no loss to compute: the "
+                                 "model was compiled without a loss and adds none (add_loss); "
+                                 "pass loss= to compile()")
+            total = added[0]
+            for penalty in added[1:]:
+                total = total + penalty
+            return total
         ys = _match_targets(y, len(preds), self._output_names())
         sws = _match_weights(sample_weight, len(preds), self._output_names())
         total = None
@@ -168,6 +196,11 @@ class Model(Layer):
         if sample_weight is None:
             return self.compute_loss(y, y_pred)
         return self.compute_loss(y, y_pred, sample_weight=sample_weight)
+
+    def _needs_targets(self):
+        """Whether batches need y: a compiled loss reads it; add_loss terms and a custom
+        Keras-style train_step may not (``fit(x)``)."""
+        return bool(self._loss_fns) and not _takes_data(self.train_step)
 
     def _require_compiled(self, what):
         if not self.compiled:
@@ -197,8 +230,30 @@ class Model(Layer):
         return float(loss._data)
 
     def _run_step(self, step, xb, yb, swb):
+        """Run one step; return its loss (a float) and keep a Keras-style step's logs."""
+        if _takes_data(step):  # Keras 3's train_step(self, data) returning a dict of logs
+            data = xb if yb is None and swb is None else (xb, yb) if swb is None \
+                else (xb, yb, swb)
+            return self._keep_step_logs(step(data))
+        self._step_logs = None
         # an overridden train_step/test_step with the (x, y) signature still works unweighted
-        return step(xb, yb) if swb is None else step(xb, yb, sample_weight=swb)
+        loss = step(xb, yb) if swb is None else step(xb, yb, sample_weight=swb)
+        if self.compiled:
+            self._loss_tracker.update_state(loss)
+        return loss
+
+    def _keep_step_logs(self, out):
+        """A custom step's result: a dict becomes the logs (nested dicts flattened, values
+        as floats); the returned float is its "loss" (0.0 when it reports none)."""
+        if not isinstance(out, dict):
+            return float(out._data if isinstance(out, Tensor) else out)
+        logs = {}
+        for key, value in out.items():
+            items = value.items() if isinstance(value, dict) else [(key, value)]
+            for k, v in items:
+                logs[k] = float(v._data if isinstance(v, Tensor) else v)
+        self._step_logs = logs
+        return logs.get("loss", 0.0)
 
     def predict_step(self, x):
         with no_grad():
@@ -215,17 +270,26 @@ class Model(Layer):
         yt = yt._data if isinstance(yt, Tensor) else yt
         sw = _match_weights(sample_weight, 1 if yp is y_pred else len(y_pred),
                             self._output_names())[0]
+        mask = getattr(yp, "_keras_mask", None)  # masked positions count for no metric
+        plain = None if mask is None else mask_weights(mask, reduction="sum")
+        if mask is not None and sw is not None:
+            sw = mask_weights(mask, sw, reduction="sum")
         for _, m, weighted in self._metric_entries:
             if sw is None or not weighted:
-                m.update_state(yt, yp._data)
+                if plain is None:
+                    m.update_state(yt, yp._data)
+                else:
+                    m.update_state(yt, yp._data, sample_weight=plain)
             else:
                 m.update_state(yt, yp._data, sample_weight=sw)
 
     def _reset_metrics(self):
-        for m in self._metrics:
+        for m in self.metrics:
             m.reset_state()
 
     def _metric_logs(self, logs):
+        if getattr(self, "_step_logs", None) is not None:
+            return dict(self._step_logs)  # a custom step decides its logs
         for key, m, _ in self._metric_entries:
             logs[key] = float(m.result())
         return logs
@@ -285,8 +349,9 @@ class Model(Layer):
             steps_per_epoch = check_int(caller, "steps_per_epoch", steps_per_epoch, minimum=1)
 
         arrays = D.is_array_like(x)
+        self._step_logs = None
         if arrays:
-            if y is None:
+            if y is None and self._needs_targets():
                 raise ValueError(f"{caller}: y (the targets) is required with array inputs")
             x, y, sample_weight, n = _prepare_xy(x, y, sample_weight, caller, self.dtype)
             if validation_split and validation_data is None:
@@ -366,9 +431,8 @@ class Model(Layer):
                     loss_sum += loss
                     seen += 1
                     if batch_hooks or bar is not None or (par and par.sync_each_step):
-                        logs = (par.metric_logs if par else self._metric_logs)({}) \
-                            if self._metrics else {}
-                        logs["loss"] = loss_sum / seen
+                        logs = (par.metric_logs if par else self._metric_logs)(
+                            {"loss": loss_sum / seen})
                         if batch_hooks:
                             blogs = dict(logs, loss=loss)
                             cb.on_train_batch_end(step, blogs)
@@ -378,9 +442,8 @@ class Model(Layer):
                         break
                     if steps_per_epoch and step + 1 >= steps_per_epoch:
                         break
-                logs = (par.metric_logs if par else self._metric_logs)({}) \
-                    if self._metrics else {}
-                logs["loss"] = loss_sum / max(seen, 1)
+                logs = (par.metric_logs if par else self._metric_logs)(
+                    {"loss": loss_sum / max(seen, 1)})
                 if par is not None:
                     par.end_epoch()
                 if validation_data is not None and not stopper.hit:
@@ -407,7 +470,8 @@ class Model(Layer):
         return history
 
     def _log_names(self, with_validation):
-        names = ["loss"] + self._metric_keys()
+        # + tracked metrics: a custom step reports their running results, shown as they are
+        names = ["loss"] + self._metric_keys() + [m.name for m in self.metrics]
         return set(names + ([f"val_{n}" for n in names] if with_validation else []))
 
     def _metric_reset_after_eval(self, logs):
@@ -469,6 +533,7 @@ class Model(Layer):
         if steps is not None:
             steps = check_int(caller, "steps", steps, minimum=1)
         self._reset_metrics()
+        train_logs, self._step_logs = getattr(self, "_step_logs", None), None
         if D.is_array_like(x):
             if _check:
                 x, y, sample_weight, n = _prepare_xy(x, y, sample_weight, caller, self.dtype)
@@ -512,8 +577,11 @@ class Model(Layer):
         if bar is not None:
             bar.update(bar.seen_so_far, logs, finalize=True)
         cb.on_test_end(dict(logs))
+        custom, self._step_logs = self._step_logs, train_logs
         if return_dict:
             return logs
+        if custom is not None:  # a custom test_step's logs, in its order
+            return list(logs.values()) if len(logs) > 1 else next(iter(logs.values()), None)
         return logs["loss"] if len(logs) == 1 else [logs["loss"]] + \
             [logs[k] for k in self._metric_keys()]
 
@@ -720,6 +788,16 @@ class Model(Layer):
     def get_compile_config(self):
         return self._compile_config
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        """Rebuild from ``get_config``; a subclass saved as ``Sub(inputs, outputs)`` is
+        rebuilt from its graph."""
+        if "nodes" in config and "outputs" in config:
+            from gradkit.models.functional import Functional
+
+            return Functional.from_config.__func__(cls, config, custom_objects)
+        return super().from_config(config)
+
     def build(self, input_shape):
         """Create the weights for inputs of ``input_shape`` (batch axis included)."""
         if type(self).call is Model.call:
@@ -743,6 +821,58 @@ class Model(Layer):
 
 
 # ---------------------------------------------------------------- helpers
+_takes_data_cache: dict = {}
+
+
+def _takes_data(step):
+    """Whether a bound train_step/test_step has Keras 3's one-argument form ``(data)``."""
+    fn = getattr(step, "__func__", step)
+    v = _takes_data_cache.get(fn)
+    if v is None:
+        import inspect
+
+        params = [p for p in inspect.signature(step).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        v = _takes_data_cache[fn] = len(params) == 1
+    return v
+
+
+def _functional_arguments(args, kwargs):
+    """Whether a Model subclass is being made as ``Sub(inputs, outputs)`` from symbolic
+    tensors (Keras's ``CustomModel(inputs, outputs)``)."""
+    from gradkit.layers.base import _is_symbolic
+
+    inputs = args[0] if args else kwargs.get("inputs")
+    if isinstance(inputs, dict):
+        inputs = list(inputs.values())
+    return (len(args) >= 2 or "outputs" in kwargs) and inputs is not None and \
+        _is_symbolic(inputs)
+
+
+_FUNCTIONAL_SUBCLASSES: dict = {}
+
+
+def _functional_subclass(cls):
+    """``cls`` with the functional machinery under it: ``class cls_(cls, Functional)``, so
+    the subclass's own methods (``train_step``, ``metrics``...) come first and its
+    ``super().__init__(inputs, outputs)`` reaches ``Functional``. Saved under ``cls``'s
+    name; loading calls ``cls(inputs, outputs)`` again."""
+    from gradkit.layers.registry import LAYERS
+    from gradkit.models.functional import Functional
+
+    if issubclass(cls, Functional):
+        return cls
+    sub = _FUNCTIONAL_SUBCLASSES.get(cls)
+    if sub is None:
+        sub = type(cls.__name__, (cls, Functional), {"__module__": cls.__module__,
+                                                   "__qualname__": cls.__qualname__})
+        _FUNCTIONAL_SUBCLASSES[cls] = sub
+        name = LAYERS.name_of(cls)
+        if name != cls.__name__:  # a registered user class: saved under its registered name
+            LAYERS.serialize_as(sub, name)
+    return sub
+
+
 class _InterruptAtBatchEnd:
     """Turn the first Ctrl-C during ``fit`` into a flag checked at each batch's end."""
 
@@ -832,7 +962,7 @@ def _prepare_xy(x, y, sample_weight, caller, dtype, mismatch=_MISMATCH):
     :func:`~gradkit.models.data.prepare`), ``n`` samples in each; ``mismatch`` words the
     error when x and y differ (formatted with their counts ``n`` and ``ny``)."""
     x, n = D.prepare(x, "x", caller, dtype)
-    y, ny = D.prepare(y, "y", caller, dtype)
+    y, ny = (None, n) if y is None else D.prepare(y, "y", caller, dtype)  # add_loss models
     if n != ny:
         raise ValueError(f"{caller}: " + mismatch.format(n=n, ny=ny))
     if sample_weight is not None:

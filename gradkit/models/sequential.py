@@ -79,13 +79,46 @@ class Sequential(Model):
         if not self._layers:
             raise ValueError("Sequential.build: the model has no layers")
         input_shape = tuple(input_shape)
-        x = SymbolicTensor(input_shape, self.dtype)
+        old = set(map(id, getattr(self, "_graph_nodes", ())))  # a rebuild replaces them
+        for layer in self._layers:
+            layer._inbound_nodes = [n for n in layer._inbound_nodes if id(n) not in old]
+        x = SymbolicTensor(input_shape, self.dtype,
+                           name=None if self._input is None else self._input.name)
+        self._graph_inputs = [x]
+        self._graph_nodes = []
         self._output_shapes = []
         for layer in self._layers:
             x = layer(x)
+            self._graph_nodes.append(x.node)
             self._output_shapes.append(x.shape)
+        self._graph_outputs = [x]
         self._build_input_shape = input_shape
         self.built = True
+
+    def _graph(self, what):
+        if not self.built or getattr(self, "_graph_inputs", None) is None:
+            raise AttributeError(f"Sequential '{self.name}' has no {what} yet: give its input "
+                                 "shape (an Input first, or input_shape= on the first layer) "
+                                 "or call build((None, ...)) first")
+        return self._graph_inputs if what == "inputs" else self._graph_outputs
+
+    @property
+    def inputs(self):
+        """``[input placeholder]`` of the built stack, for ``Model(inputs=seq.inputs, ...)``."""
+        return self._graph("inputs")
+
+    @property
+    def outputs(self):
+        """``[output of the last layer]`` (symbolic), the stack's graph end."""
+        return self._graph("outputs")
+
+    @property
+    def input(self):
+        return self.inputs[0]
+
+    @property
+    def output(self):
+        return self.outputs[0]
 
     def call(self, inputs, training=None):
         x = inputs

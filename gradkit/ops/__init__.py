@@ -521,6 +521,37 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", data_format="channe
     return _conv.Conv2D.apply(x, kernel, bias, strides, padding, data_format, dilation)
 
 
+def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None,
+                     data_format="channels_last", dilation=1):
+    """Transposed 2-D convolution (the gradient of :func:`conv2d` with respect to its input).
+
+    Args:
+        x: channels_last ``(N, H, W, C_in)`` or channels_first ``(N, C_in, H, W)``.
+        kernel: channels_last ``(kh, kw, C_out, C_in)`` (Keras's Conv2DTranspose) or
+            channels_first ``(C_in, C_out, kh, kw)`` (PyTorch's ConvTranspose2d weight).
+        bias: optional ``(C_out,)``.
+        strides: int or ``(sh, sw)``: the upsampling factor.
+        padding: ``"valid"`` or ``"same"`` (Keras: with ``output_padding=None`` the
+            output is ``H * sh`` for "same", ``H * sh + max(kh - sh, 0)`` for "valid"), or
+            an int / ``(ph, pw)`` cropped from both sides (PyTorch's ``padding``).
+        output_padding: None, an int or a pair added at the end of each axis (smaller
+            than the stride or the dilation), as in Keras and PyTorch.
+        data_format: ``"channels_last"`` or ``"channels_first"``.
+        dilation: int or ``(dh, dw)``.
+
+    Returns:
+        ``(N, OH, OW, C_out)`` or ``(N, C_out, OH, OW)``, with (integer padding)
+        ``OH = (H - 1) * sh - 2 * ph + (kh - 1) * dh + 1 + output_padding``.
+        Gradients flow to ``x``, ``kernel`` and ``bias`` (first order only).
+
+    Example::
+
+        y = gradkit.ops.conv2d_transpose(x, k, strides=2, padding="same")  # 7x7 -> 14x14
+    """
+    return _conv.Conv2DTranspose.apply(x, kernel, bias, strides, padding, output_padding,
+                                       data_format, dilation)
+
+
 def max_pool2d(x, pool_size=2, strides=None, padding="valid", data_format="channels_last"):
     """2-D max pooling.
 

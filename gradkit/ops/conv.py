@@ -286,3 +286,140 @@ class Conv2D(Function):
                 dx = dx[:, pt:pt + h, pl:pl + w]
             gx = dx.transpose(0, 3, 1, 2) if cf else dx
         return gx, gk, gb, None, None, None, None
+
+
+# ------------------------------------------------------------------ conv2d_transpose
+def _transpose_geometry(op, n_in, ek, s, padding, output_padding, axis):
+    """``(out_len, crop)`` along one axis of a transposed convolution.
+
+    The full result has ``(n_in - 1) * s + ek`` positions; the output is the
+    window ``[crop, crop + out_len)`` of it (positions past its end are zeros).
+    ``"valid"``/``"same"`` follow Keras (``output_padding=None``: ``n_in * s``
+    for "same", ``n_in * s + max(ek - s, 0)`` for "valid"; with it, Keras's
+    ``(n_in - 1) * s + ek % 2 + output_padding`` for "same"); an int crops both
+    sides as PyTorch's ``padding``, ``output_padding`` adds to the end.
+    """
+    full = (n_in - 1) * s + ek
+    if isinstance(padding, str):
+        if padding == "same":
+            if output_padding is None:
+                return n_in * s, max(ek - s, 0) // 2
+            return (n_in - 1) * s + ek % 2 + output_padding, \
+                max((ek - ek % 2 - output_padding) // 2, 0)
+        else:
+            if output_padding is None:
+                return n_in * s + max(ek - s, 0), 0
+            crop = 0
+    else:
+        crop = padding
+    out = full - 2 * crop + (output_padding or 0)
+    if out < 1:
+        raise OpError(f"{op}: the output {axis} would be {out} (input {n_in}, window {ek}, "
+                      f"stride {s}, padding {padding!r}); use less padding")
+    return out, crop
+
+
+class Conv2DTranspose(Function):
+    """``conv2d_transpose``: the gradient of ``conv2d`` with respect to its input, as an op.
+
+    Forward is conv2d's col2im (:func:`_input_grad`); backward is conv2d's forward
+    (im2col and one GEMM) for the input gradient and ``cols^T x`` for the kernel.
+    """
+
+    higher_order = False  # col2im works on raw arrays only
+
+    def forward(self, x, kernel, bias, strides, padding, output_padding, data_format, dilation):
+        op = "conv2d_transpose"
+        xp = _xp(x, kernel)
+        x, kernel = xp.asarray(x), xp.asarray(kernel)
+        cf = _check_format(op, data_format)
+        _check_rank(op, x, cf)
+        layout = "(in_channels, out_channels, kh, kw)" if cf else \
+            "(kh, kw, out_channels, in_channels)"
+        if kernel.ndim != 4:
+            raise OpError(f"{op} expects a 4-D kernel {layout} for {data_format}, got shape "
+                          f"{tuple(kernel.shape)}")
+        a = x.transpose(0, 2, 3, 1) if cf else x  # NHWC
+        wk = kernel.transpose(2, 3, 1, 0) if cf else kernel  # (kh, kw, C_out, C_in)
+        n, h, w, ci = a.shape
+        kh, kw, co, kci = wk.shape
+        if ci != kci:
+            raise OpError(f"{op}: the input has {ci} channels but the kernel expects {kci} "
+                          f"(input shape {tuple(x.shape)}, kernel shape "
+                          f"{tuple(kernel.shape)}); the kernel must be {layout}")
+        if bias is not None:
+            bias = xp.asarray(bias)
+            if tuple(bias.shape) != (co,):
+                raise OpError(f"{op}: bias must have shape ({co},) (one per output channel), "
+                              f"got {tuple(bias.shape)}")
+        sh, sw = _pair(strides, op, "strides")
+        dh, dw = _pair(dilation, op, "dilation")
+        if isinstance(padding, str):
+            padding = padding.lower()
+            if padding not in ("valid", "same"):
+                raise OpError(f"{op}: padding must be 'valid', 'same', an int or a pair of "
+                              f"ints, got {padding!r}")
+            pads = (padding, padding)
+        else:
+            pads = _pair(padding, op, "padding", minimum=0)
+        if output_padding is None:
+            ops_ = (None, None)
+        else:
+            ops_ = _pair(output_padding, op, "output_padding", minimum=0)
+            if ops_[0] >= max(sh, dh) or ops_[1] >= max(sw, dw):
+                raise OpError(f"{op}: output_padding {ops_} must be smaller than the stride "
+                              f"{(sh, sw)} or the dilation {(dh, dw)}")
+        ekh, ekw = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+        oh, ct = _transpose_geometry(op, h, ekh, sh, pads[0], ops_[0], "height")
+        ow, cl = _transpose_geometry(op, w, ekw, sw, pads[1], ops_[1], "width")
+        dtype = xp.result_type(a.dtype, wk.dtype) if a.dtype.kind == "f" else wk.dtype
+        a = a.astype(dtype, copy=False)
+        wk = wk.astype(dtype, copy=False)
+        full_h, full_w = (h - 1) * sh + ekh, (w - 1) * sw + ekw
+        g2 = xp.ascontiguousarray(a).reshape(n * h * w, ci)
+        # the full result: col2im of x W^T, exactly conv2d's input gradient
+        full = _input_grad(xp, g2, wk, (n, full_h, full_w, co), h, w, sh, sw, dh, dw)
+        out = _crop_or_pad(xp, full, ct, cl, oh, ow)
+        if bias is not None:
+            out += bias.astype(dtype, copy=False)
+        if self.needs is not None:
+            self.geom = (cf, (n, h, w, ci), (kh, kw, co), (sh, sw, dh, dw),
+                         (full_h, full_w, ct, cl), dtype)
+            if self.needs[1]:
+                self.x2 = g2
+            if self.needs[0]:
+                self.wk = wk
+        return out.transpose(0, 3, 1, 2) if cf else out
+
+    def backward(self, M, g, out, x, kernel, bias, *_):
+        nx, nk, nb = self.needs[:3]
+        cf, (n, h, w, ci), (kh, kw, co), (sh, sw, dh, dw), (full_h, full_w, ct, cl), dtype = \
+            self.geom
+        xp = _xp(g)
+        g = (g.transpose(0, 2, 3, 1) if cf else g).astype(dtype, copy=False)
+        gx = gk = gb = None
+        if nb:
+            gb = g.sum(axis=(0, 1, 2))  # db = sum of g over N, OH, OW
+        if nx or nk:
+            # the gradient of the full result: g placed back where the output was cut from
+            gfull = _crop_or_pad(xp, g, -ct, -cl, full_h, full_w)
+            cols = _im2col(xp, gfull, kh, kw, h, w, sh, sw, dh, dw, False, False)  # (NHW, K)
+            if nx:
+                gx = (cols @ self.wk.reshape(kh * kw * co, ci)).reshape(n, h, w, ci)
+                gx = gx.transpose(0, 3, 1, 2) if cf else gx  # dx = im2col(g) W
+            if nk:
+                gk = (cols.T @ self.x2).reshape(kh, kw, co, ci)  # dW = im2col(g)^T x
+                gk = gk.transpose(3, 2, 0, 1) if cf else gk
+        return gx, gk, gb, None, None, None, None, None
+
+
+def _crop_or_pad(xp, a, top, left, oh, ow):
+    """``a[:, top:top + oh, left:left + ow]`` of NHWC ``a``, zeros where that leaves ``a``
+    (``top``/``left`` may be negative)."""
+    n, h, w, c = a.shape
+    out = xp.zeros((n, oh, ow, c), dtype=a.dtype)
+    r0, r1 = max(top, 0), min(top + oh, h)
+    c0, c1 = max(left, 0), min(left + ow, w)
+    if r1 > r0 and c1 > c0:
+        out[:, r0 - top:r1 - top, c0 - left:c1 - left] = a[:, r0:r1, c0:c1]
+    return out

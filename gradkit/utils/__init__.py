@@ -18,6 +18,7 @@ from gradkit.utils.data import (
 from gradkit.utils.plot_model import model_to_dot, plot_model
 from gradkit.utils.progbar import Progbar
 from gradkit.utils.py_dataset import PyDataset, Sequence
+from gradkit.utils.sequence import pad_sequences
 from gradkit.utils.validation import check_int
 
 
@@ -52,4 +53,4 @@ def set_random_seed(seed: int):
 __all__ = ["Progbar", "Standardizer", "batch_iterator", "one_hot", "set_random_seed", "shuffle",
            "standardize", "to_categorical", "train_test_split"]
 __all__ += ["model_to_dot", "plot_model"]
-__all__ += ["PyDataset", "Sequence"]
+__all__ += ["PyDataset", "Sequence", "pad_sequences"]

@@ -12,6 +12,7 @@ import json
 import numpy as np
 import pytest
 
+from gradkit import activations
 from gradkit import layers as L
 
 
@@ -83,6 +84,21 @@ SAMPLES = {
     "SimpleRNN": (dict(units=4, return_sequences=True), _floats(2, 5, 3), {}),
     "LSTM": (dict(units=4), _floats(2, 5, 3), {}),
     "GRU": (dict(units=4, return_sequences=True), _floats(2, 5, 3), {}),
+    # keras-layers: upsampling, preprocessing, masking, attention, Lambda, Dot
+    "Conv2DTranspose": (dict(filters=3, kernel_size=3, strides=2, padding="same",
+                             output_padding=1), _floats(2, 4, 5, 2), {}),
+    "UpSampling2D": (dict(size=(2, 3), interpolation="bilinear"), _floats(2, 3, 4, 2), {}),
+    # saved by name: a Lambda finds gradkit's activations by name
+    "Lambda": (lambda: L.Lambda(activations.softplus, output_shape=(3,)), _floats(2, 3), {}),
+    "Masking": (dict(mask_value=0.5), _floats(2, 4, 3), {}),
+    "Rescaling": (dict(scale=0.5, offset=-1.0), _floats(2, 3), {}),
+    "Normalization": (dict(axis=-1, mean=[0.5, 1.0, -1.0], variance=[4.0, 1.0, 0.25]),
+                      _floats(4, 3), {}),
+    "GlobalAveragePooling1D": (dict(keepdims=True), _floats(2, 5, 3), {}),
+    "GlobalMaxPooling1D": (dict(data_format="channels_first"), _floats(2, 3, 5), {}),
+    "MultiHeadAttention": (dict(num_heads=2, key_dim=3, value_dim=2, output_shape=5),
+                           _pair((2, 4, 6), (2, 3, 6)), {}),
+    "Dot": (dict(axes=(2, 2), normalize=True), _pair((2, 3, 4), (2, 5, 4)), {}),
     # models are layers too (gradkit.models)
     "Sequential": (_sequential, _floats(3, 5), {"prepare": True}),
     "Functional": (_functional, _pair((3, 5), (3, 5)), {}),

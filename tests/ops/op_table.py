@@ -773,6 +773,88 @@ CONV = _row("conv2d", _conv, _np_conv, _torch_conv, _merge(
     "conv_pool", grad2=False)
 
 
+def _keras_transpose_window(n, k, s, padding, output_padding):
+    """(crop from the front, output length) of Keras's "valid"/"same" transposed conv,
+    written from Keras's left/right padding of the dilated input."""
+    if padding == "valid":
+        op = max(k, s) - k if output_padding is None else output_padding
+        left, right = k - 1, k - 1 + op
+    else:
+        pad_len = s + k - 2 if output_padding is None else k + k % 2 - 2 + output_padding
+        left = min(pad_len // 2 + pad_len % 2, k - 1)
+        right = pad_len - left
+    return (k - 1) - left, (n - 1) * s + 1 + left + right - k + 1
+
+
+def _np_conv_t(x, k, b=None, strides=1, padding="valid", output_padding=None,
+               data_format="channels_last", dilation=1):
+    """NumPy reference: each input pixel scatters ``x @ W[p, q]^T`` into the full output."""
+    first = data_format == "channels_first"
+    if first:
+        x, k = x.transpose(0, 2, 3, 1), k.transpose(2, 3, 1, 0)
+    (sh, sw), (dh, dw), (kh, kw) = _pair(strides), _pair(dilation), k.shape[:2]
+    n, h, w, _ = x.shape
+    ekh, ekw = (kh - 1) * dh + 1, (kw - 1) * dw + 1
+    full = np.zeros((n, (h - 1) * sh + ekh, (w - 1) * sw + ekw, k.shape[2]))
+    for i, j, p, q in itertools.product(range(h), range(w), range(kh), range(kw)):
+        full[:, i * sh + p * dh, j * sw + q * dw] += x[:, i, j] @ k[p, q].T
+    opad = (None, None) if output_padding is None else _pair(output_padding)
+    if isinstance(padding, str):
+        (ct, oh), (cl, ow) = (_keras_transpose_window(h, ekh, sh, padding, opad[0]),
+                              _keras_transpose_window(w, ekw, sw, padding, opad[1]))
+    else:
+        (ct, cl), op2 = _pair(padding), tuple(v or 0 for v in opad)
+        oh, ow = full.shape[1] - 2 * ct + op2[0], full.shape[2] - 2 * cl + op2[1]
+    big = np.zeros((n, ct + oh + ekh, cl + ow + ekw, full.shape[3]))
+    big[:, :full.shape[1], :full.shape[2]] = full
+    out = big[:, ct:ct + oh, cl:cl + ow]
+    if b is not None:
+        out = out + b
+    return out.transpose(0, 3, 1, 2) if first else out
+
+
+def _torch_conv_t(x, k, b=None, strides=1, padding=0, output_padding=None,
+                  data_format="channels_last", dilation=1):
+    last = data_format == "channels_last"
+    if last:
+        x, k = x.permute(0, 3, 1, 2), k.permute(3, 2, 0, 1)
+    y = TF.conv_transpose2d(x, k, b, stride=strides, padding=padding,
+                            output_padding=output_padding or 0, dilation=dilation)
+    return y.permute(0, 2, 3, 1) if last else y
+
+
+def _conv_t(x, k, b=None, **kw):
+    return ops.conv2d_transpose(x, k, b, **kw)
+
+
+# (N, C_in, H, W, C_out, (kh, kw), strides, padding, output_padding, dilation); integer
+# paddings are PyTorch's (checked against it too), "valid"/"same" Keras's (NumPy, gradcheck)
+CONV_T_CASES = [
+    ((2, 3, 4, 5, 2, (3, 3), 2, 1, 1, 1), WIDE),
+    ((1, 2, 3, 4, 3, (2, 3), (2, 1), 0, 0, 1), WIDE),
+    ((2, 3, 4, 4, 2, (3, 3), 1, (1, 0), 0, 2), WIDE),
+    ((1, 5, 3, 3, 6, (4, 4), 3, 2, (2, 1), 1), WIDE | {TORCH32}),
+    ((2, 3, 4, 3, 2, (3, 3), 2, "same", None, 1), WIDE - {TORCH}),
+    ((1, 2, 3, 3, 2, (2, 2), 3, "valid", None, 1), WIDE - {TORCH}),
+    ((1, 2, 4, 3, 3, (4, 3), 2, "same", 1, 1), WIDE - {TORCH}),
+    ((1, 2, 3, 4, 2, (3, 3), 2, "valid", 1, 1), WIDE - {TORCH}),
+]
+
+
+def _conv_t_sample(case, fmt, checks):
+    n, ci, h, w, co, (kh, kw), s, p, op, d = case
+    x = (n, h, w, ci) if fmt == "channels_last" else (n, ci, h, w)
+    k = (kh, kw, co, ci) if fmt == "channels_last" else (ci, co, kh, kw)
+    specs = ((x, "any"), (k, "any", 1 / np.sqrt(ci * kh * kw)), ((co,), "any"))
+    kw_ = {"strides": s, "padding": p, "output_padding": op, "data_format": fmt, "dilation": d}
+    return Sample(f"{fmt}-{ci}x{h}x{w}-k{kh}x{kw}-s{s}-p{p}-op{op}-d{d}", specs, kw_, checks)
+
+
+CONV_T = _row("conv2d_transpose", _conv_t, _np_conv_t, _torch_conv_t, _merge(
+    [_conv_t_sample(c, f, checks) for c, checks in CONV_T_CASES for f in FORMATS]),
+    "conv_pool", grad2=False)
+
+
 def _np_pool(kind):
     def ref(x, pool_size=2, strides=None, padding="valid", data_format="channels_last"):
         """NumPy loops over output pixels; padding excluded (max: -inf, avg: not counted)."""
@@ -1044,7 +1126,7 @@ FUSED = [
          tol=NORM_TOL),
 ]
 
-OPS = (ELEMENTWISE + ACTIVATIONS + REDUCTIONS + SHAPE + LINALG + LOSSES + [CONV] + POOL
+OPS = (ELEMENTWISE + ACTIVATIONS + REDUCTIONS + SHAPE + LINALG + LOSSES + [CONV, CONV_T] + POOL
        + FUSED)
 BY_NAME = {row.name: row for row in OPS}
 assert len(BY_NAME) == len(OPS), "op names in the table must be unique"

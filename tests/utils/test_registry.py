@@ -155,7 +155,7 @@ KINDS = [
          None, HalfMSE, PlainLoss, lambda o: _model(loss=o), lambda m: m.loss),
     Kind("metric", metrics, "auc", metrics.AUC, "aucc", lambda: metrics.Recall(),
          None, MeanPrediction, PlainMetric, lambda o: _model(metrics=[o]),
-         lambda m: m.metrics[0]),
+         lambda m: m.metrics[1]),  # metrics[0] is the "loss" tracker (Keras 3)
     Kind("optimizer", optimizers, "adam", optimizers.Adam, "adamm",
          lambda: optimizers.SGD(learning_rate=0.1), TypeError, SlowSGD, PlainOptimizer,
          lambda o: _model(optimizer=o), lambda m: m.optimizer),
@@ -391,7 +391,8 @@ def test_registered_functions_round_trip_as_losses_and_metrics(tmp_path):
     back = load_model(tmp_path / "f.gradkit")
     assert back.loss == f"{PKG}>doubled_mse"
     assert back._loss_fns[0][1].fn is doubled_mse
-    assert back.metrics[0]._fn is first_output and back.metrics[0].name == "first_output"
+    # metrics[0] is the "loss" tracker (Keras 3's order), then the compiled metrics
+    assert back.metrics[1]._fn is first_output and back.metrics[1].name == "first_output"
     wrapper = losses.LossFunctionWrapper(doubled_mse)
     assert losses.get(losses.serialize(wrapper)).fn is doubled_mse
 
