@@ -74,8 +74,9 @@ def _input_specs(model, input_shape, input_dtype):
                           "input_shape=(...) (one sample's shape, without the batch axis)")
     if input_dtype is not None:
         dtypes = [np.dtype(input_dtype)] * len(shapes)
-    elif dtypes[0] is None and isinstance(_first_leaf(model), Embedding):
-        dtypes[0] = np.dtype("int64")  # token ids
+    elif isinstance(_first_leaf(model), Embedding) and \
+            (dtypes[0] is None or np.dtype(dtypes[0]).kind == "f"):
+        dtypes[0] = np.dtype("int64")  # token ids (a Sequential's implied Input is float32)
     specs = []
     for i, (name, shape, dtype) in enumerate(zip(names, shapes, dtypes)):
         if any(d is None for d in shape):
@@ -116,7 +117,11 @@ class _Tracer:
         def call(inputs, *args, **kwargs):
             if self.depth:
                 return original(inputs, *args, **kwargs)
-            extra = sorted(k for k in kwargs if k != "training")
+            if kwargs.get("mask") is not None:
+                raise ExportError(f"{_who(layer)} receives a mask (Embedding(mask_zero=True) "
+                                  "or Masking upstream); masked models are not exportable to "
+                                  "ONNX yet: export the model without the mask")
+            extra = sorted(k for k in kwargs if k not in ("training", "mask"))
             if args or extra:
                 raise ExportError(f"{_who(layer)} is called with extra arguments "
                                   f"{extra or list(args)}; only a layer's inputs are exportable")
