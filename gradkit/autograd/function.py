@@ -100,10 +100,10 @@ class ArrayMath:
     """
 
     #: functions taken from the array module as they are (NumPy's names and arguments)
-    NAMES = ("abs", "add", "broadcast_to", "clip", "concatenate", "divide", "einsum", "exp",
-             "log", "matmul", "maximum", "minimum", "multiply", "negative", "ones_like",
-             "power", "reshape", "sign", "sqrt", "stack", "subtract", "swapaxes", "tanh",
-             "transpose", "where", "zeros_like")
+    NAMES = ("abs", "add", "broadcast_to", "clip", "concatenate", "cos", "divide", "einsum",
+             "exp", "log", "matmul", "maximum", "minimum", "multiply", "negative", "ones_like",
+             "power", "reshape", "sign", "sin", "sqrt", "stack", "subtract", "swapaxes",
+             "tanh", "transpose", "where", "zeros_like")
     #: the helpers written below (``gradkit.ops`` has the same names)
     HELPERS = ("erf", "log_softmax", "scatter_add", "sigmoid", "softmax")
 
@@ -202,6 +202,13 @@ class Function:
 
     #: set False on ops whose backward is not written with ``M`` (no create_graph)
     higher_order = True
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("forward"), staticmethod):  # PyTorch style
+            from gradkit.autograd.custom import ctx_apply
+
+            cls.apply = classmethod(ctx_apply)
 
     @classmethod
     def apply(cls, *args, **kwargs):

@@ -80,6 +80,16 @@ def log(a):
     return _el.Log.apply(a)
 
 
+def sin(a):
+    """Sine (radians)."""
+    return _el.Sin.apply(a)
+
+
+def cos(a):
+    """Cosine (radians)."""
+    return _el.Cos.apply(a)
+
+
 def sqrt(a):
     """Square root."""
     return _el.Sqrt.apply(a)

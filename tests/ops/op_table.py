@@ -165,6 +165,8 @@ ELEMENTWISE = [
     _unary_row("negative", ops.negative, np.negative, lambda a: -a, "any"),
     _unary_row("exp", ops.exp, np.exp, lambda a: T.exp(a), "any"),
     _unary_row("log", ops.log, np.log, lambda a: T.log(a), "pos"),
+    _unary_row("sin", ops.sin, np.sin, lambda a: T.sin(a), "any"),
+    _unary_row("cos", ops.cos, np.cos, lambda a: T.cos(a), "any"),
     _unary_row("sqrt", ops.sqrt, np.sqrt, lambda a: T.sqrt(a), "pos"),
     _unary_row("abs", ops.abs, np.abs, lambda a: T.abs(a), "nz"),
     _unary_row("sign", ops.sign, np.sign, lambda a: T.sign(a), "nz"),
