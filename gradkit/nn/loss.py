@@ -177,7 +177,7 @@ def _picked(owner, logp, target, weight, ignore_index, class_axis):
     ignored = t == ignore_index
     safe = np.where(ignored, 0, t)
     if safe.size and (safe.min() < 0 or safe.max() >= c):
-        raise ValueError(f"{owner}: target holds class indices outside [0, {c}) (min "
+        raise ValueError(f"{owner}: class index out of range [0, {c}) in target (min "
                          f"{int(t.min())}, max {int(t.max())})")
     onehot = np.moveaxis(np.arange(c) == safe[..., None], -1, class_axis).astype(logp.dtype)
     w = np.ones(c, logp.dtype) if weight is None else weight
