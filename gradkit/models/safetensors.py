@@ -32,7 +32,7 @@ def dumps(tensors: dict, metadata: dict | None = None) -> bytes:
     """Serialize ``{name: array}`` (and string metadata) to safetensors bytes."""
     header, chunks, offset = {}, [], 0
     for name, arr in tensors.items():
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr, order="C")  # (ascontiguousarray would make 0-d arrays 1-d)
         code = _CODES.get(arr.dtype.str.lstrip("<>|="))
         if code is None:
             raise SafetensorsError(f"safetensors: cannot store dtype {arr.dtype} ('{name}')")
