@@ -397,6 +397,8 @@ class Tensor:
                 "gradients are recorded; do it under `with gradkit.no_grad():` (as in "
                 "`w -= lr * w.grad`), or write the out-of-place form (x = x + y)")
         value = value._data if isinstance(value, Tensor) else value
+        if isinstance(self._data, np.generic):  # a NumPy scalar (0-d sums): make it writable
+            self._data = np.array(self._data)
         self._data[index] = value
         self._version += 1
         return self
