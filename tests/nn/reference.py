@@ -70,3 +70,12 @@ def compare(torch, tmod, gmod, inputs, kwargs=None, train=True):
     for name, v in t_state.items():
         np.testing.assert_allclose(g_state[name].numpy(), v.numpy(), RTOL, ATOL, err_msg=name)
     return g_out
+
+
+def check_output_and_grad(torch, t_out, g_out, t_in, g_in, rtol=1e-7, atol=1e-10):
+    """Outputs equal, then the same random upstream gradient gives equal input gradients."""
+    np.testing.assert_allclose(g_out.numpy(), t_out.detach().numpy(), rtol, atol)
+    seed = np.random.default_rng(1).standard_normal(tuple(t_out.shape))
+    (t_out * torch.tensor(seed)).sum().backward()
+    (g_out * gradkit.tensor(seed)).sum().backward()
+    np.testing.assert_allclose(g_in.grad.numpy(), t_in.grad.numpy(), rtol, atol)
