@@ -34,6 +34,8 @@ from gradkit.creation import arange, as_tensor, convert_to_tensor, eye, full, on
 from gradkit.creation import empty, linspace
 from gradkit.compat.torch import (
     ValuesIndices,
+    argmax,
+    argmin,
     bmm,
     bool,  # noqa: A004
     cat,
@@ -134,7 +136,6 @@ from gradkit.models import Input, Model, Sequential, load_model
 
 # TensorFlow-style aliases live in one place, gradkit.compat; ``import gradkit as tf`` works.
 from gradkit.compat.tf import (
-    argmax,
     constant,
     gradients,
     pow,  # noqa: A004

@@ -25,7 +25,7 @@ Example::
 
 from __future__ import annotations
 
-from gradkit.autograd.function import Function, is_grad_enabled, no_grad
+from gradkit.autograd.function import is_grad_enabled, no_grad
 from gradkit.tensor import Tensor
 
 
@@ -46,8 +46,12 @@ class FunctionCtx:
         self.saved_tensors = tensors
 
 
-class CustomNode(Function):
-    """The graph node of one call of a custom function."""
+class CustomNode:
+    """The graph node of one call of a custom function: what the engine reads of a
+    ``Function`` node (``needs``, ``parents``, ``inputs``, ``versions``, ``backward``,
+    ``release``), not a primitive of its own (those live in ``gradkit.ops``)."""
+
+    higher_order = True  # the user's backward runs on Tensors: create_graph records it
 
     def __init__(self, fn, ctx, args):
         self.fn, self.ctx, self.label = fn, ctx, fn.__name__
@@ -80,9 +84,9 @@ class CustomNode(Function):
         return tuple(out_grads)
 
     def release(self):
-        label = self.label
-        super().release()
-        self.__dict__["label"] = label
+        """Drop the ctx (and what it saved); a later backward through here is an error."""
+        self.__dict__ = {"needs": self.needs, "parents": self.parents,
+                         "versions": self.versions, "released": True, "label": self.label}
 
 
 def ctx_apply(cls, *args, **kwargs):

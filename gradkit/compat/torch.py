@@ -30,7 +30,7 @@ from gradkit.tensor import Tensor, _default_float
 from gradkit.utils.validation import check_int, normalize_axis
 
 __all__ = [
-    "bmm", "bool", "cat", "clamp", "cos", "double", "empty_like", "flatten", "float",
+    "argmax", "argmin", "bmm", "bool", "cat", "clamp", "cos", "double", "empty_like", "flatten", "float",
     "from_numpy", "full_like", "half", "int", "is_tensor", "log_softmax", "long",
     "manual_seed", "max", "mean", "min", "mm", "numel", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "randperm", "sin", "softmax", "squeeze", "stack", "sum",
@@ -207,8 +207,11 @@ def stack(tensors, axis=0, *, dim=None):
     return ops.stack(list(tensors), dim if dim is not None else axis)
 
 
-def flatten(input, start_dim=0, end_dim=-1):  # noqa: A002
-    """Collapse axes ``start_dim .. end_dim`` (inclusive) into one."""
+def flatten(input, start_dim=0, end_dim=-1, *, start_axis=None):  # noqa: A002
+    """Collapse axes ``start_dim .. end_dim`` (inclusive) into one (``start_axis``: gradkit's
+    older name of ``start_dim``)."""
+    if start_axis is not None:
+        start_dim = start_axis
     x = _tensor(input)
     if x.ndim == 0:
         return ops.reshape(x, (1,))
@@ -306,6 +309,20 @@ def extreme(owner, x, axis, keepdims, dim, keepdim, pick):
     if keep:
         values, idx = ops.expand_dims(values, d), np.expand_dims(idx, d)
     return ValuesIndices(values, Tensor(idx.astype(np.int64)))
+
+
+def argmax(input, axis=-1, keepdims=False, *, dim=None, keepdim=None):  # noqa: A002
+    """Index of the largest value: along ``axis`` (TensorFlow's default, the last axis) or
+    PyTorch's ``dim`` (``dim=None`` is not reachable here: use ``x.argmax()`` to search the
+    flattened tensor); int64."""
+    x = _tensor(input)
+    return x.argmax(dim if dim is not None else axis, _keep("argmax", keepdims, keepdim))
+
+
+def argmin(input, axis=-1, keepdims=False, *, dim=None, keepdim=None):  # noqa: A002
+    """Index of the smallest value; arguments as in :func:`argmax`."""
+    x = _tensor(input)
+    return x.argmin(dim if dim is not None else axis, _keep("argmin", keepdims, keepdim))
 
 
 def max(input, axis=None, keepdims=None, *, dim=None, keepdim=None):  # noqa: A001,A002

@@ -163,6 +163,19 @@ def test_builtin_modules_in_keras_sequential_fit_and_save(tmp_path):
     assert list(again.state_dict()) == list(model.state_dict())
 
 
+def test_nested_nn_sequential_round_trips(tmp_path):
+    model = gk.Sequential([nn.Sequential(nn.Linear(2, 3), nn.Tanh()),
+                           nn.Linear(3, 1)])
+    model.compile(optimizer="sgd", loss="mse")
+    x = np.random.default_rng(0).standard_normal((8, 2)).astype(np.float32)
+    model.fit(x, x[:, :1], epochs=1, verbose=0)
+    model.save(tmp_path / "nested.gradkit")
+    again = gk.load_model(tmp_path / "nested.gradkit")
+    assert list(again.state_dict()) == ["0.0.weight", "0.0.bias", "1.weight", "1.bias"]
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))
+    assert again.layers[0][0].out_features == 3 and len(again.layers[0]) == 2
+
+
 def test_keras_training_flag_switches_module_mode_for_the_call():
     x = gk.ones(1000, 10)
     drop = nn.Dropout(0.5)
@@ -180,6 +193,18 @@ def test_module_without_forward_says_so():
 
     with pytest.raises(NotImplementedError, match="Empty must define forward"):
         Empty()(gk.zeros(2))
+
+
+def test_sequential_from_an_ordered_dict_and_slicing():
+    from collections import OrderedDict
+
+    net = nn.Sequential(OrderedDict([("fc", nn.Linear(3, 4)), ("act", nn.ReLU()),
+                                     ("out", nn.Linear(4, 1))]))
+    assert list(net.state_dict()) == ["fc.weight", "fc.bias", "out.weight", "out.bias"]
+    assert net(gk.zeros(2, 3)).shape == (2, 1)
+    head = net[:2]
+    assert isinstance(head, nn.Sequential) and head(gk.zeros(2, 3)).shape == (2, 4)
+    assert net[0] is head[0] and len(net) == 3
 
 
 def test_repr_is_pytorch_shaped():

@@ -108,6 +108,8 @@ def test_max_dim_returns_indices_and_numpy_form_returns_values(torch):
     assert gk.max(gk.tensor(a), 1).numpy().tolist() == [3.0, 2.0]  # gradkit's NumPy form
     assert gk.sum(gk.tensor(a), 0, True).shape == (1, 3)
     assert gk.tensor(a).argmax(dim=1, keepdim=True).numpy().tolist() == [[1], [0]]
+    assert gk.argmax(gk.tensor(a), dim=0).numpy().tolist() == [1, 0, 0]
+    assert gk.argmin(a).numpy().tolist() == [0, 2]  # TensorFlow's default: the last axis
     with pytest.raises(TypeError, match="not both"):
         gk.sum(gk.tensor(a), axis=0, dim=0)
 
