@@ -396,7 +396,13 @@ class Tensor:
                 f"{op}: in-place change of a tensor that requires grad{self._label()} while "
                 "gradients are recorded; do it under `with gradkit.no_grad():` (as in "
                 "`w -= lr * w.grad`), or write the out-of-place form (x = x + y)")
-        value = value._data if isinstance(value, Tensor) else value
+        if isinstance(value, Tensor):
+            if value.requires_grad and _grad_enabled():
+                raise RuntimeError(
+                    f"{op}: writing a tensor that requires grad into another in place is not "
+                    "recorded by gradkit, so its gradient would be lost; build the result "
+                    "out of place (gradkit.cat, gradkit.stack, gradkit.where)")
+            value = value._data
         if isinstance(self._data, np.generic):  # a NumPy scalar (0-d sums): make it writable
             self._data = np.array(self._data)
         self._data[index] = value

@@ -158,6 +158,11 @@ def test_augmented_assignment_on_recorded_tensors_stays_out_of_place():
     x = gk.zeros(2)
     x += 3  # plain tensors change in place
     assert x.numpy().tolist() == [3.0, 3.0]
+    total = gk.zeros(())
+    total += (w * w).sum()  # accumulating a recorded loss keeps its graph
+    assert total.requires_grad
+    with pytest.raises(RuntimeError, match="gradient would be lost"):
+        x[0] = w.sum()
 
 
 def test_in_place_change_of_a_saved_tensor_is_detected():
