@@ -175,7 +175,7 @@ class Layer(ModuleAPI):
                             f"{', '.join(sorted(kwargs))}")
         object.__setattr__(self, "_layers", [])
         object.__setattr__(self, "_weights", [])
-        object.__setattr__(self, "_weight_names", {})  # id(weight) -> local name
+        object.__setattr__(self, "_weight_names", {})  # local name -> weight
         self.name = name or unique_name(_snake(type(self).__name__))
         self.dtype = np.dtype(dtype or "float32")
         self._trainable = bool(trainable)
@@ -243,7 +243,7 @@ class Layer(ModuleAPI):
         if not self._trainable:
             var.requires_grad = False
         self._weights.append(var)
-        self._weight_names[id(var)] = name or f"weight_{len(self._weights) - 1}"
+        self._weight_names[name or f"weight_{len(self._weights) - 1}"] = var
         if regularizer is not None:
             self._regularizers.append((var, regularizers.get(regularizer)))
         if constraint is not None:

@@ -41,7 +41,7 @@ class ModuleAPI:
     # ------------------------------------------------------------ names
     def _local_weights(self):
         """``(local name, weight)`` for this layer's own weights, in creation order."""
-        names = self._weight_names
+        names = {id(w): n for n, w in self._weight_names.items()}  # the latest name wins
         return [(names.get(id(w), f"weight_{i}"), w) for i, w in enumerate(self._weights)]
 
     def named_children(self):
@@ -215,15 +215,14 @@ class ModuleAPI:
     def _track_weight(self, name, var):
         """Record ``var`` as this layer's weight ``name`` (replacing one of that name)."""
         names = self._weight_names
-        for i, w in enumerate(self._weights):
-            if names.get(id(w)) == name and w is not var:
-                self._weights[i] = var
-                del names[id(w)]
-                break
-        else:
-            if not any(w is var for w in self._weights):
-                self._weights.append(var)
-        names[id(var)] = name
+        old = names.get(name)
+        index = next((i for i, w in enumerate(self._weights) if w is old), None)
+        if old is not None and old is not var and index is not None:
+            self._weights[index] = var  # a new value for the same name, in the same place
+        elif not any(w is var for w in self._weights):
+            self._weights.append(var)
+        names.pop(name, None)
+        names[name] = var  # (re)inserted last: the latest name of a weight wins
         if var.name is None:
             var.name = f"{self.name}/{name}"
 

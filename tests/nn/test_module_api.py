@@ -73,6 +73,9 @@ def test_attribute_assignment_registers_parameters_children_and_buffers():
     assert [n for n, _ in net.named_children()] == ["blocks", "heads"]
     assert net.get_submodule("blocks.1") is net.blocks[1]
     assert net(gk.randn(4, 3)).shape == (4, 1)
+    clone = copy.deepcopy(net)
+    assert list(clone.state_dict()) == list(net.state_dict())
+    assert clone.blocks[0].weight is not net.blocks[0].weight
     # replacing a parameter keeps one entry under that name
     net.scale = nn.Parameter(gk.full((3,), 2.0))
     assert [n for n, _ in net.named_parameters()].count("scale") == 1
