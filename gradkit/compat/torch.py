@@ -30,7 +30,8 @@ from gradkit.tensor import Tensor, _default_float
 from gradkit.utils.validation import check_int, normalize_axis
 
 __all__ = [
-    "argmax", "argmin", "bmm", "bool", "cat", "clamp", "cos", "double", "empty_like", "flatten", "float",
+    "argmax", "argmin", "bmm", "bool", "cat", "clamp", "cos", "double", "empty_like",
+    "flatten", "float",
     "from_numpy", "full_like", "half", "int", "is_tensor", "log_softmax", "long",
     "manual_seed", "max", "mean", "min", "mm", "numel", "ones_like", "rand", "rand_like",
     "randint", "randn", "randn_like", "randperm", "sin", "softmax", "squeeze", "stack", "sum",
