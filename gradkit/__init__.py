@@ -29,6 +29,51 @@ from gradkit.autograd import (
 from gradkit.backend import get_array_module
 from gradkit.devices import Device, device
 from gradkit.creation import arange, as_tensor, convert_to_tensor, eye, full, ones, zeros
+# PyTorch spellings (gradkit/compat/torch.py): ``import gradkit as torch`` works; the NumPy
+# forms of max/min/sum/mean/stack/transpose keep working beside PyTorch's dim=/keepdim=.
+from gradkit.creation import empty, linspace
+from gradkit.compat.torch import (
+    ValuesIndices,
+    argmax,
+    argmin,
+    bmm,
+    bool,  # noqa: A004
+    cat,
+    clamp,
+    cos,
+    double,
+    empty_like,
+    flatten,
+    float,  # noqa: A004
+    from_numpy,
+    full_like,
+    half,
+    int,  # noqa: A004
+    is_tensor,
+    log_softmax,
+    long,
+    manual_seed,
+    max,  # noqa: A004
+    mean,
+    min,  # noqa: A004
+    mm,
+    numel,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    sin,
+    softmax,
+    squeeze,
+    stack,
+    sum,  # noqa: A004
+    transpose,
+    unsqueeze,
+    zeros_like,
+)
 from gradkit.ops import (
     abs,
     add,
@@ -45,22 +90,16 @@ from gradkit.ops import (
     erf,
     exp,
     expand_dims,
-    flatten,
     gelu,
     leaky_relu,
     log,
-    log_softmax,
     logsumexp,
     matmul,
-    max,
     maximum,
-    mean,
     mean_squared_error,
-    min,
     minimum,
     multiply,
     negative,
-    ones_like,
     pad,
     permute,
     power,
@@ -68,22 +107,16 @@ from gradkit.ops import (
     reshape,
     sigmoid,
     sign,
-    softmax,
     softmax_cross_entropy,
     softplus,
     split,
     sqrt,
-    squeeze,
-    stack,
     std,
     subtract,
-    sum,
     swapaxes,
     tanh,
-    transpose,
     var,
     where,
-    zeros_like,
 )
 from gradkit import (
     activations,
@@ -104,8 +137,7 @@ from gradkit import optim
 from gradkit.serialization import load, save
 
 # TensorFlow-style aliases live in one place, gradkit.compat; ``import gradkit as tf`` works.
-from gradkit.compat import (
-    argmax,
+from gradkit.compat.tf import (
     constant,
     function,
     gradients,

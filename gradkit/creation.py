@@ -1,6 +1,13 @@
-"""Tensor constructors and random numbers (seeded through gradkit.utils)."""
+"""Tensor constructors: NumPy's and PyTorch's spellings in one set of functions.
+
+``zeros((2, 3))`` and ``zeros((2, 3), "float64")`` (NumPy style) work, and so do
+``zeros(2, 3, dtype=gradkit.float64, requires_grad=True, device="cpu")`` (PyTorch
+style). ``device=`` names where the array lives (:mod:`gradkit.devices`).
+"""
 
 from __future__ import annotations
+
+import numbers
 
 import numpy as np
 
@@ -11,29 +18,85 @@ def _dt(dtype):
     return np.dtype(dtype) if dtype is not None else _default_float
 
 
-def zeros(shape, dtype=None, requires_grad=False):
-    """A tensor of zeros (float32 unless ``dtype`` says otherwise)."""
-    return Tensor(np.zeros(shape, _dt(dtype)), requires_grad=requires_grad)
+def size_and_dtype(owner, args, dtype):
+    """The shape given as ``(2, 3)``, ``[2, 3]``, ``2, 3`` or ``()``, and the dtype.
+
+    NumPy style puts the dtype second: ``zeros((2, 3), "float64")``; in PyTorch style
+    every positional argument is a size. Raises TypeError for anything else.
+    """
+    if args and isinstance(args[0], (tuple, list)):
+        if len(args) > 2 or (len(args) == 2 and dtype is not None):
+            raise TypeError(f"{owner}: expected a shape and at most a dtype, received "
+                            f"{args!r} (dtype={dtype!r})")
+        if len(args) == 2:
+            dtype = args[1]
+        args = tuple(args[0])
+    for n in args:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+            raise TypeError(f"{owner}: sizes must be integers, received {args!r}; write "
+                            f"{owner}(2, 3) or {owner}((2, 3))")
+    return tuple(int(n) for n in args), dtype
 
 
-def ones(shape, dtype=None, requires_grad=False):
-    """A tensor of ones."""
-    return Tensor(np.ones(shape, _dt(dtype)), requires_grad=requires_grad)
+def place_new(array, requires_grad=False, device=None):
+    """A new Tensor holding ``array``, moved to ``device`` when one is named."""
+    if device is not None:
+        from gradkit.devices import place
+
+        array = place(array, device)
+    return Tensor(array, requires_grad=requires_grad)
 
 
-def full(shape, value, dtype=None, requires_grad=False):
-    """A tensor filled with ``value``."""
-    return Tensor(np.full(shape, value, _dt(dtype)), requires_grad=requires_grad)
+def zeros(*size, dtype=None, requires_grad=False, device=None):
+    """A tensor of zeros (float32 unless ``dtype`` says otherwise).
+
+    Example::
+
+        gradkit.zeros(2, 3)                      # PyTorch style
+        gradkit.zeros((2, 3), "float64")         # NumPy style
+    """
+    shape, dtype = size_and_dtype("zeros", size, dtype)
+    return place_new(np.zeros(shape, _dt(dtype)), requires_grad, device)
 
 
-def arange(*args, dtype=None):
-    """``numpy.arange`` as a tensor."""
-    return Tensor(np.arange(*args, dtype=dtype))
+def ones(*size, dtype=None, requires_grad=False, device=None):
+    """A tensor of ones (sizes as in :func:`zeros`)."""
+    shape, dtype = size_and_dtype("ones", size, dtype)
+    return place_new(np.ones(shape, _dt(dtype)), requires_grad, device)
 
 
-def eye(n, m=None, dtype=None):
-    """Identity matrix."""
-    return Tensor(np.eye(n, m, dtype=_dt(dtype)))
+def empty(*size, dtype=None, requires_grad=False, device=None):
+    """PyTorch's ``empty``: a tensor whose values are not meant to be read (zeros here)."""
+    shape, dtype = size_and_dtype("empty", size, dtype)
+    return place_new(np.zeros(shape, _dt(dtype)), requires_grad, device)
+
+
+def full(shape, value, dtype=None, requires_grad=False, device=None):
+    """A tensor of ``shape`` filled with ``value`` (``torch.full(size, fill_value)``)."""
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    return place_new(np.full(shape, value, _dt(dtype)), requires_grad, device)
+
+
+def arange(*args, dtype=None, requires_grad=False, device=None):
+    """``arange(end)``, ``arange(start, end[, step])``: integers stay int64, floats
+    become float32 unless ``dtype`` says otherwise (as in PyTorch)."""
+    arr = np.arange(*args, dtype=dtype)
+    if dtype is None and arr.dtype.kind == "f":
+        arr = arr.astype(_default_float)
+    return place_new(arr, requires_grad, device)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False, device=None):
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive (float32)."""
+    from gradkit.utils.validation import check_int
+
+    steps = check_int("linspace", "steps", steps, minimum=0)
+    return place_new(np.linspace(start, end, steps, dtype=_dt(dtype)), requires_grad, device)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False, device=None):
+    """Identity matrix ``(n, m or n)``."""
+    return place_new(np.eye(n, m, dtype=_dt(dtype)), requires_grad, device)
 
 
 def convert_to_tensor(value, dtype=None):

@@ -10,6 +10,7 @@ inputs, so no reference cycle keeps activations alive.
 from __future__ import annotations
 
 import itertools
+import operator as _operator
 import weakref
 
 import numpy as np
@@ -54,6 +55,21 @@ def _to_array(data, dtype=None):
             "(float, int or bool). Convert the data to numbers first, e.g. np.asarray(x, "
             "dtype='float32').")
     return arr
+
+
+class _Size(int):
+    """``x.size``: the number of elements (an int, as in NumPy) that, called, gives the
+    shape (``x.size()``) or one axis length (``x.size(1)``), as in PyTorch."""
+
+    def __new__(cls, n, shape):
+        obj = super().__new__(cls, n)
+        obj.shape = shape
+        return obj
+
+    def __call__(self, dim=None):
+        if dim is None:
+            return self.shape
+        return self.shape[normalize_axis("size", dim, len(self.shape))]
 
 
 class Tensor:
@@ -130,7 +146,8 @@ class Tensor:
     shape = property(lambda self: self._data.shape, doc="Tuple of axis lengths.")
     dtype = property(lambda self: self._data.dtype, doc="The NumPy dtype.")
     ndim = property(lambda self: self._data.ndim, doc="Number of axes.")
-    size = property(lambda self: self._data.size, doc="Number of elements.")
+    size = property(lambda self: _Size(self._data.size, self._data.shape),
+                    doc="Number of elements (NumPy); called, the shape (PyTorch's x.size()).")
     is_leaf = property(lambda self: self._ctx is None, doc="True unless an op made it.")
 
     @property
@@ -296,10 +313,19 @@ class Tensor:
         return getattr(ufunc, method)(*raw, **kwargs)
 
     # -------------------------------------------- NumPy-style methods
-    def sum(self, axis=None, keepdims=False): return _ops.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops.mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return _ops.min(self, axis, keepdims)
+    # sum/mean/max/min also take PyTorch's dim=/keepdim= (max/min(dim=): values, indices)
+    def sum(self, axis=None, keepdims=None, *, dim=None, keepdim=None, dtype=None):
+        return _torch().sum(self, axis, keepdims, dim=dim, keepdim=keepdim, dtype=dtype)
+
+    def mean(self, axis=None, keepdims=None, *, dim=None, keepdim=None, dtype=None):
+        return _torch().mean(self, axis, keepdims, dim=dim, keepdim=keepdim, dtype=dtype)
+
+    def max(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _torch().max(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
+    def min(self, axis=None, keepdims=None, *, dim=None, keepdim=None):
+        return _torch().min(self, axis, keepdims, dim=dim, keepdim=keepdim)
+
     def var(self, axis=None, keepdims=False, ddof=0): return _ops.var(self, axis, keepdims, ddof)
     def std(self, axis=None, keepdims=False, ddof=0): return _ops.std(self, axis, keepdims, ddof)
     def exp(self): return _ops.exp(self)
@@ -308,12 +334,14 @@ class Tensor:
     def tanh(self): return _ops.tanh(self)
     def sigmoid(self): return _ops.sigmoid(self)
     def relu(self): return _ops.relu(self)
-    def softmax(self, axis=-1): return _ops.softmax(self, axis)
+    def softmax(self, axis=-1, *, dim=None): return _ops.softmax(self, axis if dim is None else dim)
     def clip(self, lo=None, hi=None): return _ops.clip(self, lo, hi)
     def matmul(self, o): return _ops.matmul(self, o)
     def dot(self, o): return _ops.dot(self, o)
-    def flatten(self): return _ops.reshape(self, (-1,))
-    def squeeze(self, axis=None): return _ops.squeeze(self, axis)
+    def flatten(self, start_dim=0, end_dim=-1): return _torch().flatten(self, start_dim, end_dim)
+    def squeeze(self, axis=None, *, dim=None):
+        return _ops.squeeze(self, axis if dim is None else dim)
+
     def swapaxes(self, a, b): return _ops.swapaxes(self, a, b)
 
     def reshape(self, *shape):
@@ -321,24 +349,135 @@ class Tensor:
             shape = shape[0]
         return _ops.reshape(self, tuple(shape))
 
-    def transpose(self, *axes):
+    def permute(self, *axes):
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = axes[0]
         return _ops.transpose(self, tuple(axes) if axes else None)
 
-    permute = transpose
+    def transpose(self, *axes):
+        """Two axes: swap them (PyTorch's ``transpose(0, 1)``); else a permutation (NumPy)."""
+        if len(axes) == 2 and all(isinstance(a, int) for a in axes):
+            return _ops.swapaxes(self, *axes)
+        return self.permute(*axes)
 
-    def argmax(self, axis=None):
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Index of the largest value (over the flattened tensor when ``axis`` is None)."""
-        if axis is not None:
-            axis = normalize_axis("argmax", axis, self._data.ndim)
-        return Tensor._make(self._data.argmax(axis=axis), False, None)
+        return self._arg("argmax", axis if dim is None else dim, keepdims or bool(keepdim))
 
-    def argmin(self, axis=None):
+    def argmin(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         """Index of the smallest value (over the flattened tensor when ``axis`` is None)."""
+        return self._arg("argmin", axis if dim is None else dim, keepdims or bool(keepdim))
+
+    def _arg(self, op, axis, keepdims):
         if axis is not None:
-            axis = normalize_axis("argmin", axis, self._data.ndim)
-        return Tensor._make(self._data.argmin(axis=axis), False, None)
+            axis = normalize_axis(op, axis, self._data.ndim)
+        out = getattr(self._data, op)(axis=axis)
+        if keepdims:
+            out = out.reshape((1,) * self._data.ndim) if axis is None else \
+                get_array_module(out).expand_dims(out, axis)
+        return Tensor._make(get_array_module(out).asarray(out).astype("int64"), False, None)
+
+    # ------------------------------------------------ PyTorch-style methods
+    def dim(self): return self._data.ndim
+    def numel(self): return self._data.size
+    def view(self, *shape): return self.reshape(*shape)
+    def view_as(self, other): return _ops.reshape(self, other.shape)
+    def reshape_as(self, other): return _ops.reshape(self, other.shape)
+    def unsqueeze(self, dim): return _ops.expand_dims(self, dim)
+    def contiguous(self): return self
+    def t(self): return _torch().transpose(self, 0, 1) if self.ndim == 2 else self
+    def float(self): return _ops.cast(self, float32)
+    def double(self): return _ops.cast(self, float64)
+    def half(self): return _ops.cast(self, float16)
+    def long(self): return _ops.cast(self, int64)
+    def int(self): return _ops.cast(self, int32)
+    def bool(self): return _ops.cast(self, bool_)
+    def type_as(self, other): return _ops.cast(self, other.dtype)
+    def abs(self): return _ops.abs(self)
+    def neg(self): return _ops.negative(self)
+    def sin(self): return _ops.sin(self)
+    def cos(self): return _ops.cos(self)
+    def pow(self, exponent): return _ops.power(self, exponent)
+    def add(self, other): return _ops.add(self, other)
+    def sub(self, other): return _ops.subtract(self, other)
+    def mul(self, other): return _ops.multiply(self, other)
+    def div(self, other): return _ops.divide(self, other)
+    def mm(self, other): return _torch().mm(self, other)
+    def bmm(self, other): return _torch().bmm(self, other)
+    def log_softmax(self, dim=-1): return _ops.log_softmax(self, dim)
+    def clamp(self, min=None, max=None): return _ops.clip(self, min, max)  # noqa: A002
+    def masked_fill(self, mask, value): return _ops.where(mask, value, self)
+
+    def expand(self, *sizes):
+        """Broadcast to ``sizes`` (-1 keeps an axis), without copying."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        lead = len(sizes) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
+        return _ops.broadcast_to(self, shape)
+
+    def clone(self):
+        """A copy with its own memory; gradients flow back to ``self``."""
+        if self.requires_grad:
+            return _ops.add(self, self._data.dtype.type(0))
+        return Tensor._make(self._data.copy(), False, None)
+
+    # in place: allowed while no gradient is being recorded for this tensor (e.g. under
+    # no_grad(), as in ``w -= lr * w.grad``); each bumps ``_version``.
+    def _inplace(self, op, value, index=Ellipsis):
+        if self.requires_grad and _grad_enabled():
+            raise RuntimeError(
+                f"{op}: in-place change of a tensor that requires grad{self._label()} while "
+                "gradients are recorded; do it under `with gradkit.no_grad():` (as in "
+                "`w -= lr * w.grad`), or write the out-of-place form (x = x + y)")
+        if isinstance(value, Tensor):
+            if value.requires_grad and _grad_enabled():
+                raise RuntimeError(
+                    f"{op}: writing a tensor that requires grad into another in place is not "
+                    "recorded by gradkit, so its gradient would be lost; build the result "
+                    "out of place (gradkit.cat, gradkit.stack, gradkit.where)")
+            value = value._data
+        if isinstance(self._data, np.generic):  # a NumPy scalar (0-d sums): make it writable
+            self._data = np.array(self._data)
+        self._data[index] = value
+        self._version += 1
+        return self
+
+    def _inplace_op(self, op, other, fn):
+        other = other._data if isinstance(other, Tensor) else other
+        return self._inplace(op, fn(self._data, other))
+
+    def zero_(self): return self._inplace("zero_", 0)
+    def fill_(self, value): return self._inplace("fill_", value)
+    def copy_(self, src): return self._inplace("copy_", src)
+    def add_(self, other): return self._inplace_op("add_", other, lambda a, b: a + b)
+    def sub_(self, other): return self._inplace_op("sub_", other, lambda a, b: a - b)
+    def mul_(self, other): return self._inplace_op("mul_", other, lambda a, b: a * b)
+    def div_(self, other): return self._inplace_op("div_", other, lambda a, b: a / b)
+
+    def clamp_(self, min=None, max=None):  # noqa: A002
+        return self._inplace("clamp_", get_array_module(self._data).clip(self._data, min, max))
+
+    def __setitem__(self, idx, value):
+        if isinstance(idx, Tensor):
+            idx = idx._data
+        elif isinstance(idx, tuple):
+            idx = tuple(i._data if isinstance(i, Tensor) else i for i in idx)
+        self._inplace("__setitem__", value, idx)
+
+    def _augmented(self, op, other, out_of_place):
+        """``x += y``: in place as in PyTorch; while a graph is recorded through ``x`` or
+        ``y`` (not a leaf ``x``), the out-of-place result (same value) is bound instead."""
+        if _grad_enabled() and (self.requires_grad or getattr(other, "requires_grad", False)):
+            if self.requires_grad and self._ctx is None:
+                self._inplace(op, other)  # raises: a leaf that requires grad
+            return out_of_place(self, other)
+        return self._inplace_op(op, other, getattr(_operator, op))
+
+    def __iadd__(self, o): return self._augmented("iadd", o, _ops.add)
+    def __isub__(self, o): return self._augmented("isub", o, _ops.subtract)
+    def __imul__(self, o): return self._augmented("imul", o, _ops.multiply)
+    def __itruediv__(self, o): return self._augmented("itruediv", o, _ops.divide)
 
 
 class Variable(Tensor):
@@ -411,12 +550,28 @@ def _broadcasts_to(src, dst):
     return all(s in (1, d) for s, d in zip(src[::-1], dst[::-1]))
 
 
-def tensor(data, dtype=None, requires_grad=False):
-    """Make a Tensor (``gradkit.tensor([1., 2.])``), like ``torch.tensor``."""
-    return Tensor(data, dtype=dtype, requires_grad=requires_grad)
+def tensor(data, dtype=None, requires_grad=False, device=None):
+    """Make a Tensor (``gradkit.tensor([1., 2.])``), like ``torch.tensor``: a copy of
+    ``data``, on ``device`` (a name such as ``"cpu"``; None: the default device)."""
+    arr = _to_array(data, dtype)
+    if device is not None:
+        from gradkit.devices import place
+
+        arr = place(arr, device)
+    if arr is data or (isinstance(data, Tensor) and arr is data._data):
+        arr = arr.copy()  # never share the caller's memory
+    return Tensor(arr, requires_grad=requires_grad)
 
 
 from gradkit import ops as _ops  # noqa: E402  (ops are built on Tensor)
+from gradkit.autograd.function import is_grad_enabled as _grad_enabled  # noqa: E402
+
+
+def _torch():
+    """gradkit.compat.torch (PyTorch's spellings, built on the ops)."""
+    from gradkit.compat import torch
+
+    return torch
 
 _UFUNCS: dict = {}  # NumPy ufunc name -> differentiable op, filled on first use
 

@@ -203,6 +203,13 @@ class Function:
     #: set False on ops whose backward is not written with ``M`` (no create_graph)
     higher_order = True
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.__dict__.get("forward"), staticmethod):  # PyTorch style
+            from gradkit.autograd.custom import ctx_apply
+
+            cls.apply = classmethod(ctx_apply)
+
     @classmethod
     def apply(cls, *args, **kwargs):
         ctx = _new(cls)

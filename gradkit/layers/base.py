@@ -16,6 +16,7 @@ import threading
 import numpy as np
 
 from gradkit.autograd.function import no_grad
+from gradkit.layers.module_api import ModuleAPI
 from gradkit.tensor import Tensor, Variable
 
 _name_counts: dict = {}
@@ -182,8 +183,8 @@ def _kind_words(dt):
         dt.kind, "not numeric")
 
 
-class Layer:
-    """Base class of all layers.
+class Layer(ModuleAPI):
+    """Base class of all layers (and of ``gradkit.nn.Module``: one hierarchy).
 
     Args:
         trainable: whether the layer's weights are updated by training.
@@ -213,6 +214,7 @@ class Layer:
                             f"{', '.join(sorted(kwargs))}")
         object.__setattr__(self, "_layers", [])
         object.__setattr__(self, "_weights", [])
+        object.__setattr__(self, "_weight_names", {})  # local name -> weight
         self.name = name or unique_name(_snake(type(self).__name__))
         self.dtype = np.dtype(dtype or "float32")
         self._trainable = bool(trainable)
@@ -236,7 +238,9 @@ class Layer:
 
     # ------------------------------------------------------------ tracking
     def __setattr__(self, key, value):
-        if isinstance(value, Layer) and key != "_parent":
+        if isinstance(value, Variable):  # a Parameter / weight: tracked by its attribute name
+            self._track_weight(key, value)
+        elif isinstance(value, Layer) and key != "_parent":
             if value not in self._layers:
                 self._layers.append(value)
         elif isinstance(value, (list, tuple)) and value and all(
@@ -284,6 +288,7 @@ class Layer:
         if not self._trainable:
             var.requires_grad = False
         self._weights.append(var)
+        self._weight_names[name or f"weight_{len(self._weights) - 1}"] = var
         if regularizer is not None:
             self._regularizers.append((var, regularizers.get(regularizer)))
         if constraint is not None:
@@ -331,18 +336,6 @@ class Layer:
 
     trainable_variables = trainable_weights
     variables = weights
-
-    def parameters(self):
-        """The trainable weights, for PyTorch-style optimizers (``SGD(model.parameters())``)."""
-        return self.trainable_weights
-
-    def named_parameters(self):
-        return [(w.name, w) for w in self.trainable_weights]
-
-    def zero_grad(self):
-        """Reset ``.grad`` of every parameter (PyTorch style)."""
-        for w in self.weights:
-            w.grad = None
 
     def count_params(self):
         """Number of scalars in all weights."""
@@ -461,6 +454,11 @@ class Layer:
 
     def call(self, inputs, training=None):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} must implement call()")
+
+    def forward(self, *args, **kwargs):
+        """PyTorch's name for the math: a Keras layer's ``forward`` is its ``call``
+        (``gradkit.nn.Module`` runs it the other way round: ``call`` runs ``forward``)."""
+        return self.call(*args, **kwargs)
 
     def _maybe_build(self, input_shape):
         if not self.built:

@@ -80,6 +80,16 @@ def log(a):
     return _el.Log.apply(a)
 
 
+def sin(a):
+    """Sine (radians)."""
+    return _el.Sin.apply(a)
+
+
+def cos(a):
+    """Cosine (radians)."""
+    return _el.Cos.apply(a)
+
+
 def sqrt(a):
     """Square root."""
     return _el.Sqrt.apply(a)
@@ -128,16 +138,6 @@ def cast(a, dtype):
     if dtype.kind != "f" and out.requires_grad:
         out = out.detach()
     return out
-
-
-def sin(a):
-    """Sine (radians)."""
-    return _el.Sin.apply(a)
-
-
-def cos(a):
-    """Cosine (radians)."""
-    return _el.Cos.apply(a)
 
 
 def log1p(a):

@@ -92,6 +92,22 @@ class Log(Function):
         return (g / a,)  # d log a = 1/a
 
 
+class Sin(Function):
+    def forward(self, a):
+        return _xp(a).sin(a)
+
+    def backward(self, M, g, out, a):
+        return (g * M.cos(a),)  # d sin a = cos a
+
+
+class Cos(Function):
+    def forward(self, a):
+        return _xp(a).cos(a)
+
+    def backward(self, M, g, out, a):
+        return (-g * M.sin(a),)  # d cos a = -sin a
+
+
 class Sqrt(Function):
     def forward(self, a):
         return _xp(a).sqrt(a)
@@ -167,22 +183,6 @@ class Cast(Function):
 
     def backward(self, M, g, out, a, dtype):
         return (g.astype(a.dtype) if a.dtype.kind == "f" else None), None
-
-
-class Sin(Function):
-    def forward(self, a):
-        return _xp(a).sin(a)
-
-    def backward(self, M, g, out, a):
-        return (g * M.cos(a),)  # d sin a = cos a
-
-
-class Cos(Function):
-    def forward(self, a):
-        return _xp(a).cos(a)
-
-    def backward(self, M, g, out, a):
-        return (-g * M.sin(a),)  # d cos a = -sin a
 
 
 class Log1p(Function):

@@ -12,6 +12,9 @@ from gradkit import ops
 from gradkit.autograd import engine
 from gradkit.creation import convert_to_tensor
 
+__all__ = ["argmax", "constant", "gradients", "pow", "reduce_max", "reduce_mean", "reduce_min",
+           "reduce_sum", "square", "train"]
+
 
 def reduce_sum(x, axis=None, keepdims=False):
     """``tf.reduce_sum``."""
