@@ -141,3 +141,13 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     for line in (_robustness_line(terminalreporter), _reference_line(config)):
         if line:
             terminalreporter.write_line(line)
+
+
+# ------------------------------------------------------------ the strict stand-in GPU
+@pytest.fixture
+def strict_gpu():
+    """gradkit.device("cuda") is the strict stand-in (gradkit.testing.strict_device) here."""
+    from gradkit.testing import strict_device
+
+    with strict_device.activate():
+        yield strict_device

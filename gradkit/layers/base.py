@@ -15,6 +15,8 @@ import re
 import numpy as np
 
 from gradkit.autograd.function import no_grad
+from gradkit.backend import is_device_array, to_numpy
+from gradkit.devices import array_module, as_device, default_device, place, using
 from gradkit.tensor import Tensor, Variable
 
 _name_counts: dict = {}
@@ -122,12 +124,16 @@ def _takes_training(cls) -> bool:
 
 
 def to_tensor_input(layer, x, dtype):
-    """Convert one input to a Tensor, cast floats to the layer's dtype, refuse non-numbers."""
+    """Convert one input to a Tensor, cast floats to the layer's dtype, refuse non-numbers.
+
+    Host data (NumPy arrays, lists) is moved to the layer's device (Keras code that never
+    names a device runs where the model lives); a Tensor is used where it is.
+    """
     if isinstance(x, Tensor):
         if x.dtype.kind == "f" and x.dtype != dtype:
             return x.astype(dtype)
         return x
-    arr = np.asarray(x)
+    arr = x if is_device_array(x) else np.asarray(x)  # host: the caller's data
     if arr.dtype.kind not in _VALID_KINDS:
         raise TypeError(
             f"{type(layer).__name__} '{layer.name}' received input of dtype {arr.dtype} "
@@ -135,7 +141,7 @@ def to_tensor_input(layer, x, dtype):
             "np.asarray(x, dtype='float32')")
     if arr.dtype.kind == "f" and arr.dtype != dtype or arr.dtype.kind == "b":
         arr = arr.astype(dtype)
-    return Tensor._make(arr, False, None)
+    return Tensor._make(place(arr, layer.device), False, None)
 
 
 def _kind_words(dt):
@@ -188,6 +194,7 @@ class Layer:
             input_shape = tuple(batch_input_shape)[1:]
         self._build_input_shape = None if input_shape is None else (None,) + tuple(input_shape)
         self._declared_input_shape = None if input_shape is None else tuple(input_shape)
+        self._device = None  # set by .to() or the first add_weight; None: the default device
 
     # ------------------------------------------------------------ tracking
     def __setattr__(self, key, value):
@@ -233,7 +240,12 @@ class Layer:
 
         dtype = np.dtype(dtype or self.dtype)
         init = initializers.get(initializer)
-        value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
+        dev = self.device
+        self._device = dev
+        with dev, using(dev):  # the initializer draws on the layer's device
+            value = init(tuple(shape), dtype=dtype)
+            value = place(value._data if isinstance(value, Tensor) else value, dev)
+        value = value.astype(dtype, copy=False)
         var = Variable(value, trainable=trainable and self._trainable, name=f"{self.name}/{name}")
         var.trainable = trainable  # the weight's own flag; the layer's flag gates it too
         if not self._trainable:
@@ -245,6 +257,36 @@ class Layer:
             raise NotImplementedError(
                 f"{type(self).__name__}: weight constraints are not supported")
         return var
+
+    @property
+    def device(self):
+        """Where the weights live: set by :meth:`to`, else the default device when the
+        first weight was made (``with gradkit.device("cuda"): model.build(...)``)."""
+        return self._device or default_device()
+
+    def to(self, device):
+        """Move every weight (and a compiled model's optimizer state) to ``device``.
+
+        Weights made later (a layer built on its first call) are made there too, and
+        NumPy inputs are moved there when the layer is called. Returns the layer.
+
+        Example::
+
+            model = Sequential([Dense(10)]).to("cuda")
+        """
+        dev = as_device(device)
+        layers = self._flatten_layers()
+        for layer in layers:
+            layer._device = dev
+            for w in layer._weights:
+                w._data = place(w._data, dev)
+                if w.grad is not None:
+                    w.grad = Tensor._make(place(w.grad._data, dev), False, None)
+        for layer in layers:  # after the weights: the state follows them
+            opt = getattr(layer, "optimizer", None)
+            if opt is not None and hasattr(opt, "to"):
+                opt.to(dev)
+        return self
 
     @property
     def trainable(self):
@@ -314,12 +356,12 @@ class Layer:
             raise ValueError(f"{type(self).__name__} '{self.name}'.set_weights: expected "
                              f"{len(ws)} arrays, received {len(values)}")
         for w, v in zip(ws, values):
-            v = np.asarray(v)
+            v = to_numpy(v)  # host: the caller's values
             if v.shape != w.shape:
                 raise ValueError(f"{type(self).__name__} '{self.name}': weight '{w.name}' has "
                                  f"shape {w.shape}, received an array of shape {v.shape}")
         for w, v in zip(ws, values):
-            w.assign(np.asarray(v, dtype=w.dtype))
+            w.assign(to_numpy(v).astype(w.dtype, copy=False))  # host: moved by assign
 
     @property
     def losses(self):
@@ -402,8 +444,11 @@ class Layer:
     def compute_output_shape(self, input_shape):
         """Output shape for ``input_shape``; by default found by running the layer on zeros."""
 
+        xp = array_module(self.device)
+
         def dummy(s):
-            return np.zeros(tuple(1 if d is None else d for d in s), dtype=self.dtype)
+            with using(self.device):
+                return xp.zeros(tuple(1 if d is None else d for d in s), dtype=self.dtype)
 
         if isinstance(input_shape, list):
             x = [dummy(s) for s in input_shape]

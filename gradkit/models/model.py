@@ -185,6 +185,8 @@ class Model(Layer):
         return float(loss._data)
 
     def _run_step(self, step, xb, yb, swb):
+        # each batch goes to the model's device first (a no-op on the CPU)
+        xb, yb, swb = D.to_device((xb, yb, swb), self.device)
         # an overridden train_step/test_step with the (x, y) signature still works unweighted
         return step(xb, yb) if swb is None else step(xb, yb, sample_weight=swb)
 
@@ -533,7 +535,7 @@ class Model(Layer):
         for i, xb in enumerate(batches):
             if hooks:
                 cb.on_predict_batch_begin(i, {})
-            out = self.predict_step(xb)
+            out = D.to_host(self.predict_step(D.to_device(xb, self.device)))
             if not arrays:
                 outs.append(out)
             else:
@@ -647,14 +649,15 @@ class Model(Layer):
             raise NotImplementedError(f"{type(self).__name__} must implement call()")
         shapes = input_shape
         if isinstance(shapes, list) and shapes and isinstance(shapes[0], (tuple, list)):
-            x = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype) for s in shapes]
+            x = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype)  # host: dummy
+                 for s in shapes]
         else:
-            x = np.zeros(tuple(1 if d is None else d for d in shapes), self.dtype)
+            x = np.zeros(tuple(1 if d is None else d for d in shapes), self.dtype)  # host: dummy
         self.built = True
         self._build_input_shape = input_shape
         with no_grad():
             self.call(D.prepare(x, "x", "build", self.dtype)[0] if not isinstance(x, list)
-                      else [Tensor(a) for a in x])
+                      else [Tensor(a, device=self.device) for a in x])
 
     def __call__(self, inputs, *args, training=None, **kwargs):
         if not self.built and not isinstance(inputs, (list, tuple, dict)) \

@@ -130,6 +130,19 @@ def cast(a, dtype):
     return out
 
 
+def to_device(a, device):
+    """``a`` on ``device`` (a copy when it lives elsewhere); differentiable, the gradient
+    flows back to ``a``'s device. ``Tensor.to(device)`` calls it."""
+    from gradkit.devices import as_device, device_of
+    from gradkit.ops.device import ToDevice
+
+    device = as_device(device)
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    if device_of(a._data) == device:
+        return a
+    return ToDevice.apply(a, device)
+
+
 # ---------------------------------------------------------------- activations
 _PLAIN_NUMBER = frozenset((int, float))
 
@@ -707,7 +720,8 @@ def dropout(x, rate, noise_shape=None, seed=None):
 
         y = ops.dropout(x, 0.5, seed=0)   # about half of x zeroed, the rest doubled
     """
-    from gradkit import random as _random
+    from gradkit.devices import rng as device_rng
+    from gradkit.devices import using
 
     x = x if isinstance(x, Tensor) else Tensor(x)
     rate = check_number("dropout", "rate", rate, 0, 1, max_open=True)
@@ -722,10 +736,12 @@ def dropout(x, rate, noise_shape=None, seed=None):
             raise ValueError(f"dropout: noise_shape {noise_shape} has {len(noise_shape)} "
                              f"axes, the input {len(shape)} (shape {shape})")
         shape = tuple(s if n is None else n for n, s in zip(noise_shape, shape))
-    keep = _random.rng(seed, owner="dropout").random(shape, dtype=_np.float32) >= rate
-    mask = _np.multiply(keep, x.dtype.type(1.0 / (1.0 - rate)), dtype=x.dtype)
-    xp = get_array_module(x._data)
-    return multiply(x, mask if xp is _np else xp.asarray(mask))
+    dev = x.device
+    with using(dev):  # the mask is drawn on x's device
+        keep = device_rng(seed, dev, owner="dropout").random(shape, dtype=_np.float32) >= rate
+        mask = get_array_module(keep).multiply(keep, x.dtype.type(1.0 / (1.0 - rate)),
+                                               dtype=x.dtype)
+    return multiply(x, mask)
 
 
 def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False, scale=None,
@@ -754,6 +770,8 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False, 
 
         out = ops.scaled_dot_product_attention(q, k, v, is_causal=True)
     """
+    from gradkit.devices import place
+
     query, key, value = (t if isinstance(t, Tensor) else Tensor(t) for t in (query, key, value))
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2 or query.shape[-1] != key.shape[-1] \
             or key.shape[-2] != value.shape[-2]:
@@ -766,17 +784,17 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False, 
     scores = matmul(query, swapaxes(key, -1, -2)) * query.dtype.type(scale)
     length, source = query.shape[-2], key.shape[-2]
     allowed = None
+    xp = get_array_module(scores._data)
     if is_causal:
-        allowed = _np.tril(_np.ones((length, source), dtype=bool))
+        allowed = xp.tril(xp.ones((length, source), dtype=bool))
     if mask is not None:
-        m = _data(mask) if isinstance(mask, Tensor) else _np.asarray(mask)
+        m = _data(mask) if isinstance(mask, Tensor) else place(mask, scores.device)
         if m.dtype == bool:
             allowed = m if allowed is None else allowed & m
         else:
             scores = scores + m.astype(scores.dtype, copy=False)
     if allowed is not None:
-        xp = get_array_module(scores._data)
-        allowed = xp.broadcast_to(xp.asarray(allowed), scores.shape)
+        allowed = xp.broadcast_to(allowed, scores.shape)
         scores = where(allowed, scores, scores.dtype.type(-_np.inf))
         # a row with nothing allowed: softmax of all -inf is NaN; give it zero weights
         empty = ~allowed.any(axis=-1, keepdims=True)

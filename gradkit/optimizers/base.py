@@ -36,7 +36,8 @@ import numbers
 import numpy as np
 
 from gradkit._parallel import ParallelRunner
-from gradkit.backend import get_array_module, is_array, to_numpy
+from gradkit.backend import get_array_module, is_array, is_device_array, to_numpy
+from gradkit.devices import as_device, device_of, place
 from gradkit.optimizers import schedules as _schedules
 from gradkit.optimizers.clipping import (
     clip_by_global_norm,
@@ -306,13 +307,14 @@ class Optimizer:
             return
         xp = get_array_module(arr)
         if rec.slots is not None and rec.arr is not arr:
-            # The parameter's array was replaced (p.data = ...): keep the state if it fits.
+            # The parameter's array was replaced (p.data = ..., .to(device)): keep the state
+            # if it fits, on the parameter's device.
             if rec.arr.shape != arr.shape or rec.arr.dtype != arr.dtype:
                 raise ValueError(
                     f"{type(self).__name__}: parameter {rec.index} changed from "
                     f"{rec.arr.shape} {rec.arr.dtype} to {arr.shape} {arr.dtype} after the "
                     "optimizer created its state; make a new optimizer")
-            rec.arr = arr
+            self._move(rec, device_of(arr))
             return
         rec.arr = arr
         names = self._slot_names()
@@ -323,6 +325,24 @@ class Optimizer:
         else:
             rec.slots = [self._init_slot(n, arr, xp) for n in names]
         rec.scratch = [xp.empty_like(arr) for _ in range(self._scratch_count)]
+
+    def _move(self, rec, dev):
+        """Put ``rec``'s state and buffers on ``dev`` (where its parameter now lives)."""
+        rec.slots = [place(a, dev) for a in rec.slots]
+        rec.scratch = [place(a, dev) for a in rec.scratch]
+        rec.gbuf = None if rec.gbuf is None else place(rec.gbuf, dev)
+        rec.arr = rec.param._data
+
+    def to(self, device):
+        """Move the optimizer's state to ``device`` (``Model.to`` calls it); returns self.
+
+        Parameters moved by other means get their state moved on their next update.
+        """
+        dev = as_device(device)
+        for rec in self._order:
+            if rec.slots is not None:
+                self._move(rec, dev)
+        return self
 
     def _check_loaded(self, index, slots, shape=None):
         names = self._slot_names()
@@ -672,6 +692,10 @@ class Optimizer:
         self.iterations = step
 
     def _run(self, c, recs, garrs):
+        if is_device_array(recs[0].arr):  # a GPU runs each kernel whole, no host threads
+            for rec, g in zip(recs, garrs):
+                self._kernel(c, rec.arr, g, rec.slots, rec.scratch)
+            return
         self._runner.run(self._kernel, c, [(rec.index, rec.arr, g, rec.slots, rec.scratch)
                                            for rec, g in zip(recs, garrs)])
 
