@@ -187,17 +187,23 @@ def place(array, dev=None):
         return xp.asarray(array)
 
 
-def check_same_device(op, arrays):
-    """Raise :class:`DeviceError` when the arrays among ``arrays`` live on two devices.
+def check_same_device(op, args, arrays):
+    """The arrays of an op's arguments, checked to share one device.
 
-    Scalars (Python and NumPy) go anywhere; a host array meeting a GPU array is an
-    error, never a silent copy (PyTorch's rule). ``op`` names the operation.
+    ``args`` are the op's arguments, ``arrays`` the same with Tensors unwrapped. Two
+    Tensors (or GPU arrays) on different devices are a :class:`DeviceError` naming both,
+    never a silent copy (PyTorch's rule). Scalars go anywhere, and a plain NumPy array
+    passed as a constant is copied to the tensors' GPU (TensorFlow converts constants
+    so). ``op`` names the operation. Returns ``arrays``, with such constants moved.
     """
-    first = None
-    for a in arrays:
+    first, constants = None, False
+    for t, a in zip(args, arrays):
         if backend.is_device_array(a):
             dev = device_of(a)
-        elif isinstance(a, numpy.ndarray):
+        elif type(a) is numpy.ndarray:
+            if not hasattr(t, "_data"):  # not a Tensor: a host constant
+                constants = True
+                continue
             dev = CPU
         else:
             continue
@@ -207,15 +213,19 @@ def check_same_device(op, arrays):
             raise DeviceError(
                 f"{op}: expected all tensors on the same device, found {first} and {dev}; "
                 f"move one with .to('{first}') (or .to('{dev}')) first")
+    if constants and first is not None and first.type != "cpu":
+        return [place(a, first) if type(a) is numpy.ndarray else a for a in arrays]
+    return arrays
 
 
 def rng(seed=None, dev=None, *, owner="gradkit.devices.rng"):
     """The random generator for drawing on ``dev`` (the default device when None).
 
     On the CPU it is :func:`gradkit.random.rng(seed) <gradkit.random.rng>` itself. On a
-    GPU it is the array module's ``random.RandomState`` seeded from that host
-    generator, so ``gradkit.random.seed(s)`` makes GPU draws repeat too; the global one
-    is made once per host generator and device.
+    GPU it is a new generator of the array module (``random.RandomState``) seeded with
+    one draw from that host generator, so each device draw is a function of the host
+    stream: ``gradkit.random.seed(s)`` makes GPU runs repeat, and a checkpoint that
+    saves the host state resumes them bit for bit.
     """
     from gradkit import random as R
 
@@ -223,19 +233,9 @@ def rng(seed=None, dev=None, *, owner="gradkit.devices.rng"):
     host = R.rng(seed, owner=owner)
     if dev.type == "cpu":
         return host
-    key = (dev, id(host))
-    g = _device_rngs.get(key) if seed is None else None
-    if g is None or g[0] is not host:
-        xp = array_module(dev)
-        with xp.cuda.Device(dev.index):
-            g = (host, _DeviceGenerator(xp.random.RandomState(int(host.integers(2 ** 63)))))
-        if seed is None:
-            _device_rngs.clear()
-            _device_rngs[key] = g
-    return g[1]
-
-
-_device_rngs: dict = {}
+    xp = array_module(dev)
+    with xp.cuda.Device(dev.index):
+        return _DeviceGenerator(xp.random.RandomState(int(host.integers(2 ** 63))))
 
 
 class _DeviceGenerator:

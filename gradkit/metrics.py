@@ -545,7 +545,7 @@ class Recall(_Confusion):
         return tp / d if d else 0.0
 
 
-class AUC(Metric):
+class AUC(Metric):  # host: the histogram and kept scores live in host memory
     """Area under the ROC curve, streamed through a histogram of scores (like Keras).
 
     Scores are counted into ``num_thresholds`` fixed thresholds evenly spaced

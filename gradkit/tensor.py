@@ -45,9 +45,9 @@ def _to_array(data, dtype=None, device=None):
         arr = data
         host = type(arr) is np.ndarray
     elif isinstance(data, np.generic):
-        arr, host = np.asarray(data), True  # a NumPy scalar keeps its dtype, like an array
+        arr, host = np.asarray(data), True  # host: a NumPy scalar keeps its dtype
     else:
-        arr, host = np.asarray(data), True
+        arr, host = np.asarray(data), True  # host: the caller's lists and numbers
         if dtype is None and arr.dtype == np.float64:
             arr = arr.astype(_default_float)  # Python floats become float32
     if dtype is not None:
@@ -241,7 +241,7 @@ class Tensor:
     __hash__ = object.__hash__  # identity, as for PyTorch tensors and TF variables
 
     def __repr__(self):
-        body = np.array2string(to_numpy(self._data), separator=", ", precision=4,
+        body = np.array2string(to_numpy(self._data), separator=", ", precision=4,  # host: print
                                prefix="Tensor(")
         extra = ""
         if self._data.dtype != _default_float:

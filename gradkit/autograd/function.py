@@ -216,7 +216,7 @@ class Function:
                 needs = None
         ctx.needs = needs
         if _backend._cupy is not None:  # arrays of two devices can meet only once a GPU is in
-            check_same_device(cls.__name__.lower(), arrays)
+            arrays = check_same_device(cls.__name__.lower(), args, arrays)
         try:
             out = ctx.forward(*arrays, **kwargs)
         except (OpError, AxisError):
@@ -225,7 +225,7 @@ class Function:
             shapes = " and ".join(str(getattr(a, "shape", "scalar")) for a in arrays)
             raise OpError(f"{cls.__name__.lower()}: invalid input shapes {shapes}: {e}") from e
         if type(out) is not _ndarray and not _backend.is_array(out):
-            out = _numpy.asarray(out)  # NumPy reductions return scalars, not 0-d arrays
+            out = _numpy.asarray(out)  # host: NumPy reductions return scalars, not 0-d arrays
         if needs is None:
             return _make(out, False, None)
         ctx.parents = args

@@ -17,6 +17,7 @@ import numpy as np
 from gradkit.autograd.function import no_grad
 from gradkit.backend import is_device_array, to_numpy
 from gradkit.devices import array_module, as_device, default_device, place, using
+from gradkit.mixed_precision import autocast, autocast_dtype
 from gradkit.tensor import Tensor, Variable
 
 _name_counts: dict = {}
@@ -181,7 +182,17 @@ class Layer:
         object.__setattr__(self, "_layers", [])
         object.__setattr__(self, "_weights", [])
         self.name = name or unique_name(_snake(type(self).__name__))
-        self.dtype = np.dtype(dtype or "float32")
+        from gradkit import mixed_precision
+
+        policy = mixed_precision.Policy(dtype) if isinstance(dtype, (str, mixed_precision.Policy)) \
+            and str(getattr(dtype, "name", dtype)).startswith("mixed_") \
+            else mixed_precision.global_policy() if dtype is None else None
+        self.dtype_policy = policy if policy is not None else mixed_precision.Policy("float32")
+        # a mixed policy: float32 weights, call() under autocast in the compute dtype
+        self._autocast = policy.compute_dtype if policy is not None and policy.is_mixed \
+            else None
+        self.dtype = np.dtype(self.dtype_policy.variable_dtype if policy is not None
+                              else dtype)
         self._trainable = bool(trainable)
         self.built = False
         self.training = False  # PyTorch-style mode, set by train()/eval()
@@ -404,6 +415,9 @@ class Layer:
             self.built = True
 
     def __call__(self, inputs, *args, training=None, **kwargs):
+        if self._autocast is not None and autocast_dtype() != self._autocast:
+            with autocast(dtype=self._autocast):  # a mixed policy: compute in its dtype
+                return self.__call__(inputs, *args, training=training, **kwargs)
         if isinstance(inputs, Tensor) and inputs._data.dtype is self.dtype:
             shape = inputs._data.shape  # the hot path: a Tensor of the layer's dtype
         elif _is_symbolic(inputs):
@@ -462,7 +476,9 @@ class Layer:
     def get_config(self):
         """Constructor arguments as a JSON-serializable dict."""
         cfg = {"name": self.name, "trainable": self._trainable}
-        if self.dtype != np.float32:
+        if self._autocast is not None:
+            cfg["dtype"] = self.dtype_policy.name
+        elif self.dtype != np.float32:
             cfg["dtype"] = self.dtype.name
         if self._declared_input_shape is not None:
             cfg["input_shape"] = list(self._declared_input_shape)

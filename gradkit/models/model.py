@@ -836,13 +836,13 @@ def _serialize_loss(loss):
     return L.serialize(loss)
 
 
-def _concat(outs):
+def _concat(outs):  # host: predictions, already copied from the device
     if isinstance(outs[0], list):
         return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
     return np.concatenate(outs)
 
 
-def _alloc_like(out, n):
+def _alloc_like(out, n):  # host: predict's result
     if isinstance(out, list):
         return [np.empty((n,) + o.shape[1:], o.dtype) for o in out]
     return np.empty((n,) + out.shape[1:], out.dtype)

@@ -8,10 +8,12 @@ NumPy-style helpers (``zeros_like``, ``scatter_add``) a backward may call.
 
 from __future__ import annotations
 
+import math
 import numbers as _numbers
 
 import numpy as _np
 
+from gradkit import mixed_precision as _mp
 from gradkit.autograd.function import Function, OpError  # noqa: F401
 from gradkit.backend import get_array_module, is_array
 from gradkit.ops import activation as _act
@@ -218,12 +220,12 @@ def erf(x):
 
 def softmax(x, axis=-1):
     """``e^x / sum(e^x)`` along ``axis`` (shifted by the max: no overflow)."""
-    return _act.Softmax.apply(x, axis)
+    return _act.Softmax.apply(_mp.upcast(x), axis)
 
 
 def log_softmax(x, axis=-1):
     """``x - logsumexp(x)`` along ``axis``, stable for large logits."""
-    return _act.LogSoftmax.apply(x, axis)
+    return _act.LogSoftmax.apply(_mp.upcast(x), axis)
 
 
 # ---------------------------------------------------------------- reductions
@@ -401,6 +403,7 @@ def ones_like(x):
 # ---------------------------------------------------------------- linalg
 def matmul(a, b):
     """Matrix product: 1-D, 2-D and batched (``...ij,...jk``), like ``numpy.matmul``."""
+    a, b = _mp.lower(a, b)  # autocast: the compute dtype
     return _la.MatMul.apply(a, b)
 
 
@@ -494,6 +497,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", data_format="channe
         k = gradkit.Variable(np.random.randn(3, 3, 1, 32).astype(np.float32))
         y = gradkit.ops.conv2d(x, k, padding="same")      # (8, 28, 28, 32)
     """
+    x, kernel, bias = _mp.lower(x, kernel, bias)  # autocast: the compute dtype
     return _conv.Conv2D.apply(x, kernel, bias, strides, padding, data_format, dilation)
 
 
@@ -551,7 +555,7 @@ _DENSE_FUSED = {None: None, "linear": None, "relu": "relu", "tanh": "tanh",
 
 def _array(x):
     """Tensors and None as they are, anything else (lists, scalars) as an array."""
-    return x if x is None or isinstance(x, Tensor) else _np.asarray(x)
+    return x if x is None or isinstance(x, Tensor) or is_array(x) else Tensor(x)
 
 
 def dense(x, kernel, bias=None, activation=None):
@@ -576,6 +580,7 @@ def dense(x, kernel, bias=None, activation=None):
         h = ops.dense(x, w1, b1, "relu")     # x (128, 784), w1 (784, 512) -> (128, 512)
         logits = ops.dense(h, w2, b2)
     """
+    x, kernel, bias = _mp.lower(x, kernel, bias)  # autocast: the compute dtype
     try:
         fused = _DENSE_FUSED.get(activation, _UNFUSED)
     except TypeError:  # an unhashable callable
@@ -603,10 +608,10 @@ def _norm_params(op, x, axes, gamma, beta, stats):
     pshape = tuple(n if i in axes else 1 for i, n in enumerate(shape))
     param = tuple(shape[a] for a in axes)
     for name, value in (("gamma", gamma), ("beta", beta)) + stats:
-        if value is not None and _np.shape(_data(value)) != param:
+        if value is not None and _data(value).shape != param:
             raise ValueError(f"{op}: {name} must have shape {param} (the sizes of axes "
                              f"{axes} of the input, shape {shape}), received "
-                             f"{_np.shape(_data(value))}")
+                             f"{_data(value).shape}")
     return pshape
 
 
@@ -629,7 +634,7 @@ def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
 
         y = ops.layer_norm(x, gamma, beta)        # x (batch, seq, 512), gamma (512,)
     """
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = _mp.upcast(x if isinstance(x, Tensor) else Tensor(x))  # autocast: in float32
     axes = _feature_axes("layer_norm", axis, x.ndim)
     epsilon = check_number("layer_norm", "epsilon", epsilon, 0.0, min_open=True)
     pshape = _norm_params("layer_norm", x, axes, gamma, beta, ())
@@ -667,7 +672,7 @@ def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training=
         y = ops.batch_norm(x, mean, var, gamma, beta, training=True)   # x (32, 64)
         y = ops.batch_norm(x, mean, var, gamma, beta)                   # inference
     """
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = _mp.upcast(x if isinstance(x, Tensor) else Tensor(x))  # autocast: in float32
     axes = _feature_axes("batch_norm", axis, x.ndim)
     epsilon = check_number("batch_norm", "epsilon", epsilon, 0.0, min_open=True)
     momentum = check_number("batch_norm", "momentum", momentum, 0.0, 1.0)
@@ -779,7 +784,7 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False, 
                       f"(..., S, E) and value (..., S, Ev), received {query.shape}, "
                       f"{key.shape} and {value.shape}")
     e = query.shape[-1]
-    scale = 1.0 / _np.sqrt(e) if scale is None else check_number(
+    scale = 1.0 / math.sqrt(e) if scale is None else check_number(
         "scaled_dot_product_attention", "scale", scale)
     scores = matmul(query, swapaxes(key, -1, -2)) * query.dtype.type(scale)
     length, source = query.shape[-2], key.shape[-2]

@@ -37,7 +37,7 @@ import numpy as np
 
 from gradkit._parallel import ParallelRunner
 from gradkit.backend import get_array_module, is_array, is_device_array, to_numpy
-from gradkit.devices import as_device, device_of, place
+from gradkit.devices import DeviceError, as_device, device_of, place
 from gradkit.optimizers import schedules as _schedules
 from gradkit.optimizers.clipping import (
     clip_by_global_norm,
@@ -352,10 +352,11 @@ class Optimizer:
                 f"{sorted(slots)}, this optimizer keeps {sorted(names)} (was the state saved "
                 "by another optimizer or configuration?)")
         for n in names:
-            if shape is not None and tuple(np.shape(slots[n])) != tuple(shape):
+            got = tuple(getattr(slots[n], "shape", None) or np.shape(slots[n]))  # host: lists
+            if shape is not None and got != tuple(shape):
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: state '{n}' of parameter {index} "
-                    f"has shape {tuple(np.shape(slots[n]))}, the parameter {tuple(shape)}")
+                    f"has shape {got}, the parameter {tuple(shape)}")
 
     def _extra_state(self):
         """Optimizer-wide state besides ``iterations`` (floats), for state_dict."""
@@ -380,7 +381,7 @@ class Optimizer:
             if rec.slots is not None:
                 state[rec.index] = {n: to_numpy(a).copy() for n, a in zip(names, rec.slots)}
         for i, slots in self._pending.items():
-            state[i] = {n: np.array(a, copy=True) for n, a in slots.items()}
+            state[i] = {n: np.array(a, copy=True) for n, a in slots.items()}  # host: loaded
         return {"iterations": int(self.iterations), "state": state,
                 "extra": dict(self._extra_state())}
 
@@ -409,7 +410,7 @@ class Optimizer:
                 for n, dst in zip(names, rec.slots):
                     dst[...] = xp.asarray(slots[n])
             else:
-                self._pending[i] = {n: np.array(slots[n], copy=True) for n in names}
+                self._pending[i] = {n: to_numpy(slots[n]).copy() for n in names}
                 if rec is not None:
                     rec.slots = None
                     self._ensure_state(rec)
@@ -425,7 +426,7 @@ class Optimizer:
         The first entry is a 0-d int64 array holding ``iterations`` (a copy); the rest
         are the live state arrays, parameter by parameter, slot by slot.
         """
-        out = [np.asarray(self.iterations, dtype=np.int64)]
+        out = [np.asarray(self.iterations, dtype=np.int64)]  # host: a counter
         for rec in self._order:
             if rec.slots is not None:
                 out.extend(rec.slots)
@@ -575,8 +576,12 @@ class Optimizer:
         arr = rec.arr
         if isinstance(g, Tensor):
             g = g._data
-        elif not is_array(g):
-            g = get_array_module(arr).asarray(g)
+        if not is_array(g) or type(g) is not type(arr) and not is_device_array(g):
+            g = place(g, device_of(arr))  # host data given as a gradient: to the parameter
+        if type(g) is not type(arr):
+            raise DeviceError(f"{type(self).__name__}: gradient on {device_of(g)} for "
+                              f"parameter {rec.index}{self._label(rec)} on {device_of(arr)}; "
+                              "move the gradient (or the parameter) first")
         if g.shape != arr.shape:
             raise ValueError(
                 f"{type(self).__name__}: gradient of shape {g.shape} for parameter "
