@@ -115,5 +115,7 @@ from gradkit.compat import (
     train,
 )
 from gradkit import keras
+from gradkit import amp, mixed_precision
+from gradkit.mixed_precision import autocast
 
 __version__ = "0.1.0"

@@ -174,6 +174,34 @@ def lower(*tensors):
     return out
 
 
+def loss_scale_for(model):
+    """A dynamic :class:`~gradkit.amp.LossScale` for a model with ``mixed_float16`` layers
+    (Keras's compile wraps the optimizer in a LossScaleOptimizer then), else None."""
+    if any(getattr(layer, "_autocast", None) == "float16"
+           for layer in model._flatten_layers()):
+        from gradkit.amp import LossScale
+
+        return LossScale(init_scale=2.0 ** 15)
+    return None
+
+
+_warned_float16 = False
+
+
+def warn_float16_without_policy(weights):
+    """Warn once per process when float16 weights are trained without a mixed policy."""
+    global _warned_float16
+    if not _warned_float16 and any(w.dtype == np.float16 for w in weights):
+        import warnings
+
+        _warned_float16 = True
+        warnings.warn("fit: the model has float16 weights and no mixed precision policy; "
+                      "float16 weights lose small updates and float16 gradients underflow. "
+                      "Use gradkit.mixed_precision.set_global_policy('mixed_float16') "
+                      "(float32 weights, float16 compute, loss scaling) instead",
+                      RuntimeWarning, stacklevel=3)
+
+
 def upcast(x):
     """``x`` in float32 when autocast is on and it is float16 (softmax, norms, losses)."""
     if autocast_dtype() is not None and getattr(x, "dtype", None) == np.float16:

@@ -65,6 +65,7 @@ class Model(Layer):
         self._compile_config = None
         self._warned_nan = False
         self._fit_weights = None  # trainable weights, looked up once per fit()
+        self._loss_scale = None   # amp.LossScale under the mixed_float16 policy (compile)
 
     # ------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
@@ -103,6 +104,10 @@ class Model(Layer):
             (f"weighted_{m.name}" if m.name in names else m.name, m, True) for m in weighted]
         self._metrics = plain + weighted
         self.compiled = True
+        from gradkit import mixed_precision
+
+        # Keras's compile: a mixed_float16 model trains with dynamic loss scaling
+        self._loss_scale = mixed_precision.loss_scale_for(self)
         self._compile_config = {"optimizer": O.serialize(self.optimizer),
                                 "loss": _serialize_loss(loss),
                                 "metrics": _serialize_metrics(metrics),
@@ -171,8 +176,16 @@ class Model(Layer):
         y_pred = self(x, training=True)
         loss = self._loss_of(y, y_pred, sample_weight)
         weights = self._fit_weights or self.trainable_weights
-        grads = engine.run_backward(loss, None, weights) if loss.requires_grad else []
-        self.optimizer.apply_gradients(zip(grads, weights))
+        scale = self._loss_scale
+        if scale is None:
+            grads = engine.run_backward(loss, None, weights) if loss.requires_grad else []
+            self.optimizer.apply_gradients(zip(grads, weights))
+        else:  # mixed_float16: scaled backward; a step with inf/nan gradients is skipped
+            grads = engine.run_backward(loss * scale.scale, None, weights)
+            finite = scale.unscale(grads)
+            if finite:
+                self.optimizer.apply_gradients(zip(grads, weights))
+            scale.update(finite)
         self._update_metrics(y, y_pred, sample_weight)
         return float(loss._data)
 
@@ -218,6 +231,8 @@ class Model(Layer):
     def _metric_logs(self, logs):
         for key, m, _ in self._metric_entries:
             logs[key] = float(m.result())
+        if self._loss_scale is not None:
+            logs["skipped_steps"] = self._loss_scale.skipped_steps
         return logs
 
     # ------------------------------------------------------------ fit
@@ -322,6 +337,10 @@ class Model(Layer):
         if not self.built and arrays:
             self.build((None,) + tuple(D._flat(x)[0].shape[1:]))
         self._fit_weights = self.trainable_weights if self.built else None
+        if self._loss_scale is None:
+            from gradkit import mixed_precision
+
+            mixed_precision.warn_float16_without_policy(self._fit_weights or ())
         with stopper:
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
@@ -344,7 +363,8 @@ class Model(Layer):
                     loss_sum += loss
                     seen += 1
                     if batch_hooks or bar is not None:
-                        logs = self._metric_logs({}) if self._metrics else {}
+                        logs = self._metric_logs({}) if self._metrics or self._loss_scale \
+                            else {}
                         logs["loss"] = loss_sum / seen
                         if batch_hooks:
                             blogs = dict(logs, loss=loss)
@@ -355,7 +375,7 @@ class Model(Layer):
                         break
                     if steps_per_epoch and step + 1 >= steps_per_epoch:
                         break
-                logs = self._metric_logs({}) if self._metrics else {}
+                logs = self._metric_logs({}) if self._metrics or self._loss_scale else {}
                 logs["loss"] = loss_sum / max(seen, 1)
                 if validation_data is not None and not stopper.hit:
                     vx, vy, vsw = validation_data
