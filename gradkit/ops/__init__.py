@@ -380,12 +380,22 @@ def getitem(x, idx):
         idx = tuple(i._data if isinstance(i, Tensor) else i for i in idx)
     elif isinstance(idx, list):
         idx = get_array_module(_data(x)).asarray(idx)
-    return _sh.GetItem.apply(x, idx)
+    return _sh.GetItem.apply(x, _index_on(_data(x), idx))
+
+
+def _index_on(x, idx):
+    """Index arrays given on the host moved to ``x``'s device (CuPy copies them too)."""
+    xp = get_array_module(x)
+    if xp is _np:
+        return idx
+    if isinstance(idx, tuple):
+        return tuple(xp.asarray(i) if type(i) is _np.ndarray else i for i in idx)
+    return xp.asarray(idx) if type(idx) is _np.ndarray else idx
 
 
 def scatter_add(shape, index, values):
     """Zeros of ``shape`` with ``values`` added at ``index``; repeated indices add up."""
-    return _sh.ScatterAdd.apply(tuple(shape), index, values)
+    return _sh.ScatterAdd.apply(tuple(shape), _index_on(_data(values), index), values)
 
 
 def zeros_like(x):
