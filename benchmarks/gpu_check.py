@@ -60,7 +60,6 @@ def ensure_cupy(dry_run):
 def _grads(row, sample, arrays, device):
     """Output and input gradients of one op sample on ``device`` (as NumPy arrays)."""
     import gradkit as gk
-
     from gradkit.devices import place
 
     leaves = [gk.Tensor(a, device=device, requires_grad=a.dtype.kind == "f")

@@ -38,6 +38,7 @@ import numpy as np
 from gradkit._parallel import ParallelRunner
 from gradkit.backend import get_array_module, is_array, is_device_array, to_numpy
 from gradkit.devices import DeviceError, as_device, device_of, place
+from gradkit.gpu_kernels import elementwise
 from gradkit.optimizers import schedules as _schedules
 from gradkit.optimizers.clipping import (
     clip_by_global_norm,
@@ -696,10 +697,25 @@ class Optimizer:
             rec.param._version += 1
         self.iterations = step
 
+    def _fused_source(self):
+        """The rule as one CUDA elementwise body for this configuration, or None.
+
+        ``(in_params, out_params, body)`` for ``cupy.ElementwiseKernel``: inputs are the
+        gradient then this step's coefficients (``_coefficients``' order), outputs the
+        parameter then its slots. Used on CuPy arrays only (:mod:`gradkit.gpu_kernels`).
+        """
+        return None
+
     def _run(self, c, recs, garrs):
         if is_device_array(recs[0].arr):  # a GPU runs each kernel whole, no host threads
+            src = self._fused_source()
+            fused = src and elementwise(get_array_module(recs[0].arr),
+                                        type(self).__name__.lower(), *src)
             for rec, g in zip(recs, garrs):
-                self._kernel(c, rec.arr, g, rec.slots, rec.scratch)
+                if fused:
+                    fused(g, *c, rec.arr, *rec.slots)   # one kernel: the whole rule
+                else:
+                    self._kernel(c, rec.arr, g, rec.slots, rec.scratch)
             return
         self._runner.run(self._kernel, c, [(rec.index, rec.arr, g, rec.slots, rec.scratch)
                                            for rec, g in zip(recs, garrs)])

@@ -64,6 +64,12 @@ class SGD(Optimizer):
     def _coefficients(self, lr, step):
         return (lr, self.momentum)
 
+    def _fused_source(self):
+        if not self._slot_names():
+            return "T g, float64 lr, float64 mu", "T p", "p = p - lr * g;"  # p <- p - lr g
+        step = "p = p - lr * g + mu * m;" if self.nesterov else "p = p + m;"
+        return "T g, float64 lr, float64 mu", "T p, T m", "m = mu * m - lr * g;" + step
+
     def _kernel(self, c, p, g, slots, scratch):
         lr, mu = c
         xp = get_array_module(p)
