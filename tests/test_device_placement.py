@@ -100,3 +100,18 @@ def test_layer_built_in_scope_lives_there(strict_gpu):
     assert layer(np.ones((2, 4), "float32")).device == "cuda:0"  # host input follows it
     with pytest.raises(DeviceError):
         layer(gk.ones((2, 4)))
+
+
+def test_readme_gpu_block_runs_on_the_stand_in(strict_gpu):
+    import pathlib
+    import re
+
+    readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S)
+                if 'gradkit.device("cuda")' in b)
+    rng = np.random.default_rng(0)
+    env = {"x_train": rng.random((64, 784), dtype=np.float32),
+           "y_train": rng.integers(0, 10, 64), "x_test": rng.random((8, 784), dtype=np.float32)}
+    exec(compile(code, "README:gpu", "exec"), env)
+    assert env["probs"].shape == (8, 10) and env["t"].device == "cuda:0"
+    assert all(w.device == "cpu" for w in env["model"].weights)

@@ -272,8 +272,14 @@ class Layer:
     @property
     def device(self):
         """Where the weights live: set by :meth:`to`, else the default device when the
-        first weight was made (``with gradkit.device("cuda"): model.build(...)``)."""
-        return self._device or default_device()
+        first weight was made (``with gradkit.device("cuda"): model.build(...)``); a
+        container without weights of its own answers for its sub-layers."""
+        if self._device is not None:
+            return self._device
+        for layer in self._flatten_layers():
+            if layer._device is not None:
+                return layer._device
+        return default_device()
 
     def to(self, device):
         """Move every weight (and a compiled model's optimizer state) to ``device``.
