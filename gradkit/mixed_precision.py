@@ -209,3 +209,11 @@ def upcast(x):
 
         return ops.cast(x, "float32")
     return x
+
+
+def __getattr__(name):  # keras.mixed_precision.LossScaleOptimizer, without an import cycle
+    if name == "LossScaleOptimizer":
+        from gradkit.amp import LossScaleOptimizer
+
+        return LossScaleOptimizer
+    raise AttributeError(f"module 'gradkit.mixed_precision' has no attribute {name!r}")
