@@ -618,10 +618,13 @@ def _norm_params(op, x, axes, gamma, beta, stats):
     pshape = tuple(n if i in axes else 1 for i, n in enumerate(shape))
     param = tuple(shape[a] for a in axes)
     for name, value in (("gamma", gamma), ("beta", beta)) + stats:
-        if value is not None and _data(value).shape != param:
+        got = getattr(_data(value), "shape", None)
+        if value is not None and got is None:
+            got = _np.shape(value)  # host: a list or number
+        if value is not None and got != param:
             raise ValueError(f"{op}: {name} must have shape {param} (the sizes of axes "
                              f"{axes} of the input, shape {shape}), received "
-                             f"{_data(value).shape}")
+                             f"{got}")
     return pshape
 
 
