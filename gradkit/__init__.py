@@ -151,5 +151,7 @@ from gradkit.compat.tf import (
 )
 from gradkit import keras
 from gradkit import data  # tf.data-style pipelines: tf.data.Dataset under `import gradkit as tf`
+from gradkit import amp, mixed_precision
+from gradkit.mixed_precision import autocast
 
 __version__ = "0.1.0"

@@ -28,6 +28,29 @@ def cupy_module():
     return _cupy
 
 
+def set_gpu_module(module):
+    """Install ``module`` as the GPU array module in CuPy's place; returns the previous one.
+
+    For tests: :func:`gradkit.testing.strict_device.activate` installs its strict
+    stand-in this way, so ``gradkit.device("cuda")`` runs on it. ``None`` means no GPU
+    module (``cupy_module()`` is not retried).
+    """
+    global _cupy, _cupy_tried
+    previous = cupy_module()
+    _cupy, _cupy_tried = module, True
+    return previous
+
+
+def is_device_array(a) -> bool:
+    """True for an array of the GPU module (CuPy, or its stand-in)."""
+    return _cupy is not None and isinstance(a, _cupy.ndarray)
+
+
+def gpu_active() -> bool:
+    """True once a GPU array module is loaded: only then can arrays of two devices meet."""
+    return _cupy is not None
+
+
 def get_array_module(*xs):
     """Return ``numpy`` or ``cupy``: the module that owns the given arrays.
 

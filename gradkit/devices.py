@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 
+import numpy
+
 from gradkit import backend
 
 
@@ -95,9 +97,28 @@ def device(spec="cpu", index=None) -> Device:
     return Device(spec, index)
 
 
+_UNSET = object()
+_env_default = _UNSET  # GRADKIT_DEVICE, read on first use
+
+
+def _process_default():
+    """``GRADKIT_DEVICE`` (read once, on first use), else the CPU."""
+    global _env_default
+    if _env_default is _UNSET:
+        import os
+
+        spec = os.environ.get("GRADKIT_DEVICE", "").strip()
+        try:
+            _env_default = Device(spec) if spec else CPU
+        except ValueError as e:
+            raise ValueError(f"GRADKIT_DEVICE={spec!r} is not a device name: {e}") from None
+    return _env_default
+
+
 def default_device() -> Device:
-    """The current thread's default device (``with gradkit.device(...)``), else the CPU."""
-    return getattr(_local, "default", None) or CPU
+    """The current thread's default device: the innermost ``with gradkit.device(...)``,
+    else ``GRADKIT_DEVICE`` (``cpu``, ``cuda``, ``cuda:N``), else the CPU."""
+    return getattr(_local, "default", None) or _process_default()
 
 
 def as_device(spec=None) -> Device:
@@ -124,21 +145,119 @@ def array_module(dev):
     return cp
 
 
+_GPU_DEVICES: dict = {}
+
+
 def device_of(array) -> Device:
-    """The device an array lives on."""
-    dev = getattr(array, "device", None)
-    if backend.get_array_module(array).__name__ == "numpy" or dev is None:
+    """The device an array lives on (host data, scalars included, is on the CPU)."""
+    if not backend.is_device_array(array):
         return CPU
-    return Device("cuda", int(getattr(dev, "id", 0)))  # pragma: no cover - GPU only
+    index = int(array.device.id)
+    dev = _GPU_DEVICES.get(index)
+    if dev is None:
+        dev = _GPU_DEVICES[index] = Device("cuda", index)
+    return dev
+
+
+def using(dev):
+    """A ``with`` scope in which the array module of ``dev`` allocates on ``dev``
+    (``cupy.cuda.Device(i)`` for a GPU; nothing to do for the CPU)."""
+    dev = as_device(dev)
+    if dev.type == "cpu":
+        import contextlib
+
+        return contextlib.nullcontext()
+    return array_module(dev).cuda.Device(dev.index)
 
 
 def place(array, dev=None):
-    """``array`` on ``dev`` (copied when it lives elsewhere; the same object when not)."""
+    """``array`` on ``dev`` (copied when it lives elsewhere; the same object when not).
+
+    Host data that is not an array yet (lists, scalars) becomes one on ``dev``.
+    """
     dev = as_device(dev)
     xp = array_module(dev)
-    if device_of(array) == dev:
+    if backend.is_array(array) and device_of(array) == dev:
         return array
     if dev.type == "cpu":
         return backend.to_numpy(array)
-    with xp.cuda.Device(dev.index):  # pragma: no cover - GPU only
+    with xp.cuda.Device(dev.index):
+        if backend.is_device_array(array):  # another GPU: copy through the peer
+            return array.copy()
         return xp.asarray(array)
+
+
+def check_same_device(op, args, arrays):
+    """The arrays of an op's arguments, checked to share one device.
+
+    ``args`` are the op's arguments, ``arrays`` the same with Tensors unwrapped. Two
+    Tensors (or GPU arrays) on different devices are a :class:`DeviceError` naming both,
+    never a silent copy (PyTorch's rule). Scalars go anywhere, and a plain NumPy array
+    passed as a constant is copied to the tensors' GPU (TensorFlow converts constants
+    so). ``op`` names the operation. Returns ``arrays``, with such constants moved.
+    """
+    first, constants = None, False
+    for t, a in zip(args, arrays):
+        if backend.is_device_array(a):
+            dev = device_of(a)
+        elif type(a) is numpy.ndarray:
+            if not hasattr(t, "_data"):  # not a Tensor: a host constant
+                constants = True
+                continue
+            dev = CPU
+        else:
+            continue
+        if first is None:
+            first = dev
+        elif dev != first:
+            raise DeviceError(
+                f"{op}: expected all tensors on the same device, found {first} and {dev}; "
+                f"move one with .to('{first}') (or .to('{dev}')) first")
+    if constants and first is not None and first.type != "cpu":
+        return [place(a, first) if type(a) is numpy.ndarray else a for a in arrays]
+    return arrays
+
+
+def rng(seed=None, dev=None, *, owner="gradkit.devices.rng"):
+    """The random generator for drawing on ``dev`` (the default device when None).
+
+    On the CPU it is :func:`gradkit.random.rng(seed) <gradkit.random.rng>` itself. On a
+    GPU it is a new generator of the array module (``random.RandomState``) seeded with
+    one draw from that host generator, so each device draw is a function of the host
+    stream: ``gradkit.random.seed(s)`` makes GPU runs repeat, and a checkpoint that
+    saves the host state resumes them bit for bit.
+    """
+    from gradkit import random as R
+
+    dev = as_device(dev)
+    host = R.rng(seed, owner=owner)
+    if dev.type == "cpu":
+        return host
+    xp = array_module(dev)
+    with xp.cuda.Device(dev.index):
+        return _DeviceGenerator(xp.random.RandomState(int(host.integers(2 ** 63))))
+
+
+class _DeviceGenerator:
+    """A GPU ``RandomState`` with the method names of ``numpy.random.Generator``, so one
+    drawing code serves both devices."""
+
+    __slots__ = ("_rs",)
+
+    def __init__(self, rs):
+        self._rs = rs
+
+    def random(self, size=None, dtype=numpy.float64):
+        return self._rs.random_sample(size=size, dtype=dtype)
+
+    def uniform(self, low=0.0, high=1.0, size=None):
+        return self._rs.uniform(low, high, size)
+
+    def normal(self, loc=0.0, scale=1.0, size=None):
+        return self._rs.normal(loc, scale, size)
+
+    def standard_normal(self, size=None, dtype=numpy.float64):
+        return self._rs.standard_normal(size=size, dtype=dtype)
+
+    def permutation(self, n):
+        return self._rs.permutation(n)

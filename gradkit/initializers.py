@@ -1,6 +1,9 @@
 """Weight initializers (Keras's ``keras.initializers``): ``init(shape, dtype) -> array``.
 
-Every random initializer draws from :func:`gradkit.random.generator`, so
+Arrays are made on the default device (``with gradkit.device(...)``; a layer's
+``add_weight`` opens its device's scope) by that device's array module. Every
+random initializer draws from :func:`gradkit.random.generator` (on a GPU, from a
+device generator seeded from it: :func:`gradkit.devices.rng`), so
 ``gradkit.random.seed(s)`` (or ``gradkit.utils.set_random_seed``) makes
 initial weights repeat. An initializer built with its own ``seed=`` instead
 uses a private generator seeded afresh on every call, so it returns the same
@@ -27,7 +30,7 @@ import math
 
 import numpy as np
 
-from gradkit import random as _random
+from gradkit import devices as _devices
 from gradkit.utils.config import Configurable
 from gradkit.utils.registry import Registry, as_is
 from gradkit.utils.validation import check_choice, check_int, check_number
@@ -74,6 +77,11 @@ def _shape(shape):
     return tuple(int(n) for n in shape)
 
 
+def _xp():
+    """The array module of the default device, which initial values are made on."""
+    return _devices.array_module(_devices.default_device())
+
+
 def _float_dtype(dtype, who):
     dt = np.dtype(dtype if dtype is not None else "float32")
     if dt.kind != "f":
@@ -103,7 +111,7 @@ class _Random(Initializer):
 
     def _rng(self):
         # looked up on every call: gradkit.random.seed() replaces the global generator
-        return _random.rng(self.seed, owner=type(self).__name__)
+        return _devices.rng(self.seed, owner=type(self).__name__)
 
     def __call__(self, shape, dtype="float32"):
         dt = _float_dtype(dtype, type(self).__name__)
@@ -132,10 +140,11 @@ class _Normal(_Random):
 def _truncated_normal(rng, shape, mean, stddev):
     """Normal samples with everything beyond 2 standard deviations drawn again."""
     z = rng.standard_normal(shape)
-    bad = np.abs(z) > 2.0
+    xp = _xp()
+    bad = xp.abs(z) > 2.0
     while bad.any():
         z[bad] = rng.standard_normal(int(bad.sum()))
-        bad = np.abs(z) > 2.0
+        bad = xp.abs(z) > 2.0
     return z * stddev + mean
 
 
@@ -148,14 +157,14 @@ class Zeros(Initializer):
     """
 
     def __call__(self, shape, dtype="float32"):
-        return np.zeros(_shape(shape), dtype=dtype or "float32")
+        return _xp().zeros(_shape(shape), dtype=dtype or "float32")
 
 
 class Ones(Initializer):
     """All ones."""
 
     def __call__(self, shape, dtype="float32"):
-        return np.ones(_shape(shape), dtype=dtype or "float32")
+        return _xp().ones(_shape(shape), dtype=dtype or "float32")
 
 
 class Constant(Initializer):
@@ -174,9 +183,10 @@ class Constant(Initializer):
 
     def __call__(self, shape, dtype="float32"):
         shape = _shape(shape)
-        v = np.asarray(self.value, dtype=dtype or "float32")
+        xp = _xp()
+        v = xp.asarray(self.value, dtype=dtype or "float32")
         try:
-            return np.array(np.broadcast_to(v, shape))
+            return xp.array(xp.broadcast_to(v, shape))
         except ValueError:
             raise ValueError(f"Constant: a value of shape {v.shape} does not broadcast to the "
                              f"weight shape {shape}") from None
@@ -360,9 +370,10 @@ class Orthogonal(_Random):
             raise ValueError(f"Orthogonal: needs a shape with at least 2 axes, got {shape}")
         rows, cols = math.prod(shape[:-1]), shape[-1]
         a = rng.standard_normal((max(rows, cols), min(rows, cols)))
-        q, r = np.linalg.qr(a)
-        d = np.sign(np.diag(r))
-        q = q * np.where(d == 0, 1.0, d)  # unique decomposition: uniformly distributed q
+        xp = _xp()
+        q, r = xp.linalg.qr(a)
+        d = xp.sign(xp.diag(r))
+        q = q * xp.where(d == 0, 1.0, d)  # unique decomposition: uniformly distributed q
         if rows < cols:
             q = q.T
         return (self.gain * q).reshape(shape)
@@ -385,7 +396,7 @@ class Identity(Initializer):
         shape = _shape(shape)
         if len(shape) != 2:
             raise ValueError(f"Identity: needs a 2-D shape, got {shape}")
-        return (self.gain * np.eye(*shape)).astype(dtype or "float32")
+        return (self.gain * _xp().eye(*shape)).astype(dtype or "float32")
 
     def get_config(self):
         return {"gain": self.gain}

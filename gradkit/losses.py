@@ -82,7 +82,7 @@ def _as_pred(y_pred):
         if y_pred._data.dtype.kind != "f":
             return ops.cast(y_pred, "float32")
         return y_pred
-    arr = np.asarray(y_pred)
+    arr = np.asarray(y_pred)  # host: the caller's list or array; Tensor() places it
     if arr.dtype.kind != "f":
         arr = arr.astype("float32")
     return Tensor(arr)
@@ -434,7 +434,7 @@ def _weights(name, sample_weight, per):
     if fits and sw.ndim and sw.shape[0] != per.shape[0]:
         fits = False  # a length-1 batch axis would silently weight every example alike
     if not fits:
-        raise ValueError(f"{name}: sample_weight of shape {np.shape(sample_weight)} does not "
+        raise ValueError(f"{name}: sample_weight of shape {sw.shape} does not "
                          f"fit the per-example losses of shape {per.shape}; pass one weight "
                          f"per example (shape {per.shape[:1]}) or a scalar")
     return sw

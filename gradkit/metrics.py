@@ -1,11 +1,13 @@
-"""Streaming metrics (Keras's ``keras.metrics``), computed with NumPy on every batch.
+"""Streaming metrics (Keras's ``keras.metrics``), computed on the predictions' device.
 
 A metric accumulates over batches: ``update_state(y_true, y_pred,
 sample_weight=None)`` adds a batch, ``result()`` returns the value so far as a
 Python float and ``reset_state()`` starts over (at each epoch). Tensors are
-accepted anywhere an array is (they are read with ``np.asarray``, never
-differentiated). Updates are a few vectorised NumPy calls, cheap enough for
-every batch.
+accepted anywhere an array is (their data is read, never differentiated); targets
+go to the predictions' device. Updates are a few vectorised calls of that device's
+array module and the running sums stay there: only ``result()`` reads them back
+(once per logging step in ``fit``). :class:`AUC` keeps its histogram on the host
+(its scores are copied there once per batch).
 
 Example::
 
@@ -28,6 +30,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradkit.backend import get_array_module, is_array, to_numpy
+from gradkit.devices import device_of, place
 from gradkit.utils.registry import Registry
 from gradkit.utils.validation import check_choice, check_int, check_number
 
@@ -40,9 +44,16 @@ __all__ = [
 ]
 
 
-def _np(x):
-    """An array from a Tensor, array or array-like (no copy when possible)."""
-    return x if isinstance(x, np.ndarray) else np.asarray(x)
+def _arr(x):
+    """An array from a Tensor, array (host or device) or array-like (no copy when possible)."""
+    data = getattr(x, "_data", x)  # a Tensor's data
+    return data if is_array(data) else np.asarray(data)  # host: the caller's list/number
+
+
+def _pair(y_true, y_pred):
+    """``(y_true, y_pred)`` as arrays on ``y_pred``'s device (targets are moved there)."""
+    p = _arr(y_pred)
+    return place(_arr(y_true), device_of(p)), p
 
 
 def _align(y_true, y_pred):
@@ -55,7 +66,7 @@ def _align(y_true, y_pred):
 
 
 def _same_shape(name, y_true, y_pred):
-    y_true, y_pred = _align(_np(y_true), _np(y_pred))
+    y_true, y_pred = _align(*_pair(y_true, y_pred))
     if y_true.shape != y_pred.shape:
         raise ValueError(f"{name}: y_true of shape {y_true.shape} does not match y_pred of "
                          f"shape {y_pred.shape}")
@@ -63,8 +74,9 @@ def _same_shape(name, y_true, y_pred):
 
 
 def _weights(name, sample_weight, values):
-    """``sample_weight`` broadcast to ``values``' shape, as float64."""
-    sw = np.asarray(sample_weight, dtype=np.float64)
+    """``sample_weight`` broadcast to ``values``' shape, as float64, on their device."""
+    xp = get_array_module(values)
+    sw = place(_arr(sample_weight), device_of(values)).astype(np.float64, copy=False)
     while sw.ndim > values.ndim and sw.shape[-1] == 1:
         sw = sw.reshape(sw.shape[:-1])
     if sw.ndim < values.ndim:
@@ -73,9 +85,9 @@ def _weights(name, sample_weight, values):
         # a length-1 batch axis would silently weight every example alike
         if sw.ndim and values.ndim and sw.shape[0] != values.shape[0]:
             raise ValueError
-        return np.broadcast_to(sw, values.shape)
+        return xp.broadcast_to(sw, values.shape)
     except ValueError:
-        raise ValueError(f"{name}: sample_weight of shape {np.shape(sample_weight)} does not "
+        raise ValueError(f"{name}: sample_weight of shape {sw.shape} does not "
                          f"fit values of shape {values.shape}; pass one weight per example "
                          f"(shape {values.shape[:1]}) or a scalar") from None
 
@@ -124,7 +136,7 @@ def categorical_accuracy(y_true, y_pred):
     Returns:
         A float array of shape ``y_pred.shape[:-1]``.
     """
-    y_true, y_pred = _np(y_true), _np(y_pred)
+    y_true, y_pred = _pair(y_true, y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"categorical_accuracy: one-hot y_true of shape {y_true.shape} does "
                          f"not match y_pred of shape {y_pred.shape}")
@@ -141,7 +153,7 @@ def sparse_categorical_accuracy(y_true, y_pred):
     Returns:
         A float array of shape ``y_pred.shape[:-1]``.
     """
-    y_true, y_pred = _np(y_true), _np(y_pred)
+    y_true, y_pred = _pair(y_true, y_pred)
     want = y_pred.shape[:-1]
     if y_true.shape != want:
         if y_true.shape == want + (1,):
@@ -164,7 +176,7 @@ def mean_squared_error(y_true, y_pred):
         A float array (one value per example).
     """
     y_true, y_pred = _same_shape("mean_squared_error", y_true, y_pred)
-    d = np.asarray(y_pred, dtype=np.float64) - y_true
+    d = y_pred.astype(np.float64) - y_true
     return (d * d).mean(-1) if d.ndim >= 2 else d * d
 
 
@@ -179,7 +191,7 @@ def mean_absolute_error(y_true, y_pred):
         A float array (one value per example).
     """
     y_true, y_pred = _same_shape("mean_absolute_error", y_true, y_pred)
-    d = np.abs(np.asarray(y_pred, dtype=np.float64) - y_true)
+    d = abs(y_pred.astype(np.float64) - y_true)
     return d.mean(-1) if d.ndim >= 2 else d
 
 
@@ -269,18 +281,19 @@ class Mean(Metric):
             values: an array, Tensor or number.
             sample_weight: optional weights broadcastable to ``values``.
         """
-        v = _np(values)
+        v = _arr(values)
         if sample_weight is None:
-            self.total += float(v.sum())
+            self.total = v.sum().astype(np.float64) + self.total   # stays on v's device
             self.count += v.size
         else:
             w = _weights(self.name, sample_weight, v)
-            self.total += float((v * w).sum())
-            self.count += float(w.sum())
+            self.total = (v * w).sum() + self.total
+            self.count = w.sum() + self.count
 
     def result(self):
-        """The weighted mean so far (0.0 before any update)."""
-        return self.total / self.count if self.count else 0.0
+        """The weighted mean so far (0.0 before any update): read back from the device."""
+        count = float(self.count)
+        return float(self.total) / count if count else 0.0
 
 
 class MeanMetricWrapper(Mean):
@@ -310,7 +323,7 @@ class MeanMetricWrapper(Mean):
             y_pred: predictions (array or Tensor).
             sample_weight: optional per-example weights.
         """
-        Mean.update_state(self, self._fn(_np(y_true), _np(y_pred), **self._fn_kwargs),
+        Mean.update_state(self, self._fn(*_pair(y_true, y_pred), **self._fn_kwargs),
                           sample_weight)
 
     def get_config(self):
@@ -436,7 +449,7 @@ class InferredAccuracy(MeanMetricWrapper):
         super().__init__(None, name, dtype)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true, y_pred = _np(y_true), _np(y_pred)
+        y_true, y_pred = _pair(y_true, y_pred)
         if self._fn is None:
             self._fn = _infer_accuracy_fn(y_true, y_pred)
         super().update_state(y_true, y_pred, sample_weight)
@@ -472,17 +485,17 @@ class _Confusion(Metric):
         t, p = _same_shape(self.name, y_true, y_pred)
         t = t.astype(bool)
         pred = p > self.thresholds
-        if sample_weight is None:
-            tp = np.count_nonzero(t & pred)
-            self.true_positives += tp
-            self.false_positives += np.count_nonzero(pred) - tp
-            self.false_negatives += np.count_nonzero(t) - tp
+        if sample_weight is None:  # counts stay on the device until result()
+            tp = (t & pred).sum()
+            self.true_positives = tp + self.true_positives
+            self.false_positives = pred.sum() - tp + self.false_positives
+            self.false_negatives = t.sum() - tp + self.false_negatives
         else:
             w = _weights(self.name, sample_weight, p)
-            tp = float(w[t & pred].sum())
-            self.true_positives += tp
-            self.false_positives += float(w[pred].sum()) - tp
-            self.false_negatives += float(w[t].sum()) - tp
+            tp = w[t & pred].sum()
+            self.true_positives = tp + self.true_positives
+            self.false_positives = w[pred].sum() - tp + self.false_positives
+            self.false_negatives = w[t].sum() - tp + self.false_negatives
 
     def get_config(self):
         cfg = super().get_config()
@@ -509,8 +522,9 @@ class Precision(_Confusion):
 
     def result(self):
         """The precision so far."""
-        d = self.true_positives + self.false_positives
-        return self.true_positives / d if d else 0.0
+        tp = float(self.true_positives)
+        d = tp + float(self.false_positives)
+        return tp / d if d else 0.0
 
 
 class Recall(_Confusion):
@@ -526,11 +540,12 @@ class Recall(_Confusion):
 
     def result(self):
         """The recall so far."""
-        d = self.true_positives + self.false_negatives
-        return self.true_positives / d if d else 0.0
+        tp = float(self.true_positives)
+        d = tp + float(self.false_negatives)
+        return tp / d if d else 0.0
 
 
-class AUC(Metric):
+class AUC(Metric):  # host: the histogram and kept scores live in host memory
     """Area under the ROC curve, streamed through a histogram of scores (like Keras).
 
     Scores are counted into ``num_thresholds`` fixed thresholds evenly spaced
@@ -603,7 +618,7 @@ class AUC(Metric):
             sample_weight: optional per-example weights.
         """
         t, p = _same_shape(self.name, y_true, y_pred)
-        p = np.asarray(p, dtype=np.float64)
+        t, p = to_numpy(t), to_numpy(p).astype(np.float64)  # host: the histogram lives there
         if self.from_logits:
             p = 0.5 * (1.0 + np.tanh(0.5 * p))  # sigmoid without overflow
         w = None if sample_weight is None else _weights(self.name, sample_weight, p).ravel()

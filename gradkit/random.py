@@ -95,13 +95,17 @@ def _tensor(array, dtype):
 
 def uniform(shape, minval=0.0, maxval=1.0, dtype=None, seed=None):
     """Uniform samples in ``[minval, maxval)`` (TensorFlow's argument names)."""
-    g = rng(seed, owner="gradkit.random.uniform")
+    from gradkit import devices  # the default device's generator, seeded from ours
+
+    g = devices.rng(seed, owner="gradkit.random.uniform")
     return _tensor(g.uniform(minval, maxval, size=shape), dtype)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=None, seed=None):
     """Gaussian samples."""
-    g = rng(seed, owner="gradkit.random.normal")
+    from gradkit import devices
+
+    g = devices.rng(seed, owner="gradkit.random.normal")
     return _tensor(g.normal(mean, stddev, size=shape), dtype)
 
 

@@ -16,6 +16,7 @@ import weakref
 import numpy as np
 
 from gradkit.backend import get_array_module, is_array, to_numpy
+from gradkit.devices import CPU, Device, as_device, device_of, place
 from gradkit.utils.validation import normalize_axis
 
 float32 = np.dtype("float32")
@@ -32,20 +33,31 @@ _default_float = float32
 _creation_order = itertools.count()
 
 
-def _to_array(data, dtype=None):
-    """Convert user data into a backend array, float32 unless told otherwise."""
+def _to_array(data, dtype=None, device=None):
+    """Convert user data into a backend array, float32 unless told otherwise.
+
+    Host data (lists, scalars, NumPy arrays) goes to ``device``, by default the default
+    device (``with gradkit.device(...)``, ``GRADKIT_DEVICE``); device arrays and Tensors
+    stay where they are unless ``device`` is given.
+    """
+    host = False
     if isinstance(data, Tensor):
         arr = data._data
     elif is_array(data):
         arr = data
+        host = type(arr) is np.ndarray
     elif isinstance(data, np.generic):
-        arr = np.asarray(data)  # a NumPy scalar keeps its dtype, like an array
+        arr, host = np.asarray(data), True  # host: a NumPy scalar keeps its dtype
     else:
-        arr = np.asarray(data)
+        arr, host = np.asarray(data), True  # host: the caller's lists and numbers
         if dtype is None and arr.dtype == np.float64:
             arr = arr.astype(_default_float)  # Python floats become float32
     if dtype is not None:
         arr = arr.astype(np.dtype(dtype), copy=False)
+    if device is not None or host:
+        dev = as_device(device)
+        if device is not None or dev is not CPU:
+            arr = place(arr, dev)
     kind = arr.dtype.kind
     if kind not in "fiub":
         what = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "complex numbers",
@@ -82,6 +94,8 @@ class Tensor:
         requires_grad: record operations on this tensor so ``backward()``
             can fill its ``.grad``. Only floating-point tensors can.
         name: optional label shown in errors and ``repr``.
+        device: where the data lives (``"cpu"``, ``"cuda"``, ``"cuda:1"``); default:
+            host data goes to the default device, device arrays stay where they are.
 
     Example::
 
@@ -94,10 +108,10 @@ class Tensor:
     __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_version", "_seq", "name",
                  "__weakref__",
                  "_keras_mask")  # keras-layers: a boolean mask riding on a layer output
-    __array_priority__ = 100
+    __array_priority__ = 1000  # above cupy.ndarray's 100: `array * tensor` is ours
 
-    def __init__(self, data, dtype=None, requires_grad=False, name=None):
-        self._data = _to_array(data, dtype)
+    def __init__(self, data, dtype=None, requires_grad=False, name=None, device=None):
+        self._data = _to_array(data, dtype, device)
         self.grad = None
         self._ctx = None
         self._version = 0
@@ -156,8 +170,51 @@ class Tensor:
         return _ops.transpose(self)
 
     def numpy(self):
-        """The value as a NumPy array (shares memory on the CPU; don't modify it)."""
+        """The value as a NumPy array: a copy to host memory from a GPU; on the CPU it
+        shares memory (don't modify it)."""
         return to_numpy(self._data)
+
+    # ---------------------------------------------------------- devices
+    @property
+    def device(self) -> Device:
+        """The :class:`~gradkit.devices.Device` the data lives on."""
+        return device_of(self._data)
+
+    def to(self, device=None, dtype=None):
+        """This tensor on ``device`` and/or as ``dtype`` (PyTorch's ``Tensor.to``).
+
+        Differentiable: the gradient flows back to the original device and dtype.
+        ``t.to("cuda")``, ``t.to("cpu", "float16")``, ``t.to(gradkit.float16)``.
+
+        Args:
+            device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or a Device; None keeps it.
+            dtype: a dtype to cast to; None keeps it.
+
+        Returns:
+            A Tensor (``self`` when nothing changes).
+        """
+        if device is not None and not isinstance(device, Device) and (
+                not isinstance(device, str)
+                or device.partition(":")[0].strip().lower() not in ("cpu", "cuda")):
+            if dtype is not None:
+                raise TypeError(f"Tensor.to: {device!r} is not a device name ('cpu', "
+                                f"'cuda', 'cuda:N') and dtype={dtype!r} was given too")
+            device, dtype = None, device  # t.to(float16): a dtype in the first place
+        out = self
+        if device is not None:
+            out = _ops.to_device(out, device)
+        if dtype is not None:
+            out = _ops.cast(out, dtype)
+        return out
+
+    def cpu(self):
+        """This tensor on the CPU (``self`` when it is there already)."""
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        """This tensor on a GPU: ``cuda:0``, or ``cuda:N`` for ``device=N``."""
+        return self.to(Device("cuda", device) if isinstance(device, int) or device is None
+                       else device)
 
     def item(self):
         """The value of a one-element tensor as a Python number."""
@@ -203,13 +260,15 @@ class Tensor:
     __hash__ = object.__hash__  # identity, as for PyTorch tensors and TF variables
 
     def __repr__(self):
-        body = np.array2string(to_numpy(self._data), separator=", ", precision=4,
+        body = np.array2string(to_numpy(self._data), separator=", ", precision=4,  # host: print
                                prefix="Tensor(")
         extra = ""
         if self._data.dtype != _default_float:
             extra += f", dtype={self._data.dtype}"
         if self.requires_grad:
             extra += ", requires_grad=True"
+        if type(self._data) is not np.ndarray:
+            extra += f", device='{self.device}'"
         if self.name:
             extra += f", name='{self.name}'"
         return f"Tensor({body}{extra})"
@@ -496,10 +555,10 @@ class Variable(Tensor):
 
     __slots__ = ("trainable",)
 
-    def __init__(self, initial_value, trainable=True, name=None, dtype=None):
+    def __init__(self, initial_value, trainable=True, name=None, dtype=None, device=None):
         if callable(initial_value):
             initial_value = initial_value()
-        arr = _to_array(initial_value, dtype)
+        arr = _to_array(initial_value, dtype, device)
         super().__init__(arr.copy(), name=name)
         self.trainable = bool(trainable)
         if trainable and self._data.dtype.kind == "f":

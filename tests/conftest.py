@@ -20,6 +20,7 @@ _REFERENCE = pytest.StashKey[dict]()
 def pytest_configure(config):
     for marker, words in _KINDS.items():
         config.addinivalue_line("markers", f"{marker}: robustness catalogue, {words}")
+    config.addinivalue_line("markers", "host_only(reason): not re-run on the strict stand-in")
     config.stash[_REFERENCE] = {"tests": set(), "ran": set(), "skipped": set(),
                                 "modules": set()}
 
@@ -97,6 +98,7 @@ def pytest_runtest_makereport(item, call):
     for marker in _KINDS:
         if item.get_closest_marker(marker) is not None:
             rep.user_properties.append(("robustness", marker))
+    _strict_count(item, rep)
     ref = item.config.stash[_REFERENCE]
     if _torch_skip(rep) or (rep.skipped and item.nodeid in ref["tests"]):
         ref["skipped"].add(item.nodeid)
@@ -138,6 +140,80 @@ def _reference_line(config):
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    for line in (_robustness_line(terminalreporter), _reference_line(config)):
+    for line in (_robustness_line(terminalreporter), _reference_line(config),
+                 _strict_line(config)):
         if line:
             terminalreporter.write_line(line)
+
+
+# ------------------------------------------------------------ the strict stand-in GPU
+# The layer, model, optimizer, loss, metric and saving tests run twice: on the CPU and
+# inside ``with gradkit.device("cuda")`` on the strict stand-in (gradkit.testing.
+# strict_device), where any array that leaks to NumPy raises. ``--strict-device=off``
+# runs the CPU half only. A test that is about host arrays themselves is marked
+# ``host_only`` (with a reason) and skipped on the stand-in.
+_STRICT_SUITES = ("tests/layers/", "tests/models/", "tests/optimizers/", "tests/test_losses",
+                  "tests/test_metrics.py")
+_STRICT = pytest.StashKey[dict]()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--strict-device", choices=("on", "off"), default="on",
+                     help="re-run the layer/model/optimizer/loss/metric/saving tests on the "
+                          "strict stand-in GPU (default on)")
+
+
+def _strict_suite(path):
+    rel = str(path).replace(os.sep, "/")
+    return any(f"/{s}" in rel or rel.startswith(s) for s in _STRICT_SUITES)
+
+
+def pytest_generate_tests(metafunc):
+    if "gk_device" in metafunc.fixturenames and _strict_suite(metafunc.definition.path) \
+            and metafunc.config.getoption("--strict-device") == "on":
+        metafunc.parametrize("gk_device", ["cpu", "strict"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def gk_device(request):
+    """The device a test runs on: "cpu", or "strict" (the stand-in GPU as the default)."""
+    which = getattr(request, "param", "cpu")
+    if which == "cpu":
+        yield which
+        return
+    marker = request.node.get_closest_marker("host_only")
+    if marker is not None:
+        pytest.skip(f"host_only: {marker.args[0] if marker.args else 'about host arrays'}")
+    import gradkit
+    from gradkit.testing import strict_device
+
+    with strict_device.activate(), gradkit.device("cuda"):
+        yield which
+
+
+def _strict_count(item, rep):
+    if rep.when != "call" and not (rep.when == "setup" and rep.outcome != "passed"):
+        return
+    spec = getattr(item, "callspec", None)
+    if spec is None or spec.params.get("gk_device") != "strict":
+        return
+    counts = item.config.stash.setdefault(_STRICT, {"passed": 0, "failed": 0, "skipped": 0})
+    counts[rep.outcome] = counts.get(rep.outcome, 0) + 1
+
+
+def _strict_line(config):
+    counts = config.stash.get(_STRICT, None)
+    if not counts:
+        return None
+    ran = counts["passed"] + counts["failed"]
+    return (f"strict stand-in device: {ran} ran ({counts['passed']} passed, "
+            f"{counts['failed']} failed), {counts['skipped']} skipped (host_only)")
+
+
+@pytest.fixture
+def strict_gpu():
+    """gradkit.device("cuda") is the strict stand-in (gradkit.testing.strict_device) here."""
+    from gradkit.testing import strict_device
+
+    with strict_device.activate():
+        yield strict_device

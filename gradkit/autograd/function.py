@@ -22,6 +22,8 @@ import threading
 
 import numpy as _numpy
 
+from gradkit import backend as _backend
+from gradkit.devices import check_same_device
 from gradkit.utils.validation import AxisError
 
 _ndarray = _numpy.ndarray
@@ -220,6 +222,8 @@ class Function:
             if True not in needs:
                 needs = None
         ctx.needs = needs
+        if _backend._cupy is not None:  # arrays of two devices can meet only once a GPU is in
+            arrays = check_same_device(cls.__name__.lower(), args, arrays)
         try:
             out = ctx.forward(*arrays, **kwargs)
         except (OpError, AxisError):
@@ -227,8 +231,8 @@ class Function:
         except ValueError as e:  # NumPy's own words, with the op and shapes added
             shapes = " and ".join(str(getattr(a, "shape", "scalar")) for a in arrays)
             raise OpError(f"{cls.__name__.lower()}: invalid input shapes {shapes}: {e}") from e
-        if type(out) is not _ndarray and not hasattr(out, "__cuda_array_interface__"):
-            out = _numpy.asarray(out)  # NumPy reductions return scalars, not 0-d arrays
+        if type(out) is not _ndarray and not _backend.is_array(out):
+            out = _numpy.asarray(out)  # host: NumPy reductions return scalars, not 0-d arrays
         if needs is None:
             return _make(out, False, None)
         ctx.parents = args

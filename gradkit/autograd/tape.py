@@ -137,17 +137,18 @@ class GradientTape:
 
     def jacobian(self, target, source):
         """Full Jacobian d target / d source, shape ``target.shape + source.shape``."""
-        import numpy as np
+        from gradkit.backend import get_array_module
 
+        xp = get_array_module(target._data)
         rows = []
         n = target.size
         for i in range(n):
-            seed = np.zeros(n, dtype=target.dtype)
+            seed = xp.zeros(n, dtype=target.dtype)
             seed[i] = 1
             g = engine.run_backward(target, seed.reshape(target.shape), [source],
                                     retain_graph=True)[0]
-            rows.append(np.zeros(source.shape, source.dtype) if g is None else g.numpy())
-        return Tensor(np.stack(rows).reshape(target.shape + source.shape))
+            rows.append(xp.zeros(source.shape, source.dtype) if g is None else g._data)
+        return Tensor(xp.stack(rows).reshape(target.shape + source.shape))
 
     @property
     def variables_watched(self):

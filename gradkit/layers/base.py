@@ -17,6 +17,9 @@ import numpy as np
 
 from gradkit.autograd.function import no_grad
 from gradkit.layers.module_api import ModuleAPI
+from gradkit.backend import is_device_array, to_numpy
+from gradkit.devices import array_module, as_device, default_device, place, using
+from gradkit.mixed_precision import autocast, autocast_dtype
 from gradkit.tensor import Tensor, Variable
 
 _name_counts: dict = {}
@@ -162,12 +165,16 @@ def _takes_training(cls) -> bool:
 
 
 def to_tensor_input(layer, x, dtype):
-    """Convert one input to a Tensor, cast floats to the layer's dtype, refuse non-numbers."""
+    """Convert one input to a Tensor, cast floats to the layer's dtype, refuse non-numbers.
+
+    Host data (NumPy arrays, lists) is moved to the layer's device (Keras code that never
+    names a device runs where the model lives); a Tensor is used where it is.
+    """
     if isinstance(x, Tensor):
         if x.dtype.kind == "f" and x.dtype != dtype:
             return x.astype(dtype)
         return x
-    arr = np.asarray(x)
+    arr = x if is_device_array(x) else np.asarray(x)  # host: the caller's data
     if arr.dtype.kind not in _VALID_KINDS:
         raise TypeError(
             f"{type(layer).__name__} '{layer.name}' received input of dtype {arr.dtype} "
@@ -175,7 +182,7 @@ def to_tensor_input(layer, x, dtype):
             "np.asarray(x, dtype='float32')")
     if arr.dtype.kind == "f" and arr.dtype != dtype or arr.dtype.kind == "b":
         arr = arr.astype(dtype)
-    return Tensor._make(arr, False, None)
+    return Tensor._make(place(arr, layer.device), False, None)
 
 
 def _kind_words(dt):
@@ -216,7 +223,17 @@ class Layer(ModuleAPI):
         object.__setattr__(self, "_weights", [])
         object.__setattr__(self, "_weight_names", {})  # local name -> weight
         self.name = name or unique_name(_snake(type(self).__name__))
-        self.dtype = np.dtype(dtype or "float32")
+        from gradkit import mixed_precision
+
+        policy = mixed_precision.Policy(dtype) if isinstance(dtype, (str, mixed_precision.Policy)) \
+            and str(getattr(dtype, "name", dtype)).startswith("mixed_") \
+            else mixed_precision.global_policy() if dtype is None else None
+        self.dtype_policy = policy if policy is not None else mixed_precision.Policy("float32")
+        # a mixed policy: float32 weights, call() under autocast in the compute dtype
+        self._autocast = policy.compute_dtype if policy is not None and policy.is_mixed \
+            else None
+        self.dtype = np.dtype(self.dtype_policy.variable_dtype if policy is not None
+                              else dtype)
         self._trainable = bool(trainable)
         self.built = False
         self.training = False  # PyTorch-style mode, set by train()/eval()
@@ -235,6 +252,7 @@ class Layer(ModuleAPI):
             input_shape = tuple(batch_input_shape)[1:]
         self._build_input_shape = None if input_shape is None else (None,) + tuple(input_shape)
         self._declared_input_shape = None if input_shape is None else tuple(input_shape)
+        self._device = None  # set by .to() or the first add_weight; None: the default device
 
     # ------------------------------------------------------------ tracking
     def __setattr__(self, key, value):
@@ -282,7 +300,12 @@ class Layer(ModuleAPI):
 
         dtype = np.dtype(dtype or self.dtype)
         init = initializers.get(initializer)
-        value = np.asarray(init(tuple(shape), dtype=dtype), dtype=dtype)
+        dev = self.device
+        self._device = dev
+        with dev, using(dev):  # the initializer draws on the layer's device
+            value = init(tuple(shape), dtype=dtype)
+            value = place(value._data if isinstance(value, Tensor) else value, dev)
+        value = value.astype(dtype, copy=False)
         var = Variable(value, trainable=trainable and self._trainable, name=f"{self.name}/{name}")
         var.trainable = trainable  # the weight's own flag; the layer's flag gates it too
         if not self._trainable:
@@ -295,6 +318,42 @@ class Layer(ModuleAPI):
             raise NotImplementedError(
                 f"{type(self).__name__}: weight constraints are not supported")
         return var
+
+    @property
+    def device(self):
+        """Where the weights live: set by :meth:`to`, else the default device when the
+        first weight was made (``with gradkit.device("cuda"): model.build(...)``); a
+        container without weights of its own answers for its sub-layers."""
+        if self._device is not None:
+            return self._device
+        for layer in self._flatten_layers():
+            if layer._device is not None:
+                return layer._device
+        return default_device()
+
+    def to(self, device):
+        """Move every weight (and a compiled model's optimizer state) to ``device``.
+
+        Weights made later (a layer built on its first call) are made there too, and
+        NumPy inputs are moved there when the layer is called. Returns the layer.
+
+        Example::
+
+            model = Sequential([Dense(10)]).to("cuda")
+        """
+        dev = as_device(device)
+        layers = self._flatten_layers()
+        for layer in layers:
+            layer._device = dev
+            for w in layer._weights:
+                w._data = place(w._data, dev)
+                if w.grad is not None:
+                    w.grad = Tensor._make(place(w.grad._data, dev), False, None)
+        for layer in layers:  # after the weights: the state follows them
+            opt = getattr(layer, "optimizer", None)
+            if opt is not None and hasattr(opt, "to"):
+                opt.to(dev)
+        return self
 
     @property
     def trainable(self):
@@ -352,12 +411,12 @@ class Layer(ModuleAPI):
             raise ValueError(f"{type(self).__name__} '{self.name}'.set_weights: expected "
                              f"{len(ws)} arrays, received {len(values)}")
         for w, v in zip(ws, values):
-            v = np.asarray(v)
+            v = to_numpy(v)  # host: the caller's values
             if v.shape != w.shape:
                 raise ValueError(f"{type(self).__name__} '{self.name}': weight '{w.name}' has "
                                  f"shape {w.shape}, received an array of shape {v.shape}")
         for w, v in zip(ws, values):
-            w.assign(np.asarray(v, dtype=w.dtype))
+            w.assign(to_numpy(v).astype(w.dtype, copy=False))  # host: moved by assign
 
     @property
     def losses(self):
@@ -474,6 +533,9 @@ class Layer(ModuleAPI):
             self.built = True
 
     def __call__(self, inputs, *args, training=None, **kwargs):
+        if self._autocast is not None and autocast_dtype() != self._autocast:
+            with autocast(dtype=self._autocast):  # a mixed policy: compute in its dtype
+                return self.__call__(inputs, *args, training=training, **kwargs)
         if isinstance(inputs, Tensor) and inputs._data.dtype is self.dtype:
             shape = inputs._data.shape  # the hot path: a Tensor of the layer's dtype
         elif _is_symbolic(inputs):
@@ -535,8 +597,11 @@ class Layer(ModuleAPI):
     def compute_output_shape(self, input_shape):
         """Output shape for ``input_shape``; by default found by running the layer on zeros."""
 
+        xp = array_module(self.device)
+
         def dummy(s):
-            return np.zeros(tuple(1 if d is None else d for d in s), dtype=self.dtype)
+            with using(self.device):
+                return xp.zeros(tuple(1 if d is None else d for d in s), dtype=self.dtype)
 
         if isinstance(input_shape, list):
             x = [dummy(s) for s in input_shape]
@@ -554,7 +619,9 @@ class Layer(ModuleAPI):
             from gradkit import regularizers
 
             cfg["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
-        if self.dtype != np.float32:
+        if self._autocast is not None:
+            cfg["dtype"] = self.dtype_policy.name
+        elif self.dtype != np.float32:
             cfg["dtype"] = self.dtype.name
         if self._declared_input_shape is not None:
             cfg["input_shape"] = list(self._declared_input_shape)

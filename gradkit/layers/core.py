@@ -12,7 +12,8 @@ import math
 import numpy as np
 
 from gradkit import activations, ops, random
-from gradkit.backend import get_array_module
+from gradkit.backend import get_array_module, is_device_array
+from gradkit.devices import place
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.registry import register_builtin
 from gradkit.utils.validation import check_int, check_number
@@ -456,9 +457,9 @@ class Embedding(Layer):
 
         # keep ids exact: the base class would cast float ids to the layer dtype
         if not _is_symbolic(inputs) and not isinstance(inputs, Tensor):
-            arr = np.asarray(inputs)
+            arr = inputs if is_device_array(inputs) else np.asarray(inputs)  # host: ids
             if arr.dtype.kind in "fiub":
-                inputs = Tensor._make(arr, False, None)
+                inputs = Tensor._make(place(arr, self.device), False, None)
         return super().__call__(inputs, *args, **kwargs)
 
     def call(self, inputs, training=None):

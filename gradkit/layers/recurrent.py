@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from gradkit import activations, initializers, ops
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.core import serialize_arg
@@ -185,7 +183,7 @@ class _RNN(Layer):
                              f"{self.n_states} tensor(s), received {len(states)}")
         out = []
         for s in states:
-            s = s if isinstance(s, Tensor) else Tensor(np.asarray(s), dtype=self.dtype)
+            s = s if isinstance(s, Tensor) else Tensor(s, dtype=self.dtype, device=self.device)
             if s.dtype != self.dtype:
                 s = ops.cast(s, self.dtype)
             if tuple(s.shape) != (batch, self.units):
@@ -401,7 +399,7 @@ class LSTM(_GatedRNN):
         base, u = initializers.get(self.bias_initializer), self.units
 
         def init(shape, dtype=None):
-            b = np.array(base(shape, dtype=dtype), dtype=dtype)
+            b = base(shape, dtype=dtype).astype(dtype)  # a copy on the layer's device
             b[u:2 * u] = 1.0  # forget gate: remember by default
             return b
 

@@ -113,6 +113,30 @@ def take(x, idx):
     return _rebuild(x, [a[idx] for a in _flat(x)])
 
 
+def to_device(batch, dev):
+    """``batch`` (arrays, Tensors, None, or lists/tuples/dicts of them) on ``dev``.
+
+    On the CPU host arrays pass as they are; for a GPU each array is copied once,
+    as the batch is about to be used (Tensors already there are kept).
+    """
+    from gradkit.devices import place
+
+    if batch is None or dev.type == "cpu" and type(batch) is np.ndarray:
+        return batch
+    if isinstance(batch, Tensor):
+        return batch.to(dev)
+    if isinstance(batch, (list, tuple, dict)):
+        return _rebuild(batch, [to_device(a, dev) for a in _flat(batch)])
+    return place(batch, dev)
+
+
+def to_host(out):
+    """A prediction (an array or a list of them) as NumPy arrays, copied from the device."""
+    from gradkit.backend import to_numpy
+
+    return [to_numpy(o) for o in out] if isinstance(out, list) else to_numpy(out)
+
+
 def check_batch_size(batch_size, caller):
     if batch_size is None:
         return 32

@@ -70,6 +70,7 @@ class Model(Layer):
         self._compile_config = None
         self._warned_nan = False
         self._fit_weights = None  # trainable weights, looked up once per fit()
+        self._loss_scale = None   # amp.LossScale under the mixed_float16 policy (compile)
 
     # ------------------------------------------------------------ compile
     def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
@@ -119,6 +120,10 @@ class Model(Layer):
             (f"weighted_{m.name}" if m.name in names else m.name, m, True) for m in weighted]
         self._metrics = plain + weighted
         self.compiled = True
+        from gradkit import mixed_precision
+
+        # Keras's compile: a mixed_float16 model trains with dynamic loss scaling
+        self._loss_scale = mixed_precision.loss_scale_for(self)
         self._compile_config = {"optimizer": O.serialize(self.optimizer),
                                 "loss": _serialize_loss(loss),
                                 "metrics": _serialize_metrics(metrics),
@@ -216,8 +221,16 @@ class Model(Layer):
         y_pred = self(x, training=True)
         loss = self._loss_of(y, y_pred, sample_weight)
         weights = self._fit_weights or self.trainable_weights
-        grads = engine.run_backward(loss, None, weights) if loss.requires_grad else []
-        self.optimizer.apply_gradients(zip(grads, weights))
+        scale = self._loss_scale
+        if scale is None:
+            grads = engine.run_backward(loss, None, weights) if loss.requires_grad else []
+            self.optimizer.apply_gradients(zip(grads, weights))
+        else:  # mixed_float16: scaled backward; a step with inf/nan gradients is skipped
+            grads = engine.run_backward(loss * scale.scale, None, weights)
+            finite = scale.unscale(grads)
+            if finite:
+                self.optimizer.apply_gradients(zip(grads, weights))
+            scale.update(finite)
         self._update_metrics(y, y_pred, sample_weight)
         return float(loss._data)
 
@@ -231,6 +244,8 @@ class Model(Layer):
 
     def _run_step(self, step, xb, yb, swb):
         """Run one step; return its loss (a float) and keep a Keras-style step's logs."""
+        # each batch goes to the model's device first (a no-op on the CPU)
+        xb, yb, swb = D.to_device((xb, yb, swb), self.device)
         if _takes_data(step):  # Keras 3's train_step(self, data) returning a dict of logs
             data = xb if yb is None and swb is None else (xb, yb) if swb is None \
                 else (xb, yb, swb)
@@ -292,6 +307,8 @@ class Model(Layer):
             return dict(self._step_logs)  # a custom step decides its logs
         for key, m, _ in self._metric_entries:
             logs[key] = float(m.result())
+        if self._loss_scale is not None:
+            logs["skipped_steps"] = self._loss_scale.skipped_steps
         return logs
 
     # ------------------------------------------------------------ fit
@@ -402,6 +419,10 @@ class Model(Layer):
         if not self.built and arrays:
             self.build((None,) + tuple(D._flat(x)[0].shape[1:]))
         self._fit_weights = self.trainable_weights if self.built else None
+        if self._loss_scale is None:
+            from gradkit import mixed_precision
+
+            mixed_precision.warn_float16_without_policy(self._fit_weights or ())
         with stopper, par or contextlib.nullcontext():
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
@@ -640,7 +661,7 @@ class Model(Layer):
         for i, xb in enumerate(batches):
             if hooks:
                 cb.on_predict_batch_begin(i, {})
-            out = self.predict_step(xb)
+            out = D.to_host(self.predict_step(D.to_device(xb, self.device)))
             if not arrays:
                 outs.append(out)
             else:
@@ -804,14 +825,15 @@ class Model(Layer):
             raise NotImplementedError(f"{type(self).__name__} must implement call()")
         shapes = input_shape
         if isinstance(shapes, list) and shapes and isinstance(shapes[0], (tuple, list)):
-            x = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype) for s in shapes]
+            x = [np.zeros(tuple(1 if d is None else d for d in s), self.dtype)  # host: dummy
+                 for s in shapes]
         else:
-            x = np.zeros(tuple(1 if d is None else d for d in shapes), self.dtype)
+            x = np.zeros(tuple(1 if d is None else d for d in shapes), self.dtype)  # host: dummy
         self.built = True
         self._build_input_shape = input_shape
         with no_grad():
             self.call(D.prepare(x, "x", "build", self.dtype)[0] if not isinstance(x, list)
-                      else [Tensor(a) for a in x])
+                      else [Tensor(a, device=self.device) for a in x])
 
     def __call__(self, inputs, *args, training=None, **kwargs):
         if not self.built and not isinstance(inputs, (list, tuple, dict)) \
@@ -1044,13 +1066,13 @@ def _serialize_loss(loss):
     return L.serialize(loss)
 
 
-def _concat(outs):
+def _concat(outs):  # host: predictions, already copied from the device
     if isinstance(outs[0], list):
         return [np.concatenate([o[i] for o in outs]) for i in range(len(outs[0]))]
     return np.concatenate(outs)
 
 
-def _alloc_like(out, n):
+def _alloc_like(out, n):  # host: predict's result
     if isinstance(out, list):
         return [np.empty((n,) + o.shape[1:], o.dtype) for o in out]
     return np.empty((n,) + out.shape[1:], out.dtype)

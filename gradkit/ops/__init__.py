@@ -8,10 +8,12 @@ NumPy-style helpers (``zeros_like``, ``scatter_add``) a backward may call.
 
 from __future__ import annotations
 
+import math
 import numbers as _numbers
 
 import numpy as _np
 
+from gradkit import mixed_precision as _mp
 from gradkit.autograd.function import Function, OpError  # noqa: F401
 from gradkit.backend import get_array_module, is_array
 from gradkit.ops import activation as _act
@@ -158,6 +160,17 @@ def arctan(a):
 def arcsin(a):
     """Inverse sine of ``a`` in ``[-1, 1]``, in ``[-pi/2, pi/2]``."""
     return _el.Arcsin.apply(a)
+def to_device(a, device):
+    """``a`` on ``device`` (a copy when it lives elsewhere); differentiable, the gradient
+    flows back to ``a``'s device. ``Tensor.to(device)`` calls it."""
+    from gradkit.devices import as_device, device_of
+    from gradkit.ops.device import ToDevice
+
+    device = as_device(device)
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    if device_of(a._data) == device:
+        return a
+    return ToDevice.apply(a, device)
 
 
 # ---------------------------------------------------------------- activations
@@ -235,12 +248,12 @@ def erf(x):
 
 def softmax(x, axis=-1):
     """``e^x / sum(e^x)`` along ``axis`` (shifted by the max: no overflow)."""
-    return _act.Softmax.apply(x, axis)
+    return _act.Softmax.apply(_mp.upcast(x), axis)
 
 
 def log_softmax(x, axis=-1):
     """``x - logsumexp(x)`` along ``axis``, stable for large logits."""
-    return _act.LogSoftmax.apply(x, axis)
+    return _act.LogSoftmax.apply(_mp.upcast(x), axis)
 
 
 # ---------------------------------------------------------------- reductions
@@ -402,12 +415,22 @@ def getitem(x, idx):
         idx = tuple(i._data if isinstance(i, Tensor) else i for i in idx)
     elif isinstance(idx, list):
         idx = get_array_module(_data(x)).asarray(idx)
-    return _sh.GetItem.apply(x, idx)
+    return _sh.GetItem.apply(x, _index_on(_data(x), idx))
+
+
+def _index_on(x, idx):
+    """Index arrays given on the host moved to ``x``'s device (CuPy copies them too)."""
+    xp = get_array_module(x)
+    if xp is _np:
+        return idx
+    if isinstance(idx, tuple):
+        return tuple(xp.asarray(i) if type(i) is _np.ndarray else i for i in idx)
+    return xp.asarray(idx) if type(idx) is _np.ndarray else idx
 
 
 def scatter_add(shape, index, values):
     """Zeros of ``shape`` with ``values`` added at ``index``; repeated indices add up."""
-    return _sh.ScatterAdd.apply(tuple(shape), index, values)
+    return _sh.ScatterAdd.apply(tuple(shape), _index_on(_data(values), index), values)
 
 
 def zeros_like(x):
@@ -425,6 +448,7 @@ def ones_like(x):
 # ---------------------------------------------------------------- linalg
 def matmul(a, b):
     """Matrix product: 1-D, 2-D and batched (``...ij,...jk``), like ``numpy.matmul``."""
+    a, b = _mp.lower(a, b)  # autocast: the compute dtype
     return _la.MatMul.apply(a, b)
 
 
@@ -518,6 +542,7 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", data_format="channe
         k = gradkit.Variable(np.random.randn(3, 3, 1, 32).astype(np.float32))
         y = gradkit.ops.conv2d(x, k, padding="same")      # (8, 28, 28, 32)
     """
+    x, kernel, bias = _mp.lower(x, kernel, bias)  # autocast: the compute dtype
     return _conv.Conv2D.apply(x, kernel, bias, strides, padding, data_format, dilation)
 
 
@@ -606,7 +631,7 @@ _DENSE_FUSED = {None: None, "linear": None, "relu": "relu", "tanh": "tanh",
 
 def _array(x):
     """Tensors and None as they are, anything else (lists, scalars) as an array."""
-    return x if x is None or isinstance(x, Tensor) else _np.asarray(x)
+    return x if x is None or isinstance(x, Tensor) or is_array(x) else Tensor(x)
 
 
 def dense(x, kernel, bias=None, activation=None):
@@ -631,6 +656,7 @@ def dense(x, kernel, bias=None, activation=None):
         h = ops.dense(x, w1, b1, "relu")     # x (128, 784), w1 (784, 512) -> (128, 512)
         logits = ops.dense(h, w2, b2)
     """
+    x, kernel, bias = _mp.lower(x, kernel, bias)  # autocast: the compute dtype
     try:
         fused = _DENSE_FUSED.get(activation, _UNFUSED)
     except TypeError:  # an unhashable callable
@@ -658,10 +684,13 @@ def _norm_params(op, x, axes, gamma, beta, stats):
     pshape = tuple(n if i in axes else 1 for i, n in enumerate(shape))
     param = tuple(shape[a] for a in axes)
     for name, value in (("gamma", gamma), ("beta", beta)) + stats:
-        if value is not None and _np.shape(_data(value)) != param:
+        got = getattr(_data(value), "shape", None)
+        if value is not None and got is None:
+            got = _np.shape(value)  # host: a list or number
+        if value is not None and got != param:
             raise ValueError(f"{op}: {name} must have shape {param} (the sizes of axes "
                              f"{axes} of the input, shape {shape}), received "
-                             f"{_np.shape(_data(value))}")
+                             f"{got}")
     return pshape
 
 
@@ -684,7 +713,7 @@ def layer_norm(x, gamma=None, beta=None, axis=-1, epsilon=1e-3):
 
         y = ops.layer_norm(x, gamma, beta)        # x (batch, seq, 512), gamma (512,)
     """
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = _mp.upcast(x if isinstance(x, Tensor) else Tensor(x))  # autocast: in float32
     axes = _feature_axes("layer_norm", axis, x.ndim)
     epsilon = check_number("layer_norm", "epsilon", epsilon, 0.0, min_open=True)
     pshape = _norm_params("layer_norm", x, axes, gamma, beta, ())
@@ -722,7 +751,7 @@ def batch_norm(x, moving_mean, moving_variance, gamma=None, beta=None, training=
         y = ops.batch_norm(x, mean, var, gamma, beta, training=True)   # x (32, 64)
         y = ops.batch_norm(x, mean, var, gamma, beta)                   # inference
     """
-    x = x if isinstance(x, Tensor) else Tensor(x)
+    x = _mp.upcast(x if isinstance(x, Tensor) else Tensor(x))  # autocast: in float32
     axes = _feature_axes("batch_norm", axis, x.ndim)
     epsilon = check_number("batch_norm", "epsilon", epsilon, 0.0, min_open=True)
     momentum = check_number("batch_norm", "momentum", momentum, 0.0, 1.0)
@@ -775,7 +804,8 @@ def dropout(x, rate, noise_shape=None, seed=None):
 
         y = ops.dropout(x, 0.5, seed=0)   # about half of x zeroed, the rest doubled
     """
-    from gradkit import random as _random
+    from gradkit.devices import rng as device_rng
+    from gradkit.devices import using
 
     x = x if isinstance(x, Tensor) else Tensor(x)
     rate = check_number("dropout", "rate", rate, 0, 1, max_open=True)
@@ -790,10 +820,12 @@ def dropout(x, rate, noise_shape=None, seed=None):
             raise ValueError(f"dropout: noise_shape {noise_shape} has {len(noise_shape)} "
                              f"axes, the input {len(shape)} (shape {shape})")
         shape = tuple(s if n is None else n for n, s in zip(noise_shape, shape))
-    keep = _random.rng(seed, owner="dropout").random(shape, dtype=_np.float32) >= rate
-    mask = _np.multiply(keep, x.dtype.type(1.0 / (1.0 - rate)), dtype=x.dtype)
-    xp = get_array_module(x._data)
-    return multiply(x, mask if xp is _np else xp.asarray(mask))
+    dev = x.device
+    with using(dev):  # the mask is drawn on x's device
+        keep = device_rng(seed, dev, owner="dropout").random(shape, dtype=_np.float32) >= rate
+        mask = get_array_module(keep).multiply(keep, x.dtype.type(1.0 / (1.0 - rate)),
+                                               dtype=x.dtype)
+    return multiply(x, mask)
 
 
 def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False, scale=None,
@@ -822,6 +854,8 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False, 
 
         out = ops.scaled_dot_product_attention(q, k, v, is_causal=True)
     """
+    from gradkit.devices import place
+
     query, key, value = (t if isinstance(t, Tensor) else Tensor(t) for t in (query, key, value))
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2 or query.shape[-1] != key.shape[-1] \
             or key.shape[-2] != value.shape[-2]:
@@ -829,22 +863,22 @@ def scaled_dot_product_attention(query, key, value, mask=None, is_causal=False, 
                       f"(..., S, E) and value (..., S, Ev), received {query.shape}, "
                       f"{key.shape} and {value.shape}")
     e = query.shape[-1]
-    scale = 1.0 / _np.sqrt(e) if scale is None else check_number(
+    scale = 1.0 / math.sqrt(e) if scale is None else check_number(
         "scaled_dot_product_attention", "scale", scale)
     scores = matmul(query, swapaxes(key, -1, -2)) * query.dtype.type(scale)
     length, source = query.shape[-2], key.shape[-2]
     allowed = None
+    xp = get_array_module(scores._data)
     if is_causal:
-        allowed = _np.tril(_np.ones((length, source), dtype=bool))
+        allowed = xp.tril(xp.ones((length, source), dtype=bool))
     if mask is not None:
-        m = _data(mask) if isinstance(mask, Tensor) else _np.asarray(mask)
+        m = _data(mask) if isinstance(mask, Tensor) else place(mask, scores.device)
         if m.dtype == bool:
             allowed = m if allowed is None else allowed & m
         else:
             scores = scores + m.astype(scores.dtype, copy=False)
     if allowed is not None:
-        xp = get_array_module(scores._data)
-        allowed = xp.broadcast_to(xp.asarray(allowed), scores.shape)
+        allowed = xp.broadcast_to(allowed, scores.shape)
         scores = where(allowed, scores, scores.dtype.type(-_np.inf))
         # a row with nothing allowed: softmax of all -inf is NaN; give it zero weights
         empty = ~allowed.any(axis=-1, keepdims=True)

@@ -85,6 +85,15 @@ class Adam(Optimizer):
         eps = hp.epsilon * root_bc2 if self.rule == "pytorch" else hp.epsilon
         return (alpha, b1, 1.0 - b1, b2, 1.0 - b2, eps, hp.amsgrad)
 
+    def _fused_source(self):
+        if self.amsgrad:
+            return None
+        return ("T g, float64 alpha, float64 b1, float64 omb1, float64 b2, float64 omb2, "
+                "float64 eps, bool amsgrad", "T p, T m, T v",
+                "m = b1 * m + omb1 * g;"                    # m <- beta_1 m + (1 - beta_1) g
+                "v = b2 * v + omb2 * g * g;"                # v <- beta_2 v + (1 - beta_2) g^2
+                "p = p - alpha * m / (sqrt((double)v) + eps);")  # p <- p - alpha m / (...)
+
     def _kernel(self, c, p, g, slots, scratch):
         alpha, b1, one_m_b1, b2, one_m_b2, eps, amsgrad = c
         xp = get_array_module(p)

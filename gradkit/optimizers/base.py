@@ -46,7 +46,9 @@ import numbers
 import numpy as np
 
 from gradkit._parallel import ParallelRunner
-from gradkit.backend import get_array_module, is_array, to_numpy
+from gradkit.backend import get_array_module, is_array, is_device_array, to_numpy
+from gradkit.devices import DeviceError, as_device, device_of, place
+from gradkit.gpu_kernels import elementwise
 from gradkit.optimizers import schedules as _schedules
 from gradkit.optimizers.clipping import (
     clip_by_global_norm,
@@ -351,13 +353,14 @@ class Optimizer:
             return
         xp = get_array_module(arr)
         if rec.slots is not None and rec.arr is not arr:
-            # The parameter's array was replaced (p.data = ...): keep the state if it fits.
+            # The parameter's array was replaced (p.data = ..., .to(device)): keep the state
+            # if it fits, on the parameter's device.
             if rec.arr.shape != arr.shape or rec.arr.dtype != arr.dtype:
                 raise ValueError(
                     f"{type(self).__name__}: parameter {rec.index} changed from "
                     f"{rec.arr.shape} {rec.arr.dtype} to {arr.shape} {arr.dtype} after the "
                     "optimizer created its state; make a new optimizer")
-            rec.arr = arr
+            self._move(rec, device_of(arr))
             return
         rec.arr = arr
         rec.names = names
@@ -370,6 +373,24 @@ class Optimizer:
             rec.slots = [self._init_slot(n, arr, xp, hp) for n in names]
         rec.scratch = [xp.empty_like(arr) for _ in range(self._scratch_count)]
 
+    def _move(self, rec, dev):
+        """Put ``rec``'s state and buffers on ``dev`` (where its parameter now lives)."""
+        rec.slots = [place(a, dev) for a in rec.slots]
+        rec.scratch = [place(a, dev) for a in rec.scratch]
+        rec.gbuf = None if rec.gbuf is None else place(rec.gbuf, dev)
+        rec.arr = rec.param._data
+
+    def to(self, device):
+        """Move the optimizer's state to ``device`` (``Model.to`` calls it); returns self.
+
+        Parameters moved by other means get their state moved on their next update.
+        """
+        dev = as_device(device)
+        for rec in self._order:
+            if rec.slots is not None:
+                self._move(rec, dev)
+        return self
+
     def _check_loaded(self, index, slots, shape=None, names=None):
         if names is None:
             group = self._order[index].group if index < len(self._order) else 0
@@ -380,10 +401,11 @@ class Optimizer:
                 f"{sorted(slots)}, this optimizer keeps {sorted(names)} (was the state saved "
                 "by another optimizer or configuration?)")
         for n in names:
-            if shape is not None and tuple(np.shape(slots[n])) != tuple(shape):
+            got = tuple(getattr(slots[n], "shape", None) or np.shape(slots[n]))  # host: lists
+            if shape is not None and got != tuple(shape):
                 raise ValueError(
                     f"{type(self).__name__}.load_state_dict: state '{n}' of parameter {index} "
-                    f"has shape {tuple(np.shape(slots[n]))}, the parameter {tuple(shape)}")
+                    f"has shape {got}, the parameter {tuple(shape)}")
 
     def _extra_state(self):
         """Optimizer-wide state besides ``iterations`` (floats), for state_dict."""
@@ -407,7 +429,7 @@ class Optimizer:
             if rec.slots is not None:
                 state[rec.index] = {n: to_numpy(a).copy() for n, a in zip(rec.names, rec.slots)}
         for i, slots in self._pending.items():
-            state[i] = {n: np.array(a, copy=True) for n, a in slots.items()}
+            state[i] = {n: np.array(a, copy=True) for n, a in slots.items()}  # host: loaded
         return {"iterations": int(self.iterations), "state": state,
                 "extra": dict(self._extra_state())}
 
@@ -444,7 +466,7 @@ class Optimizer:
                 for n, dst in zip(rec.names, rec.slots):
                     dst[...] = xp.asarray(slots[n])
             else:
-                self._pending[i] = {n: np.array(a, copy=True) for n, a in slots.items()}
+                self._pending[i] = {n: to_numpy(a).copy() for n, a in slots.items()}
                 if rec is not None:
                     rec.slots = None
                     self._ensure_state(rec)
@@ -480,7 +502,7 @@ class Optimizer:
         The first entry is a 0-d int64 array holding ``iterations`` (a copy); the rest
         are the live state arrays, parameter by parameter, slot by slot.
         """
-        out = [np.asarray(self.iterations, dtype=np.int64)]
+        out = [np.asarray(self.iterations, dtype=np.int64)]  # host: a counter
         for rec in self._order:
             if rec.slots is not None:
                 out.extend(rec.slots)
@@ -637,8 +659,12 @@ class Optimizer:
         arr = rec.arr
         if isinstance(g, Tensor):
             g = g._data
-        elif not is_array(g):
-            g = get_array_module(arr).asarray(g)
+        if not is_array(g) or type(g) is not type(arr) and not is_device_array(g):
+            g = place(g, device_of(arr))  # host data given as a gradient: to the parameter
+        if type(g) is not type(arr):
+            raise DeviceError(f"{type(self).__name__}: gradient on {device_of(g)} for "
+                              f"parameter {rec.index}{self._label(rec)} on {device_of(arr)}; "
+                              "move the gradient (or the parameter) first")
         if g.shape != arr.shape:
             raise ValueError(
                 f"{type(self).__name__}: gradient of shape {g.shape} for parameter "
@@ -800,7 +826,26 @@ class Optimizer:
                     buf += g
                 garrs[i] = buf
 
+    def _fused_source(self):
+        """The rule as one CUDA elementwise body for this configuration, or None.
+
+        ``(in_params, out_params, body)`` for ``cupy.ElementwiseKernel``: inputs are the
+        gradient then this step's coefficients (``_coefficients``' order), outputs the
+        parameter then its slots. Used on CuPy arrays only (:mod:`gradkit.gpu_kernels`).
+        """
+        return None
+
     def _run(self, c, recs, garrs):
+        if is_device_array(recs[0].arr):  # a GPU runs each kernel whole, no host threads
+            src = self._fused_source()
+            fused = src and elementwise(get_array_module(recs[0].arr),
+                                        type(self).__name__.lower(), *src)
+            for rec, g in zip(recs, garrs):
+                if fused:
+                    fused(g, *c, rec.arr, *rec.slots)   # one kernel: the whole rule
+                else:
+                    self._kernel(c, rec.arr, g, rec.slots, rec.scratch)
+            return
         self._runner.run(self._kernel, c, [(rec.index, rec.arr, g, rec.slots, rec.scratch)
                                            for rec, g in zip(recs, garrs)])
 

@@ -46,7 +46,7 @@ def _unwrap(t):
         return t, False
     import numpy as np
 
-    return np.asarray(t), False
+    return np.asarray(t), False  # host: array-like data from the caller
 
 
 def _wrap(arr, was_tensor):
@@ -199,14 +199,13 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         clip_grad_norm_(model.parameters(), max_norm=1.0)
         opt.step()
     """
-    import numpy as np
 
     max_norm = check_number("clip_grad_norm_", "max_norm", max_norm, minimum=0, min_open=True)
     norm_type = check_number("clip_grad_norm_", "norm_type", norm_type, minimum=0,
                              min_open=True, finite=False)
     grads = _grads_of(parameters)
     if not grads:
-        return Tensor(np.float32(0.0))
+        return Tensor(0.0)
     dtype = grads[0]._data.dtype
     if math.isinf(norm_type):
         total = max(float(abs(g._data).max()) if g._data.size else 0.0 for g in grads)
@@ -219,12 +218,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
                            f"gradients is {total}; set error_if_nonfinite=False to clip anyway")
     coef = max_norm / (total + 1e-6)
     if not coef < 1.0 and not math.isnan(coef):
-        return Tensor(np.asarray(total, dtype=dtype))
+        return Tensor(total, dtype=dtype)
     for g in grads:
         arr = g._data
         get_array_module(arr).multiply(arr, coef, out=arr)
         g._version += 1
-    return Tensor(np.asarray(total, dtype=dtype))
+    return Tensor(total, dtype=dtype)
 
 
 def clip_grad_value_(parameters, clip_value):

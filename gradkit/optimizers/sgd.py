@@ -91,6 +91,16 @@ class SGD(Optimizer):
             return (lr, hp.momentum, 1.0 if step == 1 else 1.0 - hp.dampening, hp.nesterov)
         return (lr, hp.momentum, hp.nesterov)
 
+    def _fused_source(self):
+        if self.rule == "pytorch":  # PyTorch's buffer and dampening: the composed update
+            return None
+        # the coefficients are (lr, mu, nesterov); the switch is fixed per kernel
+        params = "T g, float64 lr, float64 mu, bool nesterov"
+        if not self.momentum:
+            return params, "T p", "p = p - lr * g;"  # p <- p - lr g
+        step = "p = p - lr * g + mu * m;" if self.nesterov else "p = p + m;"
+        return params, "T p, T m", "m = mu * m - lr * g;" + step
+
     def _kernel(self, c, p, g, slots, scratch):
         if self.rule == "pytorch":
             return self._kernel_pytorch(c, p, g, slots, scratch)

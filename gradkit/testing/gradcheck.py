@@ -6,6 +6,8 @@ import numpy as np
 
 from gradkit import random as _random
 from gradkit.autograd import engine
+from gradkit.backend import to_numpy
+from gradkit.devices import default_device, place
 from gradkit.tensor import Tensor
 
 
@@ -13,9 +15,10 @@ class GradcheckError(AssertionError):
     """Analytic and numerical gradients disagree."""
 
 
-def _as_f64_leaf(x):
-    data = np.array(x._data if isinstance(x, Tensor) else x, dtype=np.float64, order="C")
-    return Tensor._make(data, True, None)
+def _as_f64_leaf(x, dev):
+    data = np.array(to_numpy(x._data if isinstance(x, Tensor) else x), dtype=np.float64,
+                    order="C")
+    return Tensor._make(place(data, dev), True, None)
 
 
 def numerical_grad(fn, inputs, index, seed, eps=1e-6):
@@ -54,17 +57,18 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3, wrt=None, seed=0, rai
         gradcheck(lambda a, b: a * b, np.random.randn(3, 1), np.random.randn(4))
     """
     rng = _random.rng(seed, owner="gradcheck")
+    dev = next((x.device for x in inputs if isinstance(x, Tensor)), default_device())
     leaves = []
     for i, x in enumerate(inputs):
         data = x._data if isinstance(x, Tensor) else np.asarray(x)
         differentiate = data.dtype.kind == "f" and (wrt is None or i in wrt)
-        leaves.append(_as_f64_leaf(data) if differentiate else
-                      Tensor._make(np.asarray(data), False, None))
+        leaves.append(_as_f64_leaf(data, dev) if differentiate else
+                      Tensor._make(place(data, dev), False, None))
     wanted = [i for i, t in enumerate(leaves) if t.requires_grad]
     out = fn(*leaves)
     if out.dtype != np.float64:
         raise GradcheckError(f"gradcheck: fn returned dtype {out.dtype}; it must keep float64")
-    upstream = rng.standard_normal(out.shape)
+    upstream = place(rng.standard_normal(out.shape), dev)
     if out.requires_grad:
         analytic = engine.run_backward(out, upstream, [leaves[i] for i in wanted])
     else:

@@ -38,6 +38,7 @@ class TwoLayer(Model):
 
 def test_functional_residual_trains_and_round_trips(blobs, tmp_path):
     x, y = blobs
+    gk.utils.set_random_seed(0)  # the accuracy bar holds for most initial weights, not all
     model = residual_model()
     assert len(model.layers) == 4
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])

@@ -146,6 +146,7 @@ def test_updates_in_place(name):
     assert opt.iterations == 5
 
 
+@pytest.mark.host_only("a host gradient for a device parameter is copied there each step")
 def test_step_allocates_no_full_size_arrays():
     """After the first step, an update allocates no parameter-sized memory."""
     tracemalloc = pytest.importorskip("tracemalloc")
@@ -437,6 +438,7 @@ def _replay(make, dtype, steps, api):
     return [p.numpy() for p in params]
 
 
+@pytest.mark.host_only("compares the live state arrays with NumPy")
 def test_load_state_dict_into_built_optimizer_keeps_arrays():
     params = make_params()
     opt = O.Adam(params, lr=0.1)
