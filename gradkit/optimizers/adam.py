@@ -86,7 +86,7 @@ class Adam(Optimizer):
         return (alpha, b1, 1.0 - b1, b2, 1.0 - b2, eps, hp.amsgrad)
 
     def _fused_source(self):
-        if self.amsgrad:
+        if self.amsgrad or self.rule == "pytorch":  # per-group switches: the composed update
             return None
         return ("T g, float64 alpha, float64 b1, float64 omb1, float64 b2, float64 omb2, "
                 "float64 eps, bool amsgrad", "T p, T m, T v",
