@@ -1070,7 +1070,7 @@ class Sum(Metric):
 
     def update_state(self, values, sample_weight=None):
         """Add ``values`` (times ``sample_weight`` when given)."""
-        v = _np(values)
+        v = _arr(values)
         w = 1.0 if sample_weight is None else _weights(self.name, sample_weight, v)
         self.total += float((v * w).sum())
 

@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from gradkit import backend
-from gradkit.devices import CPU, Device, DeviceError, array_module, as_device, default_device, \
-    device, place
+from gradkit.devices import (
+    CPU,
+    Device,
+    DeviceError,
+    array_module,
+    as_device,
+    default_device,
+    device,
+    place,
+)
 
 
 @pytest.mark.parametrize("spec, kind, index, text", [

@@ -16,9 +16,9 @@ import threading
 import numpy as np
 
 from gradkit.autograd.function import no_grad
-from gradkit.layers.module_api import ModuleAPI
 from gradkit.backend import is_device_array, to_numpy
 from gradkit.devices import array_module, as_device, default_device, place, using
+from gradkit.layers.module_api import ModuleAPI
 from gradkit.mixed_precision import autocast, autocast_dtype
 from gradkit.tensor import Tensor, Variable
 

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from gradkit import activations, initializers, ops
+from gradkit.backend import is_array
 from gradkit.layers.base import InputSpec, Layer, shape_str
 from gradkit.layers.core import serialize_arg
 from gradkit.layers.registry import register_builtin
@@ -226,7 +229,10 @@ class _RNN(Layer):
         """The mask as ``steps`` boolean columns ``(batch, 1)``, or None (all steps kept)."""
         if mask is None:
             return None
-        m = np.asarray(mask._data if isinstance(mask, Tensor) else mask).astype(bool)
+        m = mask._data if isinstance(mask, Tensor) else mask
+        if not is_array(m):
+            m = np.asarray(m)  # host: a mask given as a list
+        m = m.astype(bool)
         if m.shape != (batch, steps):
             raise ValueError(f"{type(self).__name__} '{self.name}': the mask must have shape "
                              f"(batch, time) = ({batch}, {steps}), received {m.shape}")
