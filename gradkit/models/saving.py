@@ -47,11 +47,45 @@ class ModelFileError(ValueError):
 def atomic_write(path, data: bytes):
     """Write ``data`` to ``path`` so that readers see the old or the new file, never a part.
 
-    Errors (disk full, no permission) raise an ``OSError`` naming the path and
-    leave any previous file untouched.
+    A symlink at ``path`` is followed: its target is replaced (atomically), the link
+    stays. A new file gets the permissions ``open()`` would give it (0666 less the
+    umask); a replaced file keeps its own. Stop signals (Ctrl-C, SIGTERM, SIGHUP)
+    that arrive during the write are delivered once it is complete, so no temporary
+    file is ever left behind. Errors (disk full, no permission) raise an ``OSError``
+    naming the path and leave any previous file untouched.
     """
-    path = os.fspath(path)
+    from gradkit.utils.signals import deferred
+
+    path = os.path.realpath(os.fspath(path)) if os.path.islink(path) else os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    with deferred():
+        _write_replace(path, folder, data)
+    try:  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _current_umask():
+    """The process umask, read without changing it where Linux says it (``os.umask`` both
+    sets and returns it, which would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_replace(path, folder, data):
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
     except OSError as e:
@@ -64,9 +98,9 @@ def atomic_write(path, data: bytes):
             f.flush()
             os.fsync(f.fileno())
         if os.path.exists(path):
-            os.chmod(tmp, os.stat(path).st_mode & 0o777)
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
         else:
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
     except BaseException as e:
         try:
@@ -77,14 +111,6 @@ def atomic_write(path, data: bytes):
             raise OSError(e.errno, f"cannot save to '{path}': {e.strerror}; the previous file, "
                           "if any, is unchanged") from e
         raise
-    try:  # make the rename itself durable
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 # ---------------------------------------------------------------- weights
