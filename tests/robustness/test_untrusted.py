@@ -1,7 +1,9 @@
 """Untrusted files: model/weights files from strangers are refused before anything runs."""
 
 import json
+import os
 import pickle
+import re
 import struct
 import zipfile
 
@@ -155,3 +157,51 @@ def test_a_good_file_still_loads(good):
     path, _ = good
     model = load_model(path)
     assert model.predict(np.ones((2, 3), "float32")).shape == (2, 2)
+
+
+# ---------------------------------------------------------------- metrics.json beside a model
+@pytest.fixture(scope="module")
+def moons_run(tmp_path_factory):
+    from gradkit.cli import main
+
+    out = tmp_path_factory.mktemp("run") / "moons"
+    assert main(["train", "--dataset", "moons", "--samples", "60", "--epochs", "1", "--out",
+                 str(out)]) == 0
+    return out
+
+
+@pytest.mark.parametrize("text,message", [
+    ('{"dataset": "moons", "seed": 1e400}', r"seed = inf, expected an integer"),
+    ('{"dataset": "moons", "seed": "3"}', r"seed = '3', expected an integer"),
+    ('{"dataset": "moons", "toy_samples": 1000000000000}', r"toy_samples = 1000000000000"),
+    ('{"dataset": "moons", "toy_noise": -1}', r"toy_noise = -1, expected a number"),
+    ('{"dataset": ["moons"]}', r"dataset = \['moons'\], expected one of"),
+    ("[" * 100000 + "]" * 100000, r"not valid JSON"),
+    ("[1, 2]", r"holds list, expected a JSON object"),
+])
+def test_gradkit_evaluate_validates_metrics_json(moons_run, text, message, capsys,
+                                                 tmp_path):
+    import shutil
+
+    from gradkit.cli import EXIT_RUNTIME, main
+
+    run = tmp_path / "run"
+    shutil.copytree(moons_run, run)
+    (run / "metrics.json").write_text(text)
+    assert main(["evaluate", str(run)]) == EXIT_RUNTIME
+    err = capsys.readouterr().err
+    assert "metrics.json' beside the model" in err and "fix or delete it" in err
+    assert re.search(message, err), err
+
+
+def test_gradkit_evaluate_refuses_a_fifo_as_metrics_json(moons_run, capsys, tmp_path):
+    import shutil
+
+    from gradkit.cli import EXIT_RUNTIME, main
+
+    run = tmp_path / "run"
+    shutil.copytree(moons_run, run)
+    (run / "metrics.json").unlink()
+    os.mkfifo(run / "metrics.json")
+    assert main(["evaluate", str(run)]) == EXIT_RUNTIME
+    assert "is not a regular file" in capsys.readouterr().err
