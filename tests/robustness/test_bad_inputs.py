@@ -229,3 +229,33 @@ def test_fit_accepts_a_list_of_rows():
     assert len(hist.history["loss"]) == 2
     assert model.predict(rows[:3]).shape == (3, 3)
     assert np.isfinite(model.evaluate(rows, list(Y), verbose=0))
+
+
+# ---- images (issue 18): one pixel limit from the header, for every reader, before decoding
+def _png_header_only(width, height):
+    import struct
+    import zlib
+
+    from gradkit.utils import png
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + \
+            struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return png.SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
+        chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("use_matplotlib", [False, True, None])
+@pytest.mark.parametrize("size", [(8192, 8192), (20000, 1000)])
+def test_huge_png_is_refused_from_its_header_by_every_reader(tmp_path, size, use_matplotlib):
+    from gradkit.utils import image, png
+
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_header_only(*size))  # ~100 bytes claiming millions of pixels
+    with pytest.raises(png.PNGError, match=rf"{size[0]}x{size[1]} pixels is too large"):
+        image.read_gray(path, use_matplotlib=use_matplotlib)
+    with pytest.raises(png.PNGError, match="too large"):
+        png.read_png(path)
+    assert image.MAX_IMAGE_PIXELS == png.MAX_PIXELS <= 1 << 22

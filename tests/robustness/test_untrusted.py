@@ -346,3 +346,32 @@ def test_non_regular_files_are_refused(tmp_path, special):
         load_model(special)
     with pytest.raises(ModelFileError, match="must be a regular file"):
         gk.Sequential([gk.layers.Dense(2, input_shape=(3,))]).load_weights(special)
+
+
+# ---------------------------------------------------------------- .npy given to gradkit predict
+def _npy(header: dict, payload=b"", pad_to=None):
+    text = repr(header).encode()
+    total = pad_to or (10 + len(text) + 1 + 63) // 64 * 64
+    text += b" " * (total - 10 - len(text) - 1) + b"\n"
+    return b"\x93NUMPY\x01\x00" + len(text).to_bytes(2, "little") + text + payload
+
+
+@pytest.mark.parametrize("blob,message", [
+    (_npy({"descr": "<f4", "fortran_order": False, "shape": (10 ** 12, 784)}, b"\0" * 64),
+     r"header says float32 of shape \(1000000000000, 784\).*truncated or corrupt"),
+    (_npy({"descr": "<f4", "fortran_order": False, "shape": (2,)}, b"\0" * 8,
+          pad_to=65000), r"header larger than 10,000 bytes"),
+    (_npy({"descr": "|O", "fortran_order": False, "shape": (1,)}, b"\0" * 8),
+     r"pickled Python objects"),
+])
+def test_gradkit_predict_checks_npy_headers(tmp_path, blob, message, capsys):
+    from gradkit.cli import EXIT_RUNTIME, main
+
+    model = gk.Sequential([gk.layers.Dense(10, activation="softmax", input_shape=(784,))])
+    model.save(tmp_path / "m.gradkit")
+    (tmp_path / "x.npy").write_bytes(blob)
+    assert main(["predict", str(tmp_path / "m.gradkit"), str(tmp_path / "x.npy")]) == \
+        EXIT_RUNTIME
+    err = capsys.readouterr().err
+    assert re.search(message, err), err
+    assert "MemoryError" not in err and "report" not in err
