@@ -303,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="gradkit: train, evaluate and use neural networks written in NumPy.",
         epilog="Run 'gradkit COMMAND --help' for a command's options.\n\n"
                "Exit status: 0 success, 1 error at run time, 2 bad command line, "
-               "130 interrupted (Ctrl-C).")
+               "130 interrupted (Ctrl-C, SIGTERM, SIGHUP).")
     parser.add_argument("--version", action="version", version=f"gradkit {gradkit.__version__}")
     _add_debug(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
