@@ -43,8 +43,9 @@ def is_rows(x):
         return False
     try:
         return np.asarray(x).dtype.kind in "fiu"
-    except ValueError:  # ragged rows: not one array
-        return False
+    except ValueError:  # ragged rows: meant as one array, but not one
+        raise ValueError("x (or y) is a list of rows of different lengths; fit, evaluate and "
+                         "predict take one array: make every row the same length") from None
 
 
 def _flat(x):

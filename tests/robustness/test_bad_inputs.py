@@ -153,7 +153,7 @@ CASES = [
      lambda: compiled().fit(iter([(X, Y)]), Y, verbose=0), ValueError,
      r"y must be None when x is an iterable of batches"),
     ("fit-ragged-rows", lambda: compiled().fit([[1.0, 2.0], [3.0]], [0, 1], verbose=0),
-     ValueError, r"y must be None when x is an iterable of batches"),
+     ValueError, r"list of rows of different lengths"),
 
 ]
 
