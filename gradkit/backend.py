@@ -73,36 +73,3 @@ def to_numpy(a):
 def is_array(a) -> bool:
     """True for an array of a supported backend."""
     return isinstance(a, numpy.ndarray) or (_cupy is not None and isinstance(a, _cupy.ndarray))
-
-
-def tune_malloc():
-    """Keep glibc from handing large freed blocks back to the OS between training steps.
-
-    NumPy allocates every temporary with malloc. glibc serves large blocks with
-    fresh mmap-ed pages and trims freed memory back to the OS, so a training loop
-    that allocates the same big arrays every step (im2col buffers, gradients,
-    activations) page-faults them all in again each time: measured here, that
-    made a CNN's recorded forward pass 2.5x slower than necessary. We raise the
-    mmap threshold to 32 MiB (blocks below it come from the heap and are reused)
-    and the trim threshold to 512 MiB (freed memory stays for the next step).
-    Only on Linux with glibc; ``GRADKIT_MALLOC_TUNING=0`` leaves malloc alone.
-    Returns True when the settings were applied.
-    """
-    import os
-    import sys
-
-    if os.environ.get("GRADKIT_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        libc = ctypes.CDLL("libc.so.6")
-        m_trim_threshold, m_mmap_threshold = -1, -3
-        ok = libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)
-        ok &= libc.mallopt(m_trim_threshold, 512 * 1024 * 1024)
-        return bool(ok)
-    except (OSError, AttributeError):  # not glibc (musl, ...): nothing to tune
-        return False
-
-
-MALLOC_TUNED = tune_malloc()

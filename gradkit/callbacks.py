@@ -95,7 +95,8 @@ def _fanout(fns):
 class History(Callback):
     """Records each epoch's logs: ``history.history["loss"]`` is a list per epoch.
 
-    ``interrupted`` is True when Ctrl-C stopped ``fit`` (its last epoch is then partial).
+    ``interrupted`` is True when Ctrl-C (or SIGTERM, SIGHUP) stopped ``fit`` (its last epoch
+    is then partial); ``interrupted_by`` names it (``"Ctrl-C"``, ``"SIGTERM"``).
     """
 
     def __init__(self):
@@ -103,6 +104,7 @@ class History(Callback):
         self.history = {}
         self.epoch = []
         self.interrupted = False
+        self.interrupted_by = None
 
     def on_train_begin(self, logs=None):
         self.epoch = self.epoch if self.epoch else []

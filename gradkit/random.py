@@ -10,12 +10,14 @@ an int or a Generator gives that call a stream of its own.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from gradkit.utils.validation import check_int
 
-__all__ = ["generator", "get_state", "normal", "rand", "randn", "rng", "seed", "set_state",
-           "uniform"]
+__all__ = ["generator", "get_state", "normal", "rand", "randn", "rng", "scoped", "seed",
+           "set_state", "uniform"]
 
 _global = np.random.default_rng()
 
@@ -74,6 +76,30 @@ def rng(seed=None, *, owner: str = "gradkit.random.rng") -> np.random.Generator:
                         f"numpy.random.Generator, received {seed!r} "
                         f"({type(seed).__name__})")
     return np.random.default_rng(check_int(owner, "seed", seed, minimum=0))
+
+
+@contextlib.contextmanager
+def scoped(seed=None):
+    """Make :func:`generator` (the global generator) ``rng(seed)`` inside the block, then put
+    the previous one back: a library that takes a ``random_state`` uses this instead of
+    reseeding its caller's generator. ``None`` changes nothing.
+
+    Example:
+        >>> with scoped(0):
+        ...     a = uniform((2,)).numpy()
+        >>> with scoped(0):
+        ...     bool((uniform((2,)).numpy() == a).all())
+        True
+    """
+    global _global
+    if seed is None:
+        yield _global
+        return
+    previous, _global = _global, rng(seed, owner="gradkit.random.scoped")
+    try:
+        yield _global
+    finally:
+        _global = previous
 
 
 def get_state():

@@ -20,13 +20,20 @@ import inspect
 
 import numpy as np
 
-try:  # inherit scikit-learn's plumbing (clone, tags, repr) when it is installed
+try:  # inherit scikit-learn's plumbing (clone, tags, repr, input checks) when installed
     from sklearn.base import BaseEstimator as _Base
     from sklearn.base import ClassifierMixin as _Mixin
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.multiclass import check_classification_targets
+    from sklearn.utils.validation import check_is_fitted, validate_data
 
     _BASES: tuple = (_Mixin, _Base)
 except ImportError:  # pragma: no cover - exercised without scikit-learn
     _BASES = (object,)
+    validate_data = None
+
+    class NotFittedError(ValueError, AttributeError):
+        """The estimator is used before ``fit`` (scikit-learn's exception of that name)."""
 
 
 class NNClassifier(*_BASES):
@@ -108,10 +115,31 @@ class NNClassifier(*_BASES):
         return model
 
     def fit(self, X, y):
-        """Train on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,); returns self."""
-        from gradkit.utils import set_random_seed
+        """Train on ``X`` (n_samples, n_features) and labels ``y`` (n_samples,); returns self.
 
-        X = np.asarray(X, dtype="float32")
+        Inputs are checked as scikit-learn's own estimators check them (when it is
+        installed): 2-D finite real ``X``, dense only, one class label per row. The
+        weights and the shuffling draw from ``random_seed`` through
+        :func:`gradkit.random.scoped`; the caller's global generator is left as it was.
+        """
+        from gradkit import random as R
+
+        X, y = self._check_xy(X, y)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        with R.scoped(self.random_seed):
+            self.model_ = self._build(X.shape[1], len(self.classes_))
+            batch = self.batch_size or max(1, int(np.ceil(len(X) / max(1, self.n_batches))))
+            hist = self.model_.fit(X, y_idx.astype("int64"), epochs=self.epochs,
+                                   batch_size=batch, verbose=self.verbose, shuffle=True)
+        self.error_ = list(hist.history.get("loss", []))
+        return self
+
+    def _check_xy(self, X, y):
+        if validate_data is not None:
+            X, y = validate_data(self, X, y)
+            check_classification_targets(y)
+            return X.astype("float32"), y
+        X = np.asarray(X, dtype="float32")  # pragma: no cover - without scikit-learn
         y = np.asarray(y)
         if X.ndim != 2:
             raise ValueError(f"NNClassifier.fit: X must be 2-D (n_samples, n_features), got "
@@ -119,34 +147,33 @@ class NNClassifier(*_BASES):
         if y.ndim != 1 or len(y) != len(X):
             raise ValueError(f"NNClassifier.fit: y must be 1-D with one label per row of X: X "
                              f"has {len(X)} rows, y has shape {y.shape}")
-        if self.random_seed is not None:
-            set_random_seed(self.random_seed)
-        self.classes_, y_idx = np.unique(y, return_inverse=True)
         self.n_features_in_ = X.shape[1]
-        self.model_ = self._build(X.shape[1], len(self.classes_))
-        batch = self.batch_size or max(1, int(np.ceil(len(X) / max(1, self.n_batches))))
-        hist = self.model_.fit(X, y_idx.astype("int64"), epochs=self.epochs, batch_size=batch,
-                               verbose=self.verbose, shuffle=True)
-        self.error_ = list(hist.history.get("loss", []))
-        return self
+        return X, y
 
-    def _check_fitted(self):
-        if not hasattr(self, "model_"):
-            raise RuntimeError("NNClassifier is not fitted yet: call fit(X, y) first")
-
-    def predict_proba(self, X):
-        """Class probabilities, shape (n_samples, n_classes)."""
-        self._check_fitted()
+    def _check_x(self, X):
+        if validate_data is not None:
+            check_is_fitted(self)
+            return validate_data(self, X, reset=False).astype("float32")
+        if not hasattr(self, "model_"):  # pragma: no cover - without scikit-learn
+            raise NotFittedError("NNClassifier is not fitted yet: call fit(X, y) first")
         X = np.asarray(X, dtype="float32")
         if X.ndim != 2 or X.shape[1] != self.n_features_in_:
             raise ValueError(f"NNClassifier: X must have shape (n, {self.n_features_in_}), got "
                              f"{X.shape}")
+        return X
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "model_")
+
+    def predict_proba(self, X):
+        """Class probabilities, shape (n_samples, n_classes)."""
+        X = self._check_x(X)  # checks fitted first
         return self.model_.predict(X, batch_size=1024)
 
     def predict(self, X):
         """The most probable class label of each row."""
-        self._check_fitted()
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # checks fitted first
+        return self.classes_[np.argmax(proba, axis=1)]
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy on ``(X, y)``."""

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gradkit.datasets import make_moons
-from gradkit.sklearn import NNClassifier
+from gradkit.sklearn import NNClassifier, NotFittedError
 
 
 def data():
@@ -40,10 +40,23 @@ def test_params_protocol_and_errors():
     assert clf.epochs == 5 and clf.l2 == 0.1
     with pytest.raises(ValueError, match="unknown parameter 'epoch'"):
         clf.set_params(epoch=1)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         NNClassifier().predict(np.zeros((1, 2)))
-    with pytest.raises(ValueError, match="y must be 1-D"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples|y must be 1-D"):
         NNClassifier().fit(np.zeros((3, 2)), np.zeros(4))
+
+
+def test_fit_leaves_the_global_generator_alone():
+    from gradkit import random as R
+
+    xtr, ytr, _, _ = data()
+    R.seed(7)
+    expected = R.generator().random(3)
+    R.seed(7)
+    a = NNClassifier(epochs=3, random_seed=1).fit(xtr, ytr)
+    np.testing.assert_array_equal(R.generator().random(3), expected)  # not reseeded
+    b = NNClassifier(epochs=3, random_seed=1).fit(xtr, ytr)
+    np.testing.assert_array_equal(a.predict_proba(xtr), b.predict_proba(xtr))
 
 
 def test_in_a_pipeline_and_grid_search():

@@ -14,7 +14,7 @@ every option with its default.
 Errors print one line, ``gradkit: error: ...``, on stderr and exit with
 status 2 (bad command line) or 1 (anything that went wrong at run time:
 missing dataset, unreadable model, wrong input shape...). ``--debug`` shows
-the full traceback instead. Ctrl-C exits with status 130.
+the full traceback instead. Ctrl-C, SIGTERM and SIGHUP exit with status 130.
 
 The package has one module a job: :mod:`~gradkit.cli.parser` (options),
 :mod:`~gradkit.cli.train`, :mod:`~gradkit.cli.evaluate`,
@@ -46,6 +46,7 @@ from gradkit.cli.errors import (
     usage_error,
 )
 from gradkit.cli.parser import build_parser
+from gradkit.utils import signals
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_RUNTIME", "EXIT_USAGE", "CLIError", "build_parser", "main"]
 
@@ -76,9 +77,11 @@ def main(argv=None) -> int:
                 raise usage_error("a command is required: train, evaluate, predict, "
                                   "summary or report (see 'gradkit --help')")
             args.argv = argv
-            return args.func(args)
-    except KeyboardInterrupt:  # before or after fit, or a second Ctrl-C inside it
-        print("gradkit: interrupted (Ctrl-C)", file=sys.stderr)
+            with signals.raising():  # SIGTERM/SIGHUP end the command like Ctrl-C does
+                return args.func(args)
+    except KeyboardInterrupt as exc:  # before or after fit, or a second signal inside it
+        reason = exc.args[0] if isinstance(exc, signals.Interrupted) else "Ctrl-C"
+        print(f"gradkit: interrupted ({reason})", file=sys.stderr)
         return EXIT_INTERRUPTED
     except CLIError as exc:
         if exc.code != EXIT_USAGE and args is not None and args.debug:

@@ -21,6 +21,9 @@ TOY_DATASETS = ("circles", "moons", "xor")
 DATASETS = ("auto", *IMAGE_DATASETS, *TOY_DATASETS)
 TOY_NOISE = {"circles": 0.1, "moons": 0.2, "xor": 0.2}
 TOY_TEST_FRACTION = 0.2
+TOY_SAMPLES = (10, 10_000_000)  # --samples range (and metrics.json's toy_samples)
+TOY_NOISE_RANGE = (0.0, 10.0)   # --noise range (and metrics.json's toy_noise)
+SEED_MAX = 2 ** 63 - 1          # --seed upper bound (and metrics.json's seed)
 
 
 @dataclass

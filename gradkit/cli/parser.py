@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 
 import gradkit
-from gradkit.cli.data import DATASETS, TOY_NOISE
+from gradkit.cli.data import DATASETS, SEED_MAX, TOY_NOISE, TOY_NOISE_RANGE, TOY_SAMPLES
 from gradkit.cli.errors import usage_error
 from gradkit.cli.evaluate import cmd_evaluate
 from gradkit.cli.predict import cmd_predict
@@ -39,7 +39,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=30)
 
 
-def _int_type(minimum: int):
+def _int_type(minimum: int, maximum: int | None = None):
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -47,9 +47,10 @@ def _int_type(minimum: int):
             raise argparse.ArgumentTypeError(
                 f"expected an integer >= {minimum}, got {text!r}") from None
         try:
-            return check_int("gradkit", "value", value, minimum=minimum)
+            return check_int("gradkit", "value", value, minimum=minimum, maximum=maximum)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}") from None
+            bound = f">= {minimum}" if value < minimum else f"<= {maximum}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {value}") from None
 
     parse.__name__ = "integer"
     return parse
@@ -123,17 +124,17 @@ def _add_data_source_options(p, *, train: bool, toy: bool = True):
     if not toy:
         return
     from_run = "" if train else ", or the value in metrics.json"
-    g.add_argument("--samples", type=_int_type(10), metavar="N",
+    g.add_argument("--samples", type=_int_type(*TOY_SAMPLES), metavar="N",
                    help="toy datasets: number of points generated, 20%% of them held out "
                         f"for testing (default: 1000{from_run})")
-    g.add_argument("--noise", type=_float_type(0.0, 10.0, False, False), metavar="X",
+    g.add_argument("--noise", type=_float_type(*TOY_NOISE_RANGE, False, False), metavar="X",
                    help="toy datasets: standard deviation of the noise (default: circles "
                         f"{TOY_NOISE['circles']}, moons {TOY_NOISE['moons']}, xor "
                         f"{TOY_NOISE['xor']}{from_run})")
 
 
 def _add_seed_option(p, *, train: bool):
-    p.add_argument("--seed", type=_int_type(0), metavar="S", default=0 if train else None,
+    p.add_argument("--seed", type=_int_type(0, SEED_MAX), metavar="S", default=0 if train else None,
                    help="random seed: weights, shuffling and the toy data (default: "
                         "%(default)s)" if train else
                         "seed of the toy data's points and train/test split (default: the "
@@ -306,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="gradkit: train, evaluate and use neural networks written in NumPy.",
         epilog="Run 'gradkit COMMAND --help' for a command's options.\n\n"
                "Exit status: 0 success, 1 error at run time, 2 bad command line, "
-               "130 interrupted (Ctrl-C).")
+               "130 interrupted (Ctrl-C, SIGTERM, SIGHUP).")
     parser.add_argument("--version", action="version", version=f"gradkit {gradkit.__version__}")
     _add_debug(parser, False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

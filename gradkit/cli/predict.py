@@ -40,14 +40,39 @@ def _sniff(path: str) -> str:
                    f"{head[:4]!r})")
 
 
+NPY_MAX_HEADER = 10_000  # bytes of .npy header (NumPy's own default limit)
+
+
 def _load_npy(path: str) -> np.ndarray:
+    """The array in a ``.npy`` file, its header checked before anything is allocated."""
+    from numpy.lib import format as npy
+
+    try:
+        with open(path, "rb") as f:
+            version = npy.read_magic(f)
+            read = npy.read_array_header_1_0 if version == (1, 0) else \
+                npy.read_array_header_2_0
+            shape, _, dtype = read(f, max_header_size=NPY_MAX_HEADER)
+            data_bytes = os.fstat(f.fileno()).st_size - f.tell()
+    except ValueError as exc:
+        if "max_header_size" in str(exc):
+            raise CLIError(f"'{path}' has a .npy header larger than {NPY_MAX_HEADER:,} bytes; "
+                           "it is corrupt or not a plain array file") from None
+        raise CLIError(f"'{path}' is not a valid .npy file ({one_line(exc)})") from None
+    except (OSError, SyntaxError, TypeError, EOFError) as exc:
+        raise CLIError(f"'{path}' is not a valid .npy file ({one_line(exc)})") from None
+    if dtype.hasobject:
+        raise CLIError(f"'{path}' holds pickled Python objects; gradkit refuses to load "
+                       "them (unpickling can run arbitrary code): save a plain numeric "
+                       "array instead")
+    need = math.prod(shape) * dtype.itemsize
+    if need != data_bytes:
+        raise CLIError(f"'{path}': its .npy header says {dtype} of shape {shape} "
+                       f"({need:,} bytes) but the file holds {data_bytes:,} bytes of data; "
+                       "it is truncated or corrupt")
     try:
         return np.load(path, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise CLIError(f"'{path}' holds pickled Python objects; gradkit refuses to load "
-                           "them (unpickling can run arbitrary code): save a plain numeric "
-                           "array instead") from None
+    except (ValueError, OSError) as exc:
         raise CLIError(f"'{path}' is not a valid .npy file ({one_line(exc)})") from None
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 
 import numpy as np
 
-from gradkit.cli.errors import CLIError
+from gradkit.cli.errors import CLIError, one_line
 
 MODEL_FILE = "model.gradkit"
 EVAL_BATCH_SIZE = 256  # evaluation/prediction batches: larger is faster, memory stays small
@@ -40,15 +41,57 @@ def load(path, compile=True):  # noqa: A002 - the keyword load_model uses
     return load_model(path, compile=compile), path
 
 
+MAX_RUN_INFO = 16 * 1024 * 1024  # bytes: metrics.json holds settings and a history
+
+
 def run_info(model_path) -> dict:
-    """The ``metrics.json`` written by ``gradkit train`` next to a model, or {}."""
+    """The ``metrics.json`` written by ``gradkit train`` next to a model, or {} when absent.
+
+    The file is an input like any other: the fields the commands use (dataset, seed,
+    toy_samples, toy_noise) must have the types and ranges the command line itself
+    accepts, or a :class:`CLIError` names the file, the field and the fix.
+    """
+    from gradkit.cli.data import DATASETS, SEED_MAX, TOY_NOISE_RANGE, TOY_SAMPLES
+
     path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "metrics.json")
+    try:
+        st = os.stat(path)
+    except OSError:
+        return {}
+    fix = "fix or delete it, or pass the settings as options"
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_RUN_INFO:
+        what = "not a regular file" if not stat.S_ISREG(st.st_mode) else \
+            f"{st.st_size:,} bytes (at most {MAX_RUN_INFO:,})"
+        raise CLIError(f"'{path}' beside the model is {what}; {fix}")
     try:
         with open(path, encoding="utf-8") as f:
             info = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    return info if isinstance(info, dict) else {}
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CLIError(f"'{path}' beside the model is not valid JSON ({one_line(exc)}); "
+                       f"{fix}") from None
+    if not isinstance(info, dict):
+        raise CLIError(f"'{path}' beside the model holds {type(info).__name__}, expected a "
+                       f"JSON object; {fix}")
+    checks = {"dataset": (lambda v: v in DATASETS, f"one of {', '.join(DATASETS)}"),
+              "seed": (_int_in(0, SEED_MAX), f"an integer in [0, {SEED_MAX}]"),
+              "toy_samples": (_int_in(*TOY_SAMPLES),
+                              f"an integer in [{TOY_SAMPLES[0]}, {TOY_SAMPLES[1]}]"),
+              "toy_noise": (_number_in(*TOY_NOISE_RANGE),
+                            f"a number in [{TOY_NOISE_RANGE[0]:g}, {TOY_NOISE_RANGE[1]:g}]")}
+    for key, (ok, expected) in checks.items():
+        value = info.get(key)
+        if value is not None and not ok(value):
+            raise CLIError(f"'{path}' beside the model has {key} = {one_line(repr(value))[:80]}, "
+                           f"expected {expected}; {fix}")
+    return info
+
+
+def _int_in(low, high):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+
+
+def _number_in(low, high):
+    return lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
 
 
 def input_shape(model) -> tuple:

@@ -4,9 +4,11 @@ The run directory gets ``model.gradkit``, ``metrics.json`` (settings,
 results, history, times), ``history.csv`` and, when matplotlib is installed,
 ``history.png`` plus ``samples.png`` (images) or ``boundary.png`` (toy sets).
 
-Ctrl-C is ``fit``'s to handle: it stops at the end of the batch in progress
-and returns the history so far. The command then saves no model, says where
-the history is and exits with status 130.
+The run is written into a staging directory and swapped in whole once complete
+(:mod:`gradkit.cli.run_dir`): ``--out DIR`` always holds the old run or the new
+one, never a mix. Ctrl-C, SIGTERM and SIGHUP are ``fit``'s to handle: it stops at
+the end of the batch in progress and returns the history so far. The command
+then drops the unfinished run, says so and exits with status 130.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import gradkit
 from gradkit.callbacks import CSVLogger
 from gradkit.cli.data import IMAGE_DATASETS, TOY_DATASETS, Data, load_dataset
 from gradkit.cli.errors import EXIT_INTERRUPTED, CLIError, one_line, usage_error, warn
+from gradkit.cli.run_dir import RunDirectory
 from gradkit.cli.saved_model import EVAL_BATCH_SIZE, MODEL_FILE, probabilities
 
 SAMPLE_IMAGES = 32  # images drawn in samples.png
@@ -113,20 +116,6 @@ def _write_json(path: Path, obj) -> None:
             tmp.unlink()
 
 
-def _prepare_out_dir(out) -> Path:
-    path = Path(out).expanduser()
-    if path.exists() and not path.is_dir():
-        raise CLIError(f"--out '{out}' exists and is not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CLIError(f"cannot create the output directory '{out}': "
-                       f"{exc.strerror or exc}") from None
-    if not os.access(path, os.W_OK):
-        raise CLIError(f"the output directory '{out}' is not writable")
-    return path
-
-
 def _draw_plots(out: Path, history, model, data: Data, probs) -> list[str]:
     """Draw history.png and samples.png or boundary.png; returns the files written."""
     import importlib.util
@@ -201,13 +190,28 @@ def cmd_train(args) -> int:
             return launch.run(args.nproc, args.argv)
         except FileNotFoundError as exc:
             raise CLIError(str(exc)) from None
-    out = _prepare_out_dir(args.out) if args.out else None
+    if args.out and Path(args.out).expanduser().exists() and \
+            not Path(args.out).expanduser().is_dir():
+        raise CLIError(f"--out '{args.out}' exists and is not a directory")
     set_random_seed(args.seed)
     data = load_dataset(args.dataset, data_dir=args.data_dir, download=not args.no_download,
                         samples=args.samples, noise=args.noise, seed=args.seed,
                         train_limit=args.limit, test_limit=args.test_limit)
-    if out is None:
-        out = _prepare_out_dir(os.path.join("runs", f"{data.name}-{args.model}"))
+    final = Path(args.out or os.path.join("runs", f"{data.name}-{args.model}")).expanduser()
+    if not main:  # the other ranks of an MPI job train alongside rank 0 and write nothing
+        import tempfile
+        from types import SimpleNamespace
+
+        with tempfile.TemporaryDirectory(prefix="gradkit-rank-") as tmp:
+            scratch = SimpleNamespace(path=Path(tmp), out=final, commit=lambda: None)
+            return _train(args, data, scratch, main=False)
+    with RunDirectory(final) as run:
+        return _train(args, data, run)
+
+
+def _train(args, data: Data, run: RunDirectory, main=True) -> int:
+    """Train and write every file of the run into ``run.path``; commit it when complete."""
+    out, final = run.path, run.out
     if data.note:
         print(data.note)
     x_train, y_train = data.x_train, data.y_train
@@ -238,10 +242,11 @@ def cmd_train(args) -> int:
                         verbose=args.verbose, validation_split=args.validation_split,
                         callbacks=callbacks)
     train_time = time.perf_counter() - t0
-    if history.interrupted and main:
-        print(f"gradkit: interrupted (Ctrl-C) during epoch {max(len(history.epoch), 1)}/"
-              f"{args.epochs}; no model saved (the history so far is in {csv_path})",
-              file=sys.stderr)
+    if history.interrupted:
+        if main:
+            print(f"gradkit: interrupted ({history.interrupted_by}) during epoch "
+                  f"{max(len(history.epoch), 1)}/{args.epochs}; no model saved ('{final}' is "
+                  "as it was before this run)", file=sys.stderr)
         return EXIT_INTERRUPTED
 
     t0 = time.perf_counter()
@@ -289,7 +294,8 @@ def cmd_train(args) -> int:
         "files": files,
     }
     _write_json(out / "metrics.json", metrics)
-    print(f"saved to {out}/: {', '.join(files)}")
+    run.commit()
+    print(f"saved to {final}/: {', '.join(files)}")
     print(f"training time: {train_time:.2f} s")
     print(f"test loss: {test_loss:.4f}")
     print(f"test accuracy: {test_acc:.4f}")

@@ -154,6 +154,8 @@ def locate(
     download: bool = True,
     quiet: bool = False,
     timeout: float = 30.0,
+    deadline: float = 600.0,
+    max_bytes: int | None = None,
 ) -> dict[str, Path]:
     """Find (or download) the requested files of a dataset.
 
@@ -167,6 +169,14 @@ def locate(
         download: Set False to never use the network.
         quiet: Suppress the download progress line on stderr.
         timeout: Socket timeout in seconds for each download.
+        deadline: Seconds a whole file's download may take (a server dripping
+            one byte at a time is cut off here).
+        max_bytes: Bytes a download may have; default: the file's expected
+            size plus a small margin (an endless response stops there).
+
+    Downloads are HTTPS only, and only of files with a pinned SHA-256.
+    Tests can serve files from ``http://127.0.0.1`` by setting
+    ``GRADKIT_ALLOW_HTTP_LOCALHOST=1`` (plain HTTP to any other host is refused).
 
     Returns:
         Mapping from file key to the path of the file (raw or gzip).
@@ -213,7 +223,8 @@ def locate(
         tried.append("download: disabled (download=False)")
     elif not urls:
         tried.append(f"download: no mirrors configured ({source} is empty)")
-    elif _download_missing(spec, files, cache, urls, tried, quiet, timeout):
+    elif _download_missing(spec, files, cache, urls, tried, quiet,
+                           (timeout, deadline, max_bytes)):
         found, reason = _find_in_dir(cache, files)
         if found is not None:
             return found
@@ -233,7 +244,7 @@ def _not_found(spec: DatasetSpec, files, tried: list[str], cache: Path) -> Datas
     return DatasetError("\n".join(lines))
 
 
-def _download_missing(spec, files, cache: Path, urls, tried, quiet, timeout) -> bool:
+def _download_missing(spec, files, cache: Path, urls, tried, quiet, limits) -> bool:
     """Download every file not already in ``cache``. Return True on success."""
     created = not cache.exists()
     try:
@@ -244,7 +255,7 @@ def _download_missing(spec, files, cache: Path, urls, tried, quiet, timeout) -> 
     ok = True
     for i, f in enumerate(files):
         present, _ = _find_in_dir(cache, [f])
-        if present is None and not _download_one(f, cache, urls, tried, quiet, timeout):
+        if present is None and not _download_one(f, cache, urls, tried, quiet, limits):
             ok = False
             if files[i + 1 :]:
                 tried.append(f"download: stopped, did not try {_names(files[i + 1 :])}")
@@ -257,17 +268,59 @@ def _download_missing(spec, files, cache: Path, urls, tried, quiet, timeout) -> 
     return ok
 
 
-def _download_one(f: FileSpec, cache: Path, urls, tried, quiet, timeout) -> bool:
+def _expected_bytes(f: FileSpec) -> int | None:
+    """The uncompressed size of an IDX file of ``f.shape`` (uint8), or None."""
+    if f.shape is None:
+        return None
+    n = 1
+    for d in f.shape:
+        n *= d
+    return 4 + 4 * len(f.shape) + n
+
+
+def _url_allowed(url: str) -> str:
+    """Why ``url`` may not be fetched ("" when it may): HTTPS only; plain HTTP to
+    127.0.0.1/localhost when GRADKIT_ALLOW_HTTP_LOCALHOST=1 (the tests' local server)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return ""
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost") and \
+            os.environ.get("GRADKIT_ALLOW_HTTP_LOCALHOST") == "1":
+        return ""
+    return (f"refused: only https:// mirrors are used (got {parts.scheme}://); a plain "
+            "HTTP download can be swapped on the way")
+
+
+def _download_one(f: FileSpec, cache: Path, urls, tried, quiet, limits) -> bool:
     # imported here, not at the top: http/ssl/email cost ~30 ms and are needed only to download
     import http.client
     import urllib.error
 
+    timeout, deadline, max_bytes = limits
+    if f.sha256 is None:
+        tried.append(f"download {f.filename}: refused, no SHA-256 is pinned for it in gradkit "
+                     "(an unverifiable file is never cached)")
+        return False
+    expected = _expected_bytes(f)
+    if max_bytes is None and expected is not None:
+        max_bytes = expected + expected // 64 + (1 << 16)  # gzip of random bytes grows a bit
     for base in urls:
         url = base.rstrip("/") + "/" + f.filename + ".gz"
-        fd, tmp = tempfile.mkstemp(prefix=f".{f.filename}.", suffix=".part", dir=cache)
+        why = _url_allowed(url)
+        if why:
+            tried.append(f"download {url}: {why}")
+            continue
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{f.filename}.", suffix=".part", dir=cache)
+        except OSError as exc:
+            tried.append(f"download: cannot write to the cache directory {cache} "
+                         f"({exc.strerror or exc})")
+            return False
         try:
             with os.fdopen(fd, "wb") as out:
-                _fetch(url, out, quiet, timeout)
+                _fetch(url, out, quiet, timeout, deadline, max_bytes)
             _verify(Path(tmp), f, url)
             final = cache / (f.filename + ".gz" if is_gzip(tmp) else f.filename)
             os.replace(tmp, final)
@@ -288,13 +341,16 @@ def _download_one(f: FileSpec, cache: Path, urls, tried, quiet, timeout) -> bool
     return False
 
 
-def _fetch(url: str, out, quiet: bool, timeout: float) -> None:
-    """Stream ``url`` into the open binary file ``out`` with a progress line."""
+def _fetch(url: str, out, quiet: bool, timeout: float, deadline: float = 600.0,
+           max_bytes: int | None = None) -> None:
+    """Stream ``url`` into the open binary file ``out`` with a progress line, stopping at
+    ``max_bytes`` bytes or after ``deadline`` seconds."""
     import http.client
     import urllib.request
 
     label = url.rsplit("/", 1)[-1]
     received, total, last = 0, None, 0.0
+    stop_at = time.monotonic() + deadline
 
     def show(final: bool = False) -> None:
         if quiet:
@@ -311,14 +367,23 @@ def _fetch(url: str, out, quiet: bool, timeout: float) -> None:
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         length = resp.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
+        if total is not None and max_bytes is not None and total > max_bytes:
+            raise DatasetError(f"the server announces {total:,} bytes, more than the "
+                               f"{max_bytes:,} this file can have; not downloaded")
         try:
             while True:
-                chunk = resp.read(_CHUNK)
+                chunk = resp.read1(_CHUNK)  # what has arrived, not a full chunk
                 if not chunk:
                     break
                 out.write(chunk)
                 received += len(chunk)
                 now = time.monotonic()
+                if max_bytes is not None and received > max_bytes:
+                    raise DatasetError(f"more than {max_bytes:,} bytes received, more than "
+                                       "this file can have; stopped, nothing cached")
+                if now > stop_at:
+                    raise DatasetError(f"not complete after {deadline:g} s ({received:,} "
+                                       "bytes received); stopped, nothing cached")
                 if now - last >= _PROGRESS_INTERVAL:
                     show()
                     last = now
@@ -333,7 +398,8 @@ def _fetch(url: str, out, quiet: bool, timeout: float) -> None:
 
 def _verify(tmp: Path, f: FileSpec, url: str) -> None:
     """Check a downloaded file before it may enter the cache."""
-    array, digest = _read_idx_with_digest(tmp, display_name=url.rsplit("/", 1)[-1])
+    array, digest = _read_idx_with_digest(tmp, display_name=url.rsplit("/", 1)[-1],
+                                          expect_shape=f.shape)
     # A matching hash pins the exact content, so the shape is only checked
     # as the fallback for files whose hash is not known.
     if f.sha256 is None and f.shape is not None and array.shape != tuple(f.shape):

@@ -14,19 +14,21 @@ TRAIN = ("train_images", "train_labels")
 TEST = ("test_images", "test_labels")
 NUM_CLASSES = 10
 IMAGE_SIZE = (28, 28)
+SPLIT_SIZES = {"train": 60000, "test": 10000}  # the published split; downloads must match
 
 Split = tuple[np.ndarray, np.ndarray]
 
 
 def mnist_style_files(sha256: dict[str, str | None]) -> tuple[FileSpec, ...]:
     """The four standard files with the sizes of the published 60k/10k split."""
+    train, test = SPLIT_SIZES["train"], SPLIT_SIZES["test"]
     return (
         FileSpec("train_images", "train-images-idx3-ubyte", sha256["train_images"],
-                 (60000, *IMAGE_SIZE)),
-        FileSpec("train_labels", "train-labels-idx1-ubyte", sha256["train_labels"], (60000,)),
+                 (train, *IMAGE_SIZE)),
+        FileSpec("train_labels", "train-labels-idx1-ubyte", sha256["train_labels"], (train,)),
         FileSpec("test_images", "t10k-images-idx3-ubyte", sha256["test_images"],
-                 (10000, *IMAGE_SIZE)),
-        FileSpec("test_labels", "t10k-labels-idx1-ubyte", sha256["test_labels"], (10000,)),
+                 (test, *IMAGE_SIZE)),
+        FileSpec("test_labels", "t10k-labels-idx1-ubyte", sha256["test_labels"], (test,)),
     )  # fmt: skip
 
 

@@ -21,7 +21,6 @@ CLASS_NAMES = (
 
 #: Base URLs tried in order; ``$GRADKIT_MIRRORS`` or ``mirrors=`` override it.
 MIRRORS: list[str] = [
-    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     "https://storage.googleapis.com/tensorflow/tf-keras-datasets/",
     "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
 ]

@@ -93,12 +93,13 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def _read_idx_with_digest(
-    path: str | os.PathLike, display_name: str | None = None
+    path: str | os.PathLike, display_name: str | None = None, expect_shape=None
 ) -> tuple[np.ndarray, str]:
     """Like :func:`read_idx` but also return the SHA-256 of the decompressed bytes.
 
     ``display_name`` replaces the path in error messages (e.g. the URL a
-    temporary download file came from).
+    temporary download file came from). ``expect_shape``, when given, is compared
+    with the header's shape before any payload is read or inflated.
     """
     name = display_name if display_name is not None else os.fspath(path)
     digest = hashlib.sha256()
@@ -107,10 +108,11 @@ def _read_idx_with_digest(
         raw.seek(0)
         size = os.fstat(raw.fileno()).st_size
         if not compressed:
-            return _parse(raw, name, size, None, digest), digest.hexdigest()
+            return _parse(raw, name, size, None, digest, expect_shape), digest.hexdigest()
         try:
             with _gzip.GzipFile(fileobj=raw, mode="rb") as stream:
-                return _parse(stream, name, None, size, digest), digest.hexdigest()
+                return _parse(stream, name, None, size, digest, expect_shape), \
+                    digest.hexdigest()
         except EOFError as exc:
             raise _bad_gzip(name, "the compressed stream ends early (EOF error)", exc) from exc
         except _gzip.BadGzipFile as exc:
@@ -149,8 +151,13 @@ def _magic_hint(header: bytes) -> str:
     return ""
 
 
+MAX_NDIM = 32  # IDX allows 255; NumPy arrays stop at 64, datasets use 1 to 4
+_MAX_BYTES = 2 ** 62  # no dimension product beyond this, even next to a 0
+
+
 def _parse(
-    stream, name: str, file_size: int | None, compressed_size: int | None, digest
+    stream, name: str, file_size: int | None, compressed_size: int | None, digest,
+    expect_shape=None,
 ) -> np.ndarray:
     """Parse an IDX stream.
 
@@ -179,6 +186,9 @@ def _parse(
         )
     if ndim == 0:
         raise DatasetError(f"{name} declares 0 dimensions; an IDX file needs at least one")
+    if ndim > MAX_NDIM:
+        raise DatasetError(f"{name} declares {ndim} dimensions; gradkit reads IDX files of 1 "
+                           f"to {MAX_NDIM} dimensions (the file is corrupt or not IDX data)")
     dim_bytes = _read_upto(stream, 4 * ndim)
     digest.update(dim_bytes)
     if len(dim_bytes) < 4 * ndim:
@@ -188,6 +198,12 @@ def _parse(
         )
     dims = struct.unpack(f">{ndim}I", dim_bytes)
     type_name, dtype = DTYPE_CODES[code]
+    if 0 in dims and math.prod(d for d in dims if d) * dtype.itemsize > _MAX_BYTES:
+        raise DatasetError(f"{name}: header dimensions {'x'.join(map(str, dims))} are "
+                           "absurd (their product overflows); the file is corrupt")
+    if expect_shape is not None and tuple(dims) != tuple(expect_shape):
+        raise DatasetError(f"{name}: header says shape {'x'.join(map(str, dims))}, expected "
+                           f"{'x'.join(map(str, expect_shape))}; not inflated, not cached")
     expected = math.prod(dims) * dtype.itemsize
     says = f"header says {'x'.join(map(str, dims))} = {expected} bytes of {type_name}"
 

@@ -297,7 +297,9 @@ class Layer(ModuleAPI):
             regularizer: a name or callable ``Variable -> scalar`` added to the loss.
         """
         from gradkit import initializers, regularizers
+        from gradkit.models import weight_budget
 
+        weight_budget.take(shape, f"layer '{self.name}' ({type(self).__name__})")  # model files
         dtype = np.dtype(dtype or self.dtype)
         init = initializers.get(initializer)
         dev = self.device

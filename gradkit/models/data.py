@@ -23,6 +23,8 @@ _KIND_WORDS = {"U": "strings", "S": "bytes", "O": "Python objects", "c": "comple
 def is_array_like(x):
     if isinstance(x, (np.ndarray, Tensor)):
         return True
+    if is_rows(x):
+        return True
     if isinstance(x, (list, tuple)) and x and all(isinstance(i, (np.ndarray, Tensor)) for i in x):
         return True
     if isinstance(x, dict) and x and all(isinstance(i, (np.ndarray, Tensor)) for i in x.values()):
@@ -30,7 +32,26 @@ def is_array_like(x):
     return False
 
 
+def is_rows(x):
+    """A list/tuple of numbers or of (nested) rows of numbers: one array, as np.asarray sees
+    it (``fit([[0, 1], [1, 0]], [1, 0])``), not a list of arrays or of (x, y) batches."""
+    if not isinstance(x, (list, tuple)) or not x:
+        return False
+    first = x[0]
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, bool) or not isinstance(first, (int, float, np.number)):
+        return False
+    try:
+        return np.asarray(x).dtype.kind in "fiu"
+    except ValueError:  # ragged rows: meant as one array, but not one
+        raise ValueError("x (or y) is a list of rows of different lengths; fit, evaluate and "
+                         "predict take one array: make every row the same length") from None
+
+
 def _flat(x):
+    if is_rows(x):
+        return [np.asarray(x)]
     if isinstance(x, dict):
         return list(x.values())
     if isinstance(x, (list, tuple)):
@@ -39,6 +60,8 @@ def _flat(x):
 
 
 def _rebuild(like, items):
+    if is_rows(like):
+        return items[0]
     if isinstance(like, dict):
         return dict(zip(like, items))
     if isinstance(like, (list, tuple)):
@@ -59,14 +82,17 @@ def prepare_array(a, what, caller, float_dtype, check_finite=True):
         raise ValueError(f"{caller}: {what} is empty (shape {arr.shape}); pass at least one "
                          "sample")
     if arr.dtype.kind == "f":
+        if arr.dtype != float_dtype:  # cast first: float64 1e300 is inf in float32
+            with np.errstate(over="ignore"):
+                arr = arr.astype(float_dtype)
         if check_finite and not _all_finite(arr):
             bad = _first_nonfinite(arr)
             value = arr[tuple(bad)]
             where = tuple(int(i) for i in bad)
-            raise ValueError(f"{caller}: {what} contains {value} at index {where}; clean or "
-                             "impute the data first (e.g. np.nan_to_num)")
-        if arr.dtype != float_dtype:
-            arr = arr.astype(float_dtype)
+            cast = f" once cast to {arr.dtype} (its range is +-{np.finfo(arr.dtype).max:.3g})" \
+                if np.dtype(getattr(a, "dtype", arr.dtype)) != arr.dtype else ""
+            raise ValueError(f"{caller}: {what} contains {value} at index {where}{cast}; "
+                             "clean, rescale or impute the data first (e.g. np.nan_to_num)")
     elif arr.dtype.kind == "b":
         arr = arr.astype(float_dtype)
     return arr

@@ -15,13 +15,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-import signal
 import sys
-import threading
 import warnings
 
 import numpy as np
 
+from gradkit import _malloc
 from gradkit.autograd import engine
 from gradkit.autograd.function import no_grad
 from gradkit.distributed import data_parallel as DP
@@ -29,6 +28,7 @@ from gradkit.layers.base import Layer
 from gradkit.losses import mask_weights
 from gradkit.models import data as D
 from gradkit.tensor import Tensor
+from gradkit.utils.signals import StopAtBatchEnd
 from gradkit.utils.validation import check_choice, check_int, check_number
 
 
@@ -344,8 +344,9 @@ class Model(Layer):
             steps_per_epoch: batches per epoch (default: all of them).
             validation_batch_size: batch size for validation (default ``batch_size``).
 
-        Ctrl-C stops at the end of the current batch; the model stays usable and
-        the History so far is returned.
+        Ctrl-C, SIGTERM or SIGHUP stop at the end of the current batch (a second one at
+        once); the model stays usable and the History so far is returned, with
+        ``interrupted`` set and ``interrupted_by`` naming the signal.
 
         Example::
 
@@ -413,7 +414,7 @@ class Model(Layer):
         batch_hooks = cb.overrides_any("on_train_batch_begin", "on_train_batch_end")
         self.stop_training = False
         self.history = history
-        stopper = _InterruptAtBatchEnd()
+        stopper = StopAtBatchEnd()
         logs = {}
         cb.on_train_begin({})
         if not self.built and arrays:
@@ -423,7 +424,7 @@ class Model(Layer):
             from gradkit import mixed_precision
 
             mixed_precision.warn_float16_without_policy(self._fit_weights or ())
-        with stopper, par or contextlib.nullcontext():
+        with stopper, _malloc.tuned(), par or contextlib.nullcontext():
             for epoch in range(initial_epoch, epochs):
                 self._reset_metrics()
                 cb.on_epoch_begin(epoch, {})
@@ -479,9 +480,10 @@ class Model(Layer):
                     bar.update(step + 1 if seen else 0, logs, finalize=True)
                 cb.on_epoch_end(epoch, logs)
                 if stopper.hit:
-                    history.interrupted = True
-                    print(f"fit: interrupted (Ctrl-C) during epoch {epoch + 1}, after batch "
-                          f"{step + 1}; the model is intact and the history so far is returned",
+                    history.interrupted, history.interrupted_by = True, stopper.reason
+                    print(f"fit: interrupted ({stopper.reason}) during epoch {epoch + 1}, after "
+                          f"batch {step + 1}; the model is intact and the history so far is "
+                          "returned",
                           file=sys.stderr)
                     break
                 if self.stop_training:
@@ -577,7 +579,7 @@ class Model(Layer):
             if verbose else None
         cb.on_test_begin({})
         loss_sum, count = 0.0, 0
-        for i, (xb, yb, swb) in enumerate(batches):
+        for i, (xb, yb, swb) in enumerate(_malloc.tuned_iter(batches)):
             if hooks:
                 cb.on_test_batch_begin(i, {})
             nb = len(D._flat(xb)[0])
@@ -658,7 +660,7 @@ class Model(Layer):
         bar = Progbar(total, verbose=verbose) if verbose else None
         cb.on_predict_begin({})
         result, outs, start = None, [], 0
-        for i, xb in enumerate(batches):
+        for i, xb in enumerate(_malloc.tuned_iter(batches)):
             if hooks:
                 cb.on_predict_batch_begin(i, {})
             out = D.to_host(self.predict_step(D.to_device(xb, self.device)))
@@ -893,31 +895,6 @@ def _functional_subclass(cls):
         if name != cls.__name__:  # a registered user class: saved under its registered name
             LAYERS.serialize_as(sub, name)
     return sub
-
-
-class _InterruptAtBatchEnd:
-    """Turn the first Ctrl-C during ``fit`` into a flag checked at each batch's end."""
-
-    def __init__(self):
-        self.hit = False
-        self.prev = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            self.prev = signal.getsignal(signal.SIGINT)
-
-            def handler(signum, frame):
-                if self.hit:  # a second Ctrl-C: stop right now
-                    raise KeyboardInterrupt
-                self.hit = True
-
-            signal.signal(signal.SIGINT, handler)
-        return self
-
-    def __exit__(self, *exc):
-        if self.prev is not None:
-            signal.signal(signal.SIGINT, self.prev)
-        return False
 
 
 def _serialize_metrics(metrics):

@@ -20,15 +20,18 @@ JSON and safetensors structure, and every weight's shape against the model.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import stat
 import tempfile
 import zipfile
 
 import numpy as np
 
 from gradkit.models import safetensors as st
+from gradkit.models import weight_budget
 from gradkit.utils.registry import custom_object_scope
 
 FORMAT = "gradkit.model"
@@ -47,11 +50,45 @@ class ModelFileError(ValueError):
 def atomic_write(path, data: bytes):
     """Write ``data`` to ``path`` so that readers see the old or the new file, never a part.
 
-    Errors (disk full, no permission) raise an ``OSError`` naming the path and
-    leave any previous file untouched.
+    A symlink at ``path`` is followed: its target is replaced (atomically), the link
+    stays. A new file gets the permissions ``open()`` would give it (0666 less the
+    umask); a replaced file keeps its own. Stop signals (Ctrl-C, SIGTERM, SIGHUP)
+    that arrive during the write are delivered once it is complete, so no temporary
+    file is ever left behind. Errors (disk full, no permission) raise an ``OSError``
+    naming the path and leave any previous file untouched.
     """
-    path = os.fspath(path)
+    from gradkit.utils.signals import deferred
+
+    path = os.path.realpath(os.fspath(path)) if os.path.islink(path) else os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
+    with deferred():
+        _write_replace(path, folder, data)
+    try:  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _current_umask():
+    """The process umask, read without changing it where Linux says it (``os.umask`` both
+    sets and returns it, which would race with other threads creating files)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _write_replace(path, folder, data):
     try:
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=folder)
     except OSError as e:
@@ -64,9 +101,9 @@ def atomic_write(path, data: bytes):
             f.flush()
             os.fsync(f.fileno())
         if os.path.exists(path):
-            os.chmod(tmp, os.stat(path).st_mode & 0o777)
+            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
         else:
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
     except BaseException as e:
         try:
@@ -77,14 +114,6 @@ def atomic_write(path, data: bytes):
             raise OSError(e.errno, f"cannot save to '{path}': {e.strerror}; the previous file, "
                           "if any, is unchanged") from e
         raise
-    try:  # make the rename itself durable
-        dfd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
 
 
 # ---------------------------------------------------------------- weights
@@ -187,13 +216,25 @@ def _sniff(path, head):
         raise ModelFileError(f"'{path}' is an HDF5 (.h5) file, not a gradkit model")
 
 
-def _read_archive(path):
-    path = os.fspath(path)
+def _check_regular(path):
+    """Refuse devices, FIFOs and directories before opening them (``/dev/zero`` never ends,
+    a FIFO blocks forever)."""
     try:
-        with open(path, "rb") as f:
-            head = f.read(64)
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         raise FileNotFoundError(f"no model file at '{path}'") from None
+    if not stat.S_ISREG(mode):
+        kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else \
+            "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "not a regular file"
+        raise ModelFileError(f"'{path}' is {kind}; a model or weights file must be a regular "
+                             "file")
+
+
+def _read_archive(path):
+    path = os.fspath(path)
+    _check_regular(path)
+    with open(path, "rb") as f:
+        head = f.read(64)
     _sniff(path, head)
     if not zipfile.is_zipfile(path):
         raise ModelFileError(f"'{path}' is not a gradkit model file (not a zip archive); a "
@@ -228,10 +269,17 @@ def _read_archive(path):
         config = json.loads(out["config.json"])
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ModelFileError(f"'{path}': corrupt JSON ({e})") from None
+    except RecursionError:
+        raise ModelFileError(f"'{path}': JSON nested too deeply to be a model "
+                             "description") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ModelFileError(f"'{path}' is not a gradkit model (metadata format "
                              f"{meta.get('format') if isinstance(meta, dict) else meta!r})")
-    if meta.get("format_version", 0) > FORMAT_VERSION:
+    version = meta.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise ModelFileError(f"'{path}': metadata format_version must be an integer, found "
+                             f"{version!r}")
+    if version > FORMAT_VERSION:
         raise ModelFileError(f"'{path}' was written by a newer gradkit (format "
                              f"{meta['format_version']}); upgrade gradkit to load it")
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
@@ -299,8 +347,19 @@ def _parse_weights(payload, path):
 
 
 def load_weights(model, filepath):
-    """Load weights from a weights file or a model file into ``model``."""
+    """Load weights from a weights file or a model file into ``model``.
+
+    Raises:
+        ModelFileError: the file is not one gradkit can load safely (the message names
+            it and says why). FileNotFoundError: there is no such file.
+    """
     path = os.fspath(filepath)
+    with _as_model_file_error(path):
+        _load_weights(model, path)
+
+
+def _load_weights(model, path):
+    _check_regular(path)
     with open(path, "rb") as f:
         head = f.read(64)
     _sniff(path, head)
@@ -326,16 +385,42 @@ def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
     Only classes and functions registered with gradkit (or given in
     ``custom_objects``) are instantiated or called, for layers and for the
     losses, metrics, optimizers, schedules, initializers, regularizers and
-    activations they use; nothing in the file is imported or executed. The
-    random state saved with the model is restored, so resumed training
-    continues exactly.
+    activations they use; nothing in the file is imported or executed. Building
+    the model allocates only the weights the file holds. When the file's
+    optimizer state is restored (``compile=True``: resuming training), the random
+    state saved with it is restored too (after validation), so resumed training
+    continues exactly; ``compile=False`` leaves the process's generator alone.
+
+    Raises:
+        ModelFileError: anything wrong with the file, naming it and what is wrong.
+        FileNotFoundError: there is no file at ``filepath``.
     """
+    path = os.fspath(filepath)
+    with _as_model_file_error(path):
+        return _load_model(path, custom_objects, compile)
+
+
+@contextlib.contextmanager
+def _as_model_file_error(path):
+    """Any failure while reading a model file becomes a ModelFileError naming it (a missing
+    file stays FileNotFoundError, a deliberate ModelFileError passes through)."""
+    try:
+        yield
+    except (ModelFileError, FileNotFoundError, KeyboardInterrupt, MemoryError):
+        raise
+    except RecursionError:
+        raise ModelFileError(f"'{path}': the model description is nested too deeply") from None
+    except Exception as e:  # zlib.error, struct.error, NumPy errors, a bad config value...
+        raise ModelFileError(f"'{path}' can't be loaded: {type(e).__name__}: {e}") from e
+
+
+def _load_model(path, custom_objects, compile):  # noqa: A002
     from gradkit import random as R
     from gradkit.layers import deserialize
 
-    path = os.fspath(filepath)
     from gradkit.models.keras_archive import is_keras_archive, load_keras_archive
 
+    _check_regular(path)  # before anything opens it: a FIFO would block, /dev/zero not end
     if is_keras_archive(path):  # a Keras 3 .keras file, told apart by content
         with custom_object_scope(custom_objects):
             return load_keras_archive(path)
@@ -344,9 +429,13 @@ def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
     keys = config.get("weights")
     if not (isinstance(keys, list) and all(isinstance(k, str) for k in keys)):
         raise ModelFileError(f"'{path}': config.json lacks the list of weights")
+    rng_state = _check_rng_state(meta.get("rng_state"), path)
     # custom_objects stay in scope until the model is built and compiled: a layer
-    # resolves its initializers and regularizers when it builds
-    with custom_object_scope(custom_objects):
+    # resolves its initializers and regularizers when it builds. Building may create
+    # only the weights model.safetensors holds (weight_budget), so a crafted config
+    # can't allocate more than the file.
+    with custom_object_scope(custom_objects), \
+            weight_budget.only_these([a.shape for a in arrays.values()], path):
         try:
             model = _deserialize_model(config["model"], custom_objects, deserialize)
         except (KeyError, TypeError) as e:
@@ -358,19 +447,54 @@ def load_model(filepath, custom_objects=None, compile=True):  # noqa: A002
                 raise ModelFileError(f"'{path}': the model's input shape is unknown, so its "
                                      "weights can't be created")
             model.build(_shape_from_json(shape))
+    with custom_object_scope(custom_objects):
         _assign_weights(model, arrays, keys, path)
         comp = config.get("compile")
+        resumed = False
         if compile and comp:
             _compile_from_config(model, comp)
             if "optimizer.safetensors" in members:
                 _load_optimizer(model, members["optimizer.safetensors"], path)
-    state = meta.get("rng_state")
-    if isinstance(state, dict):
-        try:
-            R.set_state(state)
-        except (TypeError, ValueError, KeyError):
-            pass
+                resumed = True
+    if resumed and rng_state is not None:  # resuming training: continue the same stream
+        R.set_state(rng_state)
     return model
+
+
+_UINT128 = 2 ** 128
+
+
+def _check_rng_state(state, path):
+    """The saved generator state, checked field by field (None when absent).
+
+    A state from a file decides every later random draw of the process (initial
+    weights, dropout masks, shuffling): it must be a PCG64 state with a 128-bit state,
+    an odd 128-bit increment (an even one can make every draw 0) and a valid buffer.
+    """
+    from gradkit import random as R
+
+    if state is None:
+        return None
+    kind = type(R.generator().bit_generator).__name__
+    ok = isinstance(state, dict) and state.get("bit_generator") == kind and \
+        isinstance(state.get("state"), dict) and set(state) == \
+        {"bit_generator", "state", "has_uint32", "uinteger"}
+    inner = state.get("state") if ok else None
+    if ok:
+        ok = set(inner) == {"state", "inc"} and all(
+            _is_int(inner[k]) and 0 <= inner[k] < _UINT128 for k in ("state", "inc")) and \
+            inner["inc"] % 2 == 1 and state["has_uint32"] in (0, 1) and \
+            _is_int(state["has_uint32"]) and _is_int(state["uinteger"]) and \
+            0 <= state["uinteger"] < 2 ** 32
+    if not ok:
+        raise ModelFileError(f"'{path}': metadata rng_state is not a valid {kind} generator "
+                             "state (a 128-bit state, an odd 128-bit inc, has_uint32 0/1, a "
+                             "32-bit uinteger); re-save the model or remove rng_state")
+    return state
+
+
+def _is_int(v):
+    return isinstance(v, int) and not isinstance(v, bool)
 
 
 def _deserialize_model(spec, custom_objects, deserialize):
@@ -406,11 +530,31 @@ def _load_optimizer(model, payload, path):
         extra = json.loads(meta.get("meta", "{}"))
     except (st.SafetensorsError, json.JSONDecodeError) as e:
         raise ModelFileError(f"'{path}': corrupt optimizer state ({e})") from None
+    if not isinstance(index, dict) or not isinstance(extra, dict):
+        raise ModelFileError(f"'{path}': optimizer state index/meta must be JSON objects")
+    iterations = extra.get("iterations", 0)
+    if not _is_int(iterations) or not 0 <= iterations <= 2 ** 53:
+        raise ModelFileError(f"'{path}': optimizer step count must be an integer in "
+                             f"[0, 2**53], found {iterations!r}")
+    if not isinstance(extra.get("extra", {}), dict):
+        raise ModelFileError(f"'{path}': optimizer 'extra' state must be a JSON object")
+    params = model.trainable_weights
     state = {}
     for key, arr in arrays.items():
-        pi, slot = index.get(key, (None, None))
-        if not isinstance(pi, int):
+        entry = index.get(key)
+        if not (isinstance(entry, list) and len(entry) == 2 and _is_int(entry[0])
+                and isinstance(entry[1], str)):
             raise ModelFileError(f"'{path}': optimizer entry '{key}' is not indexed")
+        pi, slot = entry
+        if not 0 <= pi < len(params):
+            raise ModelFileError(f"'{path}': optimizer entry '{key}' is for parameter {pi}; "
+                                 f"the model has {len(params)}")
+        if arr.dtype.kind != "f" or arr.shape != tuple(params[pi].shape):
+            raise ModelFileError(f"'{path}': optimizer entry '{key}' is {arr.dtype} "
+                                 f"{arr.shape}, parameter {pi} is float {params[pi].shape}")
         state.setdefault(pi, {})[slot] = arr
-    model.optimizer.build(model.trainable_weights)
-    model.optimizer.load_state_dict(dict(extra, state=state))
+    model.optimizer.build(params)
+    try:
+        model.optimizer.load_state_dict(dict(extra, state=state))
+    except (ValueError, TypeError, KeyError) as e:
+        raise ModelFileError(f"'{path}': invalid optimizer state ({e})") from None

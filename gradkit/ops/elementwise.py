@@ -59,8 +59,11 @@ class Power(Function):
     def backward(self, M, g, out, a, b):
         n = self.needs
         ga = gb = None
-        if n[0]:  # d(a^b)/da = b a^(b-1)
-            ga = _ub(g * b * a ** (b - 1), a)
+        if n[0]:  # d(a^b)/da = b a^(b-1); 0 where b == 0 (not 0 * 0^-1 = NaN at a = 0)
+            if isinstance(b, (int, float)):
+                ga = _ub(g * b * a ** (b - 1 if b != 0 else 1), a)
+            else:
+                ga = _ub(g * b * a ** M.where(b == 0, 1.0, b - 1), a)
         if n[1]:  # d(a^b)/db = a^b log a, taken as 0 where a <= 0
             pos = a > 0
             ga_b = g * out * M.log(M.where(pos, a, 1.0))

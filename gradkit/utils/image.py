@@ -42,8 +42,9 @@ from gradkit.utils.validation import check_choice, check_int
 __all__ = ["MAX_FILE_BYTES", "MAX_IMAGE_PIXELS", "open_regular_file", "prepare_image",
            "read_gray", "resize_area", "to_gray"]
 
-#: Largest image (width * height) :func:`read_gray` accepts by default (4096 x 4096).
-MAX_IMAGE_PIXELS = 1 << 24
+#: Largest image (width * height) :func:`read_gray` accepts by default: the one limit of
+#: :data:`gradkit.utils.png.MAX_PIXELS`, for the built-in decoder and matplotlib alike.
+MAX_IMAGE_PIXELS = png.MAX_PIXELS
 #: Largest image file :func:`read_gray` reads, whatever its header says.
 MAX_FILE_BYTES = 256 << 20
 

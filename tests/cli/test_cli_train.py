@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -184,8 +185,8 @@ def test_out_is_a_file(tmp_path):
 
 
 # ---------------------------------------------------------------- Ctrl-C
-def _interrupt_training(tmp_path, epochs: int):
-    """Start ``python -m gradkit train``, send SIGINT in epoch 1; returns (status, stderr)."""
+def _interrupt_training(tmp_path, epochs: int, sig=signal.SIGINT):
+    """Start ``python -m gradkit train``, send ``sig`` in epoch 1; returns (status, stderr)."""
     samples = "20000" if epochs > 1 else "400000"  # one epoch long enough to be cut
     proc = subprocess.Popen(
         [sys.executable, "-m", "gradkit", "train", "--dataset", "moons", "--samples", samples,
@@ -196,7 +197,7 @@ def _interrupt_training(tmp_path, epochs: int):
         for line in proc.stdout:
             if line.startswith(f"Epoch 1/{epochs}"):
                 break
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -209,7 +210,8 @@ def _interrupt_training(tmp_path, epochs: int):
 @pytest.mark.parametrize("epochs", [1000, 1])
 def test_ctrl_c_exits_130_and_saves_no_model(tmp_path, epochs):
     # fit stops at the end of the batch and says so; the command adds one line and exits 130,
-    # also when the cut epoch is the last one (its partial row is in the history)
+    # also when the cut epoch is the last one; the unfinished run is dropped whole (the
+    # directory stays as it was: empty here), so no half-run contradicts itself
     code, stderr = _interrupt_training(tmp_path, epochs)
     assert code == cli.EXIT_INTERRUPTED, stderr
     assert "Traceback" not in stderr
@@ -217,7 +219,52 @@ def test_ctrl_c_exits_130_and_saves_no_model(tmp_path, epochs):
     assert len(lines) == 2, stderr
     assert lines[0].startswith("fit: interrupted (Ctrl-C) during epoch 1, after batch ")
     assert lines[1] == (f"gradkit: interrupted (Ctrl-C) during epoch 1/{epochs}; no model "
-                        f"saved (the history so far is in {tmp_path / 'history.csv'})")
-    assert not (tmp_path / "model.gradkit").exists()
-    assert not (tmp_path / "metrics.json").exists()
-    assert (tmp_path / "history.csv").read_text().startswith("epoch,")
+                        f"saved ('{tmp_path}' is as it was before this run)")
+    assert list(tmp_path.iterdir()) == []
+    assert not [p for p in tmp_path.parent.iterdir() if p.name.startswith(f".{tmp_path.name}.")]
+
+
+@pytest.mark.fault
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGTERM to a child process is POSIX")
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
+def test_sigterm_into_an_earlier_run_keeps_that_run_whole(tmp_path, sig):
+    out = tmp_path / "run"
+    code, _, stderr = run_main(["train", "--dataset", "xor", "--samples", "40", "--epochs",
+                                "1", "--out", out])
+    assert code == 0, stderr
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, stderr = _interrupt_training(out, 1000, getattr(signal, sig))
+    assert code == cli.EXIT_INTERRUPTED, stderr
+    assert f"gradkit: interrupted ({sig}) during epoch 1/1000" in stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]  # no staging directory left
+
+
+def test_a_new_run_replaces_an_earlier_one_whole(tmp_path):
+    out = tmp_path / "run"
+    for dataset in ("xor", "moons"):
+        code, _, stderr = run_main(["train", "--dataset", dataset, "--samples", "40",
+                                    "--epochs", "1", "--out", out])
+        assert code == 0, stderr
+    assert json.loads((out / "metrics.json").read_text())["dataset"] == "moons"
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_a_run_directory_honours_the_umask(tmp_path):
+    old = os.umask(0o077)
+    try:
+        code, _, stderr = run_main(["train", "--dataset", "xor", "--samples", "40",
+                                    "--epochs", "1", "--out", tmp_path / "private"])
+    finally:
+        os.umask(old)
+    assert code == 0, stderr
+    assert (tmp_path / "private").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "private" / "model.gradkit").stat().st_mode & 0o777 == 0o600
+
+
+def test_out_holding_other_files_is_refused_not_replaced(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    code, _, stderr = run_main(["train", "--dataset", "xor", "--out", tmp_path])
+    assert code == cli.EXIT_RUNTIME
+    assert "not part of a gradkit run (notes.txt)" in assert_one_error_line(stderr)
+    assert (tmp_path / "notes.txt").read_text() == "mine"

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from gradkit.datasets import DatasetError, _files, mnist, write_idx
+from gradkit.datasets import DatasetError, _files, _mnist_like, mnist, write_idx
 from gradkit.datasets.idx import read_idx
 
 NAMES = {
@@ -80,6 +80,7 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv("GRADKIT_DATA", raising=False)
     monkeypatch.setenv("GRADKIT_MIRRORS", "")
     monkeypatch.setattr(_files, "SYSTEM_DATA_DIR", tmp_path / "system")
+    monkeypatch.setenv("GRADKIT_ALLOW_HTTP_LOCALHOST", "1")  # the local test server
 
 
 @pytest.fixture
@@ -98,6 +99,7 @@ def synthetic(tmp_path, monkeypatch):
         blobs[key] = path.read_bytes()
         shas[key] = hashlib.sha256(gzip.decompress(blobs[key])).hexdigest()
     monkeypatch.setattr(mnist, "SHA256", shas)
+    monkeypatch.setattr(_mnist_like, "SPLIT_SIZES", {"train": 6, "test": 4})
     return arrays, blobs
 
 
@@ -220,31 +222,148 @@ def test_server_down_lists_every_place(tmp_path, closed_port_url, monkeypatch):
     assert not cache(tmp_path).exists()
 
 
-def test_structural_check_when_hash_unknown(tmp_path, server):
+def test_a_file_without_a_pinned_hash_is_never_downloaded(tmp_path, server):
     spec = _files.DatasetSpec(
         name="toyset",
         title="Toy set",
         files=(_files.FileSpec("data", "data-idx1-ubyte", None, (5,)),),
     )
     server.routes["/t/data-idx1-ubyte.gz"] = (
-        write_idx(tmp_path / "d.gz", np.arange(7, dtype=np.uint8)).read_bytes(),
-        "ok",
-    )
-    with pytest.raises(DatasetError, match="expected an array of shape 5, the file holds 7"):
+        write_idx(tmp_path / "d.gz", np.arange(5, dtype=np.uint8)).read_bytes(), "ok")
+    with pytest.raises(DatasetError, match="refused, no SHA-256 is pinned"):
         _files.locate(spec, mirrors=[server.url + "/t/"], quiet=True)
+    assert server.requests == []
     assert not (tmp_path / "cache" / "gradkit" / "toyset").exists()
-
-    server.routes["/t/data-idx1-ubyte.gz"] = (
-        write_idx(tmp_path / "d.gz", np.arange(5, dtype=np.uint8)).read_bytes(),
-        "ok",
-    )
-    found = _files.locate(spec, mirrors=server.url + "/t/", quiet=True)
-    assert read_idx(found["data"]).tolist() == [0, 1, 2, 3, 4]
 
 
 def test_uncompressed_download_keeps_raw_name(tmp_path, server):
-    spec = _files.DatasetSpec("rawset", "Raw set", (_files.FileSpec("d", "d-idx1-ubyte"),))
     raw = write_idx(tmp_path / "d", np.arange(3, dtype=np.uint8), gzip=False).read_bytes()
+    spec = _files.DatasetSpec("rawset", "Raw set", (_files.FileSpec(
+        "d", "d-idx1-ubyte", hashlib.sha256(raw).hexdigest(), (3,)),))
     server.routes["/r/d-idx1-ubyte.gz"] = (raw, "ok")
     found = _files.locate(spec, mirrors=[server.url + "/r/"], quiet=True)
     assert found["d"].name == "d-idx1-ubyte"
+
+
+# ---------------------------------------------------------------- issue 18: hostile servers
+class Hostile:
+    """A server that drips one byte every 0.2 s, or sends bytes without end."""
+
+    def __init__(self, mode):
+        import time
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()  # no Content-Length: the body never announces its end
+                try:
+                    for _ in range(100000):
+                        if mode == "drip":
+                            self.wfile.write(b"\x1f")
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                        else:
+                            self.wfile.write(b"\0" * 65536)
+                except OSError:  # the client hung up: what we want
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/m/"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.mark.untrusted
+@pytest.mark.parametrize("mode,message", [
+    ("endless", r"more than 200,000 bytes received.*stopped, nothing cached"),
+    ("drip", r"not complete after 1 s.*stopped, nothing cached"),
+])
+def test_endless_and_dripping_servers_are_cut_off(tmp_path, synthetic, limits, mode, message):
+    server = Hostile(mode)
+    try:
+        with pytest.raises(DatasetError, match=message):
+            mnist.load_test_data(mirrors=[server.url], quiet=True)
+    finally:
+        server.close()
+    assert cached_files(tmp_path) == []
+
+
+@pytest.fixture
+def limits(monkeypatch):
+    """Small caps for locate (a 200 kB cap, a 1 s deadline) so hostile servers end quickly."""
+    real = _files.locate
+
+    def small(*args, **kwargs):
+        kwargs.setdefault("max_bytes", 200_000)
+        kwargs.setdefault("deadline", 1.0)
+        kwargs.setdefault("timeout", 2.0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_mnist_like, "locate", small)
+
+
+@pytest.mark.untrusted
+def test_plain_http_is_refused_without_the_test_opt_in(tmp_path, server, synthetic,
+                                                       monkeypatch):
+    monkeypatch.delenv("GRADKIT_ALLOW_HTTP_LOCALHOST")
+    url = serve_all(server, synthetic[1])
+    with pytest.raises(DatasetError, match=r"refused: only https:// mirrors are used"):
+        mnist.load_test_data(mirrors=[url], quiet=True)
+    assert server.requests == [] and cached_files(tmp_path) == []
+    assert all(m.startswith("https://") for m in mnist.MIRRORS)
+    from gradkit.datasets import fashion_mnist
+
+    assert all(m.startswith("https://") for m in fashion_mnist.MIRRORS)
+    assert all(mnist.SHA256.values())
+
+
+@pytest.mark.untrusted
+def test_gz_header_is_checked_before_inflating(tmp_path, server, synthetic):
+    import tracemalloc
+
+    arrays, blobs = synthetic
+    # a well-formed gzip whose header claims 1.3 million images (~1 GB once inflated)
+    header = b"\x00\x00\x08\x03" + (1_300_000).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    blobs = dict(blobs, test_images=gzip.compress(header + b"\0" * 3_000_000))
+    url = serve_all(server, blobs)
+    tracemalloc.start()
+    try:
+        with pytest.raises(DatasetError, match=r"header says shape 1300000x28x28, expected "
+                                               r"4x28x28; not inflated"):
+            mnist.load_test_data(mirrors=[url], quiet=True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2 ** 20 and cached_files(tmp_path) == []
+
+
+@pytest.mark.bad_input
+@pytest.mark.parametrize("dims,message", [
+    ([1] * 70, r"declares 70 dimensions; gradkit reads IDX files of 1 to 32"),
+    ([0, 2 ** 32 - 1, 2 ** 32 - 1, 2 ** 32 - 1], r"absurd"),
+])
+def test_idx_dimension_checks(tmp_path, dims, message):
+    header = bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+    path = tmp_path / "bad-idx"
+    path.write_bytes(header)
+    with pytest.raises(DatasetError, match=message):
+        read_idx(path)
+
+
+@pytest.mark.bad_input
+def test_read_only_cache_is_a_dataset_error(tmp_path, server, synthetic, monkeypatch):
+    def read_only(*args, **kwargs):  # what mkstemp meets in a read-only cache (also as root)
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(_files.tempfile, "mkstemp", read_only)
+    url = serve_all(server, synthetic[1])
+    with pytest.raises(DatasetError, match=r"cannot write to the cache directory .*"
+                                           r"Permission denied"):
+        mnist.load_test_data(mirrors=[url], quiet=True)

@@ -37,13 +37,14 @@ def test_a_download_attempt_loads_them(tmp_path):
     # the check above is meaningful only if these are the modules a download needs
     statement = """
 from gradkit.datasets import _files
-spec = _files.DatasetSpec("x", "X", (_files.FileSpec("a", "a-idx1-ubyte"),))
+spec = _files.DatasetSpec("x", "X", (_files.FileSpec("a", "a-idx1-ubyte", "0" * 64),))
 try:
     _files.locate(spec, mirrors=["http://127.0.0.1:9"], quiet=True, timeout=2)
 except Exception:
     pass
 """
     env_statement = (f"import os\nos.environ['XDG_CACHE_HOME'] = {str(tmp_path)!r}\n"
+                     "os.environ['GRADKIT_ALLOW_HTTP_LOCALHOST'] = '1'\n"
                      f"os.environ.pop('GRADKIT_DATA', None)\n") + statement
     loaded = _loaded_after(env_statement)
     assert {"http.client", "urllib.request", "socket"} <= set(loaded)

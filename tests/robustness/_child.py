@@ -87,7 +87,28 @@ def fit_until_sigint(path):
     print(f"saved after {len(hist.epoch)} epoch(s)", flush=True)
 
 
+def slow_save(path):
+    """Save once, then save again with a slow disk: says "writing" while the temp file is
+    half-done, so the parent's signal lands mid-write."""
+    import time
+
+    from gradkit.models import saving
+
+    model = small_model()
+    model.save(path)
+    real_fsync = saving.os.fsync
+
+    def slow_fsync(fd):
+        print("writing", flush=True)
+        time.sleep(2)
+        real_fsync(fd)
+
+    saving.os.fsync = slow_fsync
+    model.save(path)
+    print("saved", flush=True)
+
+
 if __name__ == "__main__":
     {"save": save_forever, "checkpoint": checkpoint_forever, "die": train_then_die,
-     "sigint": fit_until_sigint}[sys.argv[1]](*sys.argv[2:3],
+     "sigint": fit_until_sigint, "slowsave": slow_save}[sys.argv[1]](*sys.argv[2:3],
                                              *[int(a) for a in sys.argv[3:]])

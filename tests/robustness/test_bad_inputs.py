@@ -146,6 +146,17 @@ CASES = [
      r"floating-point.*int64"),
     ("variable-assign-shape", lambda: gk.Variable(np.zeros(3), name="v").assign(np.zeros(2)),
      ValueError, r"Variable \(tensor 'v'\)\.assign.*\(2,\).*\(3,\)"),
+    # ---- fit's inputs (issue 18): the finite check runs after the float32 cast; a given y
+    # with an iterable of batches is refused, not ignored
+    ("fit-float64-overflows-float32",
+     lambda: compiled().fit(np.full((4, 4), 1e300), Y[:4], verbose=0), ValueError,
+     r"x contains inf at index \(0, 0\) once cast to float32"),
+    ("fit-y-with-batch-iterable",
+     lambda: compiled().fit(iter([(X, Y)]), Y, verbose=0), ValueError,
+     r"y must be None when x is an iterable of batches"),
+    ("fit-ragged-rows", lambda: compiled().fit([[1.0, 2.0], [3.0]], [0, 1], verbose=0),
+     ValueError, r"list of rows of different lengths"),
+
 ]
 
 
@@ -210,3 +221,43 @@ def test_real_mnist_truncated_copy(tmp_path):
     dst.write_bytes(dst.read_bytes()[:50_000])
     with pytest.raises(DatasetError, match=r"t10k-images-idx3-ubyte\.gz"):
         read_idx(dst)
+
+
+def test_fit_accepts_a_list_of_rows():
+    # fit(list_of_rows, labels) used to fail with "too many values to unpack"
+    model = compiled()
+    rows = X.tolist()
+    hist = model.fit(rows, Y.tolist(), epochs=2, batch_size=8, verbose=0)
+    assert len(hist.history["loss"]) == 2
+    assert model.predict(rows[:3]).shape == (3, 3)
+    assert np.isfinite(model.evaluate(rows, list(Y), verbose=0))
+
+
+# ---- images (issue 18): one pixel limit from the header, for every reader, before decoding
+def _png_header_only(width, height):
+    import struct
+    import zlib
+
+    from gradkit.utils import png
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + \
+            struct.pack(">I", zlib.crc32(kind + payload) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return png.SIGNATURE + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + \
+        chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("use_matplotlib", [False, True, None])
+@pytest.mark.parametrize("size", [(8192, 8192), (20000, 1000)])
+def test_huge_png_is_refused_from_its_header_by_every_reader(tmp_path, size, use_matplotlib):
+    from gradkit.utils import image, png
+
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_header_only(*size))  # ~100 bytes claiming millions of pixels
+    with pytest.raises(png.PNGError, match=rf"{size[0]}x{size[1]} pixels is too large"):
+        image.read_gray(path, use_matplotlib=use_matplotlib)
+    with pytest.raises(png.PNGError, match="too large"):
+        png.read_png(path)
+    assert image.MAX_IMAGE_PIXELS == png.MAX_PIXELS <= 1 << 22

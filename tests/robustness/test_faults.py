@@ -126,15 +126,18 @@ def test_permission_error_while_saving_is_clear(tmp_path, monkeypatch):
 
 
 @pytest.mark.fault
-def test_ctrl_c_during_fit_stops_at_a_batch_and_the_model_saves(tmp_path):
+@pytest.mark.parametrize("sig,reason", [("SIGINT", "Ctrl-C"), ("SIGTERM", "SIGTERM"),
+                                        ("SIGHUP", "SIGHUP")])
+def test_ctrl_c_or_sigterm_during_fit_stops_at_a_batch_and_the_model_saves(tmp_path, sig,
+                                                                           reason):
     path = tmp_path / "after.gradkit"
     proc = spawn("sigint", path)
     wait_for(proc, "started")
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(getattr(signal, sig))
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "saved after 1 epoch(s)" in out
-    assert "interrupted (Ctrl-C)" in err and "Traceback" not in err
+    assert f"interrupted ({reason})" in err and "Traceback" not in err
 
 
 @pytest.mark.fault
@@ -181,3 +184,84 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path):
     straight.fit(x, y, epochs=4, batch_size=64, verbose=0)
     for a, b in zip(resumed.get_weights(), straight.get_weights()):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.fault
+def test_sigterm_during_a_checkpoint_leaves_no_temp_file(tmp_path):
+    # fit stops at the batch's end (the checkpoint in progress completes) and exits cleanly
+    path = tmp_path / "ckpt.gradkit"
+    rng = random.Random(2)
+    for _ in range(4):
+        proc = spawn("checkpoint", path)
+        wait_for(proc, "ready")
+        time.sleep(rng.uniform(0, 0.3))
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert [p.name for p in tmp_path.iterdir()] == ["ckpt.gradkit"]
+        gk.load_model(path)
+
+
+@pytest.mark.fault
+def test_sigterm_during_a_save_outside_fit_finishes_the_file_then_exits(tmp_path):
+    # outside fit SIGTERM keeps its default action, but only once the file is complete
+    path = tmp_path / "m.gradkit"
+    proc = spawn("slowsave", path)
+    wait_for(proc, "writing")
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGTERM and "saved" not in out
+    assert [p.name for p in tmp_path.iterdir()] == ["m.gradkit"]
+    gk.load_model(path)
+
+
+@pytest.mark.fault
+def test_fit_restores_the_signal_handlers_it_found():
+    def mine(signum, frame):
+        pass
+
+    before = {s: signal.signal(s, mine) for s in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        model = gk.Sequential([gk.layers.Dense(1, input_shape=(2,))])
+        model.compile(optimizer="sgd", loss="mse")
+        model.fit(np.ones((4, 2), "float32"), np.ones((4, 1), "float32"), verbose=0)
+        assert signal.getsignal(signal.SIGTERM) is mine
+        assert signal.getsignal(signal.SIGHUP) is mine
+    finally:
+        for s, h in before.items():
+            signal.signal(s, h)
+
+
+@pytest.mark.fault
+def test_saved_files_honour_the_umask(tmp_path):
+    model = gk.Sequential([gk.layers.Dense(2, input_shape=(3,))])
+    old = os.umask(0o077)
+    try:
+        model.save(tmp_path / "private.gradkit")
+        model.save_weights(tmp_path / "private.safetensors")
+    finally:
+        os.umask(old)
+    for name in ("private.gradkit", "private.safetensors"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
+    os.umask(0o022)
+    try:
+        model.save(tmp_path / "shared.gradkit")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "shared.gradkit").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.fault
+def test_save_through_a_symlink_replaces_the_target(tmp_path):
+    model = gk.Sequential([gk.layers.Dense(2, input_shape=(3,))])
+    (tmp_path / "store").mkdir()
+    target = tmp_path / "store" / "real.gradkit"
+    model.save(target)
+    link = tmp_path / "latest.gradkit"
+    link.symlink_to(target)
+    model.set_weights([w + 1 for w in model.get_weights()])
+    model.save(link)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    np.testing.assert_array_equal(gk.load_model(target).get_weights()[0],
+                                  model.get_weights()[0])
+    assert sorted(p.name for p in (tmp_path / "store").iterdir()) == ["real.gradkit"]
