@@ -417,7 +417,6 @@ def _as_model_file_error(path):
 def _load_model(path, custom_objects, compile):  # noqa: A002
     from gradkit import random as R
     from gradkit.layers import deserialize
-
     from gradkit.models.keras_archive import is_keras_archive, load_keras_archive
 
     _check_regular(path)  # before anything opens it: a FIFO would block, /dev/zero not end
