@@ -52,5 +52,6 @@ def test_a_cupy_step_runs_one_fused_kernel_per_parameter(strict_gpu, monkeypatch
     w.grad = gk.ones(3, device="cuda")
     opt.step()
     (call,) = kernels[0].calls
-    assert call[0] is w.grad.data and len(call) == 1 + 6 + 3 and call[7] is w.data
+    # the gradient, Adam's 7 coefficients (6 numbers and the amsgrad switch), p, m, v
+    assert call[0] is w.grad.data and len(call) == 1 + 7 + 3 and call[8] is w.data
     np.testing.assert_array_equal(w.numpy(), 1.0)  # the fake kernel did not update

@@ -548,7 +548,13 @@ def _load_optimizer(model, payload, path):
         if not 0 <= pi < len(params):
             raise ModelFileError(f"'{path}': optimizer entry '{key}' is for parameter {pi}; "
                                  f"the model has {len(params)}")
-        if arr.dtype.kind != "f" or arr.shape != tuple(params[pi].shape):
+        if slot == "step":  # a PyTorch-rule optimizer's per-parameter step count
+            if arr.shape != () or arr.dtype.kind != "f" or not (
+                    0 <= float(arr) <= 2 ** 53 and float(arr).is_integer()):
+                raise ModelFileError(f"'{path}': optimizer entry '{key}' (a step count) must "
+                                     f"be one whole number in [0, 2**53], found {arr.dtype} "
+                                     f"{arr.shape}")
+        elif arr.dtype.kind != "f" or arr.shape != tuple(params[pi].shape):
             raise ModelFileError(f"'{path}': optimizer entry '{key}' is {arr.dtype} "
                                  f"{arr.shape}, parameter {pi} is float {params[pi].shape}")
         state.setdefault(pi, {})[slot] = arr
