@@ -28,8 +28,10 @@ def _array_of(owner, key, value):
         value = value.detach()
     if hasattr(value, "cpu") and not hasattr(value, "_data"):
         value = value.cpu()  # a PyTorch tensor
+    if hasattr(value, "_data"):  # a gradkit Tensor: its array, on its device
+        return value._data
     try:
-        return np.asarray(value)
+        return np.asarray(value)  # host: a PyTorch tensor (now on the CPU), list or array
     except (TypeError, ValueError) as e:
         raise TypeError(f"{owner}.load_state_dict: the value for '{key}' is a "
                         f"{type(value).__name__}, expected a tensor or an array") from e

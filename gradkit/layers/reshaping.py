@@ -19,11 +19,12 @@ def bilinear_matrix(n, factor, dtype):
     Output row ``o`` reads source position ``(o + 0.5) / factor - 0.5`` (clamped
     at the edges), as PyTorch's ``align_corners=False`` and Keras's resize.
     """
-    src = np.maximum((np.arange(n * factor) + 0.5) / factor - 0.5, 0.0)
+    # host: a constant matrix of interpolation weights (the layer places it on its device)
+    src = np.maximum((np.arange(n * factor) + 0.5) / factor - 0.5, 0.0)  # host: constant
     lo = np.floor(src).astype(int)
-    hi = np.minimum(lo + 1, n - 1)
+    hi = np.minimum(lo + 1, n - 1)  # host: constant
     frac = src - lo
-    a = np.zeros((n * factor, n))
+    a = np.zeros((n * factor, n))  # host: constant
     rows = np.arange(n * factor)
     np.add.at(a, (rows, lo), 1.0 - frac)
     np.add.at(a, (rows, hi), frac)
