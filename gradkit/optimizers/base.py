@@ -37,6 +37,7 @@ import numpy as np
 
 from gradkit._parallel import ParallelRunner
 from gradkit.backend import get_array_module, is_array, to_numpy
+from gradkit.optimizers import fused as _fused
 from gradkit.optimizers import schedules as _schedules
 from gradkit.optimizers.clipping import (
     clip_by_global_norm,
@@ -698,8 +699,10 @@ class Optimizer:
         self.iterations = step
 
     def _run(self, c, recs, garrs):
-        self._runner.run(self._kernel, c, [(rec.index, rec.arr, g, rec.slots, rec.scratch)
-                                           for rec, g in zip(recs, garrs)])
+        # the rule's fused loop when gradkit[fast] is installed, else its NumPy kernel
+        self._runner.run(_fused.kernel_for(self), c,
+                         [(rec.index, rec.arr, g, rec.slots, rec.scratch)
+                          for rec, g in zip(recs, garrs)])
 
 
 class _ParamGroup:
