@@ -25,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import os
+import weakref
 
 import numpy as np
 
@@ -160,13 +161,16 @@ def _rules():
     from gradkit.optimizers.rmsprop import RMSprop
     from gradkit.optimizers.sgd import SGD
 
+    # class: (adapter, the attributes it handles, the size below which NumPy runs instead)
+    # SGD's two to four NumPy passes cost less than a call into the loop on small arrays
+    # (XOR's weights); the other rules' six to twelve passes do not
     return {
-        SGD: (_sgd, {"momentum", "nesterov"}),
-        RMSprop: (_rmsprop, {"rho", "momentum", "epsilon", "centered"}),
-        Adam: (_adam, {"beta_1", "beta_2", "epsilon", "amsgrad"}),
-        AdamW: (_adam, {"beta_1", "beta_2", "epsilon", "amsgrad"}),
-        Nadam: (_nadam, {"beta_1", "beta_2", "epsilon", "_u_product"}),
-        Adagrad: (_adagrad, {"epsilon", "initial_accumulator_value"}),
+        SGD: (_sgd, ("momentum", "nesterov"), 1 << 12),
+        RMSprop: (_rmsprop, ("rho", "momentum", "epsilon", "centered"), 0),
+        Adam: (_adam, ("beta_1", "beta_2", "epsilon", "amsgrad"), 0),
+        AdamW: (_adam, ("beta_1", "beta_2", "epsilon", "amsgrad"), 0),
+        Nadam: (_nadam, ("beta_1", "beta_2", "epsilon", "_u_product"), 0),
+        Adagrad: (_adagrad, ("epsilon", "initial_accumulator_value"), 0),
     }
 
 
@@ -192,25 +196,38 @@ def kernel_for(opt):
     Returns:
         A callable ``kernel(c, p, g, slots, scratch)``. The fused one falls back to
         ``opt._kernel`` per call for arrays it does not handle (non-NumPy, not
-        contiguous, not float32/float64) and for an unexpected coefficient tuple.
+        contiguous, not float32/float64, or smaller than the rule's ``small``
+        size, where its NumPy passes are cheaper than a call into the loop) and
+        for an unexpected coefficient tuple. The attributes are checked every step;
+        the fused kernel is built once per optimizer and set of option values.
     """
     global _RULES
-    if not enabled():
-        return opt._kernel
-    loops = _loops()
-    if loops is None:
+    if not enabled() or _loops() is None:
         return opt._kernel
     if _RULES is None:
         _RULES = _rules()
     rule = _RULES.get(type(opt))
     if rule is None or not _known(opt, rule[1]):
         return opt._kernel
-    fused, ncoef = rule[0](opt, loops)
+    options = tuple(getattr(opt, n) for n in rule[1] if n[0] != "_")
+    cached = _built.get(opt)
+    if cached is None or cached[0] != options:
+        cached = _built[opt] = (options, _build(opt, rule))
+    return cached[1]
+
+
+_built = weakref.WeakKeyDictionary()      # optimizer -> (its option values, fused kernel)
+
+
+def _build(opt, rule):
+    make, _, small = rule
+    fused, ncoef = make(opt, _loops())
     reference = opt._kernel
 
     def kernel(c, p, g, slots, scratch):
-        if (type(p) is np.ndarray and type(g) is np.ndarray and p.dtype in _DTYPES
-                and g.dtype == p.dtype and p.flags.c_contiguous and g.flags.c_contiguous
+        if (type(p) is np.ndarray and type(g) is np.ndarray and p.size >= small
+                and p.dtype in _DTYPES and g.dtype == p.dtype and p.flags.c_contiguous
+                and g.flags.c_contiguous
                 and all(type(s) is np.ndarray and s.dtype == p.dtype and s.flags.c_contiguous
                         for s in slots)
                 and type(c) is tuple and len(c) == ncoef):
