@@ -13,8 +13,8 @@ class is one of the built-ins below (not a subclass), every attribute it carries
 one this module handles (an option added later falls back to NumPy until a fused
 loop covers it, see ``_NEUTRAL``), its arrays are contiguous float32/float64 NumPy
 arrays and its coefficients have the expected length. Otherwise the NumPy kernel
-runs. ``GRADKIT_FUSED=0`` in the environment, or :func:`set_enabled`, turns the
-fused path off.
+runs. ``GRADKIT_FUSED=0`` in the environment, or :func:`set_enabled` (the switch
+of :mod:`gradkit.accel`), turns the fused path off.
 
 Example::
 
@@ -24,15 +24,14 @@ Example::
 
 from __future__ import annotations
 
-import os
 import weakref
 
 import numpy as np
 
-__all__ = ["available", "enabled", "kernel_for", "set_enabled"]
+from gradkit import accel
+from gradkit.accel import available, enabled, set_enabled
 
-_numba_loops = None          # the _fused_numba module once imported; False: numba missing
-_enabled = None              # None: read GRADKIT_FUSED on first use
+__all__ = ["available", "enabled", "kernel_for", "set_enabled"]
 
 # attributes every optimizer has (the update pipeline handles them before the kernel)
 _BASE = frozenset({
@@ -52,45 +51,8 @@ _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 FUSED_MIN_CHUNK = 1 << 19
 
 
-def available():
-    """Whether the fused loops can run here (numba importable)."""
-    return _loops() is not None
-
-
-def enabled():
-    """Whether optimizers use the fused loops when they can (``GRADKIT_FUSED``, default on)."""
-    global _enabled
-    if _enabled is None:
-        _enabled = os.environ.get("GRADKIT_FUSED", "1").strip().lower() not in ("0", "false",
-                                                                                "no", "off")
-    return _enabled
-
-
-def set_enabled(flag):
-    """Turn the fused path on or off for every optimizer; returns the previous setting.
-
-    Args:
-        flag: ``True`` to use the fused loops when numba is installed, ``False`` for
-            the NumPy kernels.
-    """
-    global _enabled
-    if not isinstance(flag, bool):
-        raise TypeError(f"fused.set_enabled: flag must be a bool, received {flag!r}")
-    previous = enabled()
-    _enabled = flag
-    return previous
-
-
 def _loops():
-    global _numba_loops
-    if _numba_loops is None:
-        try:
-            from gradkit.optimizers import _fused_numba
-        except ImportError:
-            _numba_loops = False
-        else:
-            _numba_loops = _fused_numba
-    return _numba_loops or None
+    return accel.loops("gradkit.optimizers._fused_numba")
 
 
 def _flat(a):
