@@ -160,8 +160,8 @@ def kernel_for(opt):
         ``opt._kernel`` per call for arrays it does not handle (non-NumPy, not
         contiguous, not float32/float64, or smaller than the rule's ``small``
         size, where its NumPy passes are cheaper than a call into the loop) and
-        for an unexpected coefficient tuple. The attributes are checked every step;
-        the fused kernel is built once per optimizer and set of option values.
+        for an unexpected coefficient tuple. The choice is cached per optimizer and
+        made again when its attribute names or option values change.
     """
     global _RULES
     if not enabled() or _loops() is None:
@@ -169,16 +169,27 @@ def kernel_for(opt):
     if _RULES is None:
         _RULES = _rules()
     rule = _RULES.get(type(opt))
-    if rule is None or not _known(opt, rule[1]):
+    if rule is None:
         return opt._kernel
-    options = tuple(getattr(opt, n) for n in rule[1] if n[0] != "_")
+    # the attribute names, the rule's option values and any neutral options' values
+    d = vars(opt)
+    names = (len(opt._order), *d)
     cached = _built.get(opt)
-    if cached is None or cached[0] != options:
-        cached = _built[opt] = (options, _build(opt, rule))
-    return cached[1]
+    if cached is not None and cached[0] == names:
+        key = tuple(d[n] for n in cached[1])
+        if key == cached[2]:
+            return cached[3]
+    watched = tuple(n for n in d if n in rule[1] and n[0] != "_" or n.lstrip("_") in _NEUTRAL)
+    if not _known(opt, rule[1]) or max((r.arr.size for r in opt._order), default=0) < rule[2]:
+        kernel = opt._kernel       # an unknown option, or every parameter small for the loop
+    else:
+        kernel = _build(opt, rule)
+    _built[opt] = (names, watched, tuple(d[n] for n in watched), kernel)
+    return kernel
 
 
-_built = weakref.WeakKeyDictionary()      # optimizer -> (its option values, fused kernel)
+# optimizer -> (parameter count and attribute names, watched names, their values, kernel)
+_built = weakref.WeakKeyDictionary()
 
 
 def _build(opt, rule):
@@ -187,7 +198,7 @@ def _build(opt, rule):
     reference = opt._kernel
 
     def kernel(c, p, g, slots, scratch):
-        if (type(p) is np.ndarray and type(g) is np.ndarray and p.size >= small
+        if (p.size >= small and type(p) is np.ndarray and type(g) is np.ndarray
                 and p.dtype in _DTYPES and g.dtype == p.dtype and p.flags.c_contiguous
                 and g.flags.c_contiguous
                 and all(type(s) is np.ndarray and s.dtype == p.dtype and s.flags.c_contiguous

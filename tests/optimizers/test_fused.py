@@ -40,7 +40,7 @@ CASES = {
     "sgd-clipvalue": lambda ps: O.SGD(ps, lr=0.1, momentum=0.5, clipvalue=0.3),
     "rmsprop-global-clipnorm": lambda ps: O.RMSprop(ps, global_clipnorm=2.0),
 }
-SHAPES = [(7, 5), (13,), (), (3, 4, 2)]
+SHAPES = [(7, 5), (13,), (), (3, 4, 2), (70, 64)]   # the last is over SGD's small size
 
 
 @pytest.fixture
@@ -115,6 +115,16 @@ def test_subclass_and_disabled_use_numpy(fused_flag):
     fused_flag(False)
     opt = O.Adam([gk.Variable(np.zeros(3, np.float32))])
     assert fused.kernel_for(opt) == opt._kernel
+
+
+def test_small_sgd_parameters_keep_numpy(fused_flag):
+    """SGD's few NumPy passes beat a call into the loop on tiny weights (XOR nets)."""
+    fused_flag(True)
+    opt = O.SGD([gk.Variable(np.zeros((2, 3), np.float32))], lr=0.1)
+    assert fused.kernel_for(opt) == opt._kernel
+    big = O.SGD([gk.Variable(np.zeros((2, 3), np.float32)),
+                 gk.Variable(np.zeros(1 << 13, np.float32))], lr=0.1)
+    assert fused.kernel_for(big).fused
 
 
 def test_unsupported_arrays_take_the_numpy_kernel(fused_flag):
