@@ -9,14 +9,13 @@ Arrays are in NHWC order (channels_first callers pass transposed views).
 from __future__ import annotations
 
 import numba
-import numpy as np
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
-def max_pool2d_backward(a, out, g, dx, ph, pw, sh, sw):
-    """``dx += g`` routed to each window's maximum; ``dx`` zeroed, shaped like ``a``."""
+def max_pool2d_backward(a, out, g, dx, ph, pw, sh, sw, free):
+    """``dx += g`` routed to each window's maximum; ``dx`` zeroed, shaped like ``a``;
+    ``free`` is boolean scratch, one per channel (its maximum not found yet)."""
     n, oh, ow, c = out.shape
-    free = np.empty(c, np.bool_)         # channels whose maximum is not found yet
     last = ph * pw - 1
     for b in range(n):
         for i in range(oh):

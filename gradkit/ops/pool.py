@@ -144,8 +144,8 @@ class MaxPool2D(_Pool):
             dx = xp.zeros(a.shape, dtype=g.dtype)
             t = (0, 2, 3, 1) if self.geo[0] == 2 else (0, 1, 2, 3)   # NHWC views
             (ph, pw), (sh, sw), _ = self.window
-            fast(a.transpose(t), out.transpose(t), g.transpose(t), dx.transpose(t),
-                 ph, pw, sh, sw)
+            va, vo, vg, vd = (v.transpose(t) for v in (a, out, g, dx))
+            fast(va, vo, vg, vd, ph, pw, sh, sw, xp.empty(vo.shape[3], dtype=bool))
             return (self._crop(dx),) + (None,) * 4
         dx = self._grad_buffer(xp, a.shape, g.dtype)
         free = None  # windows whose maximum has not been claimed yet
