@@ -23,6 +23,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BIG = 3 * P.MIN_CHUNK + 5          # splits into 2 or 3 chunks, unevenly
 
 
+@pytest.fixture(autouse=True)
+def numpy_kernels():
+    """These tests drive the NumPy kernels' chunking (fused loops split at larger sizes,
+    see tests/optimizers/test_fused.py)."""
+    previous = O.fused.set_enabled(False)
+    yield
+    O.fused.set_enabled(previous)
+
+
 @pytest.fixture
 def threads():
     """``set_num_threads``, with the setting restored after the test."""
@@ -52,7 +61,7 @@ def _add(c, p, g, slots, scratch):
 
 
 def _run_script(code):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), GRADKIT_FUSED="0")   # the NumPy kernels' chunks
     env.pop("GRADKIT_NUM_THREADS", None)
     res = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=300)

@@ -17,6 +17,9 @@ loops over output pixels.
 
 from __future__ import annotations
 
+import numpy as np
+
+from gradkit import accel
 from gradkit.autograd.function import Function, OpError
 from gradkit.backend import get_array_module as _xp
 from gradkit.ops.conv import _check_format, _check_rank, _out_len, _pads, _pair
@@ -37,6 +40,18 @@ def _geometry(op, x, pool_size, strides, padding, data_format):
     oh = _out_len(op, h, pads[0] + pads[1], ph, sh, "height", shapes)
     ow = _out_len(op, w, pads[2] + pads[3], pw, sw, "width", shapes)
     return ha, (h, w), (ph, pw), (sh, sw), pads, (oh, ow)
+
+
+def _fast_backward(a, out, g):
+    """numba's one-pass max-pool gradient when usable here, else None (NumPy runs)."""
+    if not (accel.enabled() and type(a) is np.ndarray and type(g) is np.ndarray
+            and a.dtype == g.dtype == out.dtype and a.dtype in _FAST_DTYPES):
+        return None
+    loops = accel.loops("gradkit.ops._pool_numba")
+    return None if loops is None else loops.max_pool2d_backward
+
+
+_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _index(ha, hs, ws):
@@ -124,6 +139,14 @@ class MaxPool2D(_Pool):
         xp = _xp(g)
         a, idx = self.a, self.idx
         overlap = self.geo[5]
+        fast = _fast_backward(a, out, g)
+        if fast is not None:                 # gradkit[fast]: one pass over the windows
+            dx = xp.zeros(a.shape, dtype=g.dtype)
+            t = (0, 2, 3, 1) if self.geo[0] == 2 else (0, 1, 2, 3)   # NHWC views
+            (ph, pw), (sh, sw), _ = self.window
+            va, vo, vg, vd = (v.transpose(t) for v in (a, out, g, dx))
+            fast(va, vo, vg, vd, ph, pw, sh, sw, xp.empty(vo.shape[3], dtype=bool))
+            return (self._crop(dx),) + (None,) * 4
         dx = self._grad_buffer(xp, a.shape, g.dtype)
         free = None  # windows whose maximum has not been claimed yet
         last = len(idx) - 1

@@ -14,7 +14,7 @@ Example::
 """
 
 from gradkit._parallel import get_num_threads, set_num_threads
-from gradkit.optimizers import schedules
+from gradkit.optimizers import fused, schedules
 from gradkit.optimizers.adagrad import Adagrad
 from gradkit.optimizers.adam import Adam, AdamW
 from gradkit.optimizers.base import Optimizer

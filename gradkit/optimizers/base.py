@@ -49,6 +49,7 @@ from gradkit._parallel import ParallelRunner
 from gradkit.backend import get_array_module, is_array, is_device_array, to_numpy
 from gradkit.devices import DeviceError, as_device, device_of, place
 from gradkit.gpu_kernels import elementwise
+from gradkit.optimizers import fused as _fused
 from gradkit.optimizers import schedules as _schedules
 from gradkit.optimizers.clipping import (
     clip_by_global_norm,
@@ -847,8 +848,10 @@ class Optimizer:
                 else:
                     self._kernel(c, rec.arr, g, rec.slots, rec.scratch)
             return
-        self._runner.run(self._kernel, c, [(rec.index, rec.arr, g, rec.slots, rec.scratch)
-                                           for rec, g in zip(recs, garrs)])
+        # the rule's fused loop when gradkit[fast] is installed, else its NumPy kernel
+        self._runner.run(_fused.kernel_for(self), c,
+                         [(rec.index, rec.arr, g, rec.slots, rec.scratch)
+                          for rec, g in zip(recs, garrs)])
 
 
 class _ParamGroup:
