@@ -36,13 +36,17 @@ __all__ = ["available", "enabled", "kernel_for", "set_enabled"]
 # attributes every optimizer has (the update pipeline handles them before the kernel)
 _BASE = frozenset({
     "_exclude_ids", "_exclude_names", "_gradient_hooks", "_gradient_reducer",
-    "_learning_rate", "_order", "_params", "_pending", "_recs", "_runner", "clipnorm",
+    "_learning_rate", "_order", "_params", "_pending", "_pending_steps",
+    "_per_parameter_steps", "_recs", "_runner", "clipnorm",
     "clipvalue", "decoupled_weight_decay", "global_clipnorm", "iterations", "name",
     "weight_decay"})
 # options that change nothing at these values (PyTorch's spellings); any other value,
 # or any other attribute, sends the optimizer to its NumPy kernel
 _NEUTRAL = {"maximize": False, "foreach": None, "capturable": False, "differentiable": False,
-            "fused": None}
+            "fused": None,
+            # Keras's rules only (PyTorch's rules, chosen by rule="pytorch", keep NumPy);
+            # dampening and lr_decay are PyTorch-rule options, inert at these values
+            "rule": "keras", "dampening": 0.0, "lr_decay": 0.0}
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # elements per thread below which the threaded runner keeps a fused update on one thread:
 # one pass over 400k float32 weights takes ~0.3 ms, the order of waking a busy machine's
@@ -66,38 +70,38 @@ def _sgd(opt, loops):
     nesterov = bool(opt.nesterov)
 
     def kernel(c, p, g, slots, scratch):
-        lr, mu = c
+        lr, mu = c[0], c[1]           # (lr, momentum, nesterov)
         t = p.dtype.type
         m = _flat(slots[0]) if slots else _flat(p)
         loops.sgd(_flat(p), _flat(g), m, t(lr), t(mu), bool(slots), nesterov)
-    return kernel, 2
+    return kernel, 3
 
 
 def _rmsprop(opt, loops):
     centered, use_momentum = bool(opt.centered), opt.momentum > 0
 
     def kernel(c, p, g, slots, scratch):
-        lr, rho, one_m_rho, eps, mu = c
+        lr, rho, one_m_rho, eps, mu = c[:5]  # then centered and the PyTorch-rule switch
         t = p.dtype.type
         fp = _flat(p)
         mom = _flat(slots[1]) if use_momentum else fp
         mg = _flat(slots[-1]) if centered else fp
         loops.rmsprop(fp, _flat(g), _flat(slots[0]), mom, mg, t(lr), t(rho), t(one_m_rho),
                       t(eps), t(mu), use_momentum, centered)
-    return kernel, 5
+    return kernel, 7
 
 
 def _adam(opt, loops):
     amsgrad = bool(opt.amsgrad)
 
     def kernel(c, p, g, slots, scratch):
-        alpha, b1, one_m_b1, b2, one_m_b2, eps = c
+        alpha, b1, one_m_b1, b2, one_m_b2, eps = c[:6]  # then the amsgrad switch
         t = p.dtype.type
         fp = _flat(p)
         vmax = _flat(slots[2]) if amsgrad else fp
         loops.adam(fp, _flat(g), _flat(slots[0]), _flat(slots[1]), vmax, t(alpha), t(b1),
                    t(one_m_b1), t(b2), t(one_m_b2), t(eps), amsgrad)
-    return kernel, 6
+    return kernel, 7
 
 
 def _nadam(opt, loops):
@@ -110,10 +114,10 @@ def _nadam(opt, loops):
 
 def _adagrad(opt, loops):
     def kernel(c, p, g, slots, scratch):
-        lr, eps = c
+        lr, eps = c[0], c[1]          # (lr, epsilon, PyTorch rule: False here)
         t = p.dtype.type
         loops.adagrad(_flat(p), _flat(g), _flat(slots[0]), t(lr), t(eps))
-    return kernel, 2
+    return kernel, 3
 
 
 def _rules():

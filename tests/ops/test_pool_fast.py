@@ -26,7 +26,8 @@ def _grad(x, g, pool, strides, padding, fmt):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
 @pytest.mark.parametrize("pool,strides,padding", [
-    (2, None, "valid"), (3, None, "valid"), (2, 1, "valid"), (3, 2, "same"), ((2, 3), (1, 2), "same"),
+    (2, None, "valid"), (3, None, "valid"), (2, 1, "valid"), (3, 2, "same"),
+    ((2, 3), (1, 2), "same"),
 ])
 def test_fast_max_pool_gradient_matches_numpy(switch, dtype, fmt, pool, strides, padding):
     rng = np.random.default_rng(0)
