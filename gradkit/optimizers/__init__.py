@@ -14,7 +14,7 @@ Example::
 """
 
 from gradkit._parallel import get_num_threads, set_num_threads
-from gradkit.optimizers import fused, schedules
+from gradkit.optimizers import fused, schedules  # noqa: F401 - public submodules
 from gradkit.optimizers.adagrad import Adagrad
 from gradkit.optimizers.adam import Adam, AdamW
 from gradkit.optimizers.base import Optimizer
