@@ -452,6 +452,10 @@ class Tensor:
     def int(self): return _ops.cast(self, int32)
     def bool(self): return _ops.cast(self, bool_)
     def type_as(self, other): return _ops.cast(self, other.dtype)
+
+    def type(self, dtype=None):
+        """PyTorch's ``x.type(torch.float)``: a cast; without a dtype, the dtype's name."""
+        return self.dtype.name if dtype is None else _ops.cast(self, dtype)
     def abs(self): return _ops.abs(self)
     def neg(self): return _ops.negative(self)
     def sin(self): return _ops.sin(self)

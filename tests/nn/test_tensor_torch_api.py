@@ -173,3 +173,11 @@ def test_in_place_change_of_a_saved_tensor_is_detected():
         y.mul_(3.0)
     with pytest.raises(RuntimeError, match="changed in place"):
         z.sum().backward()
+
+
+def test_type_casts_like_pytorch():
+    import gradkit as gk
+
+    t = gk.tensor([1, 0, 1]) == 1
+    assert t.type(gk.float).dtype == np.float32 and float(t.type(gk.float).sum()) == 2.0
+    assert gk.tensor([1.5]).type() == "float32"
