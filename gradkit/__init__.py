@@ -155,3 +155,13 @@ from gradkit import amp, mixed_precision
 from gradkit.mixed_precision import autocast
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    """``gradkit.onnx`` loads on first use (it needs the optional ``onnx`` package only
+    when called, and importing gradkit stays light)."""
+    if name == "onnx":
+        import importlib
+
+        return importlib.import_module("gradkit.onnx")
+    raise AttributeError(f"module 'gradkit' has no attribute {name!r}")

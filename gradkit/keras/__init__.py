@@ -19,7 +19,7 @@ from gradkit.models import Input, Model, Sequential, load_model  # noqa: F401
 #: gradkit's modules that Keras programs import under the same names; ``gradkit.testing``
 #: and the TensorFlow-style names are not part of Keras's namespace.
 _SUBMODULES = ("activations", "callbacks", "datasets", "initializers", "layers", "losses",
-               "metrics", "models", "optimizers", "regularizers", "utils",
+               "metrics", "mixed_precision", "models", "optimizers", "regularizers", "utils",
                "datasets.mnist", "datasets.fashion_mnist")
 #: Keras's own modules written here: Keras spellings over gradkit, thin
 _OWN = ("ops", "random", "saving")
