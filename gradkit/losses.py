@@ -50,10 +50,13 @@ so the loss stays finite.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gradkit import ops
 from gradkit.backend import get_array_module
+from gradkit.devices import device_of, place
 from gradkit.ops import activation as _act
 from gradkit.tensor import Tensor
 from gradkit.utils.config import Configurable
@@ -454,15 +457,17 @@ def mask_weights(mask, sample_weight=None, reduction="sum_over_batch_size"):
     Returns:
         The weights, an array shaped like the mask (or broadcast with ``sample_weight``).
     """
-    m = np.asarray(mask._data if isinstance(mask, Tensor) else mask).astype(bool)
+    m = mask._data if isinstance(mask, Tensor) else mask
+    dev = device_of(m)
+    m = place(m, dev).astype(bool)  # lists become arrays
     w = m.astype(np.float32)
     if reduction in ("sum_over_batch_size", "mean"):
         kept = float(m.sum())
         w = w * (m.size / kept if kept else 0.0)
     if sample_weight is None:
         return w
-    sw = np.asarray(sample_weight._data if isinstance(sample_weight, Tensor) else
-                    sample_weight, dtype=np.float32)
+    sw = place(sample_weight._data if isinstance(sample_weight, Tensor) else sample_weight,
+               dev).astype(np.float32)
     while sw.ndim > w.ndim and sw.shape[-1] == 1:
         sw = sw.reshape(sw.shape[:-1])
     return w * sw.reshape(sw.shape + (1,) * (w.ndim - sw.ndim))
@@ -889,7 +894,7 @@ def log_cosh(y_true, y_pred):
     overflow for large errors)."""
     p, t = _pair("log_cosh", y_true, y_pred)
     e = p - t
-    return _mean_last(e + ops.softplus(e * -2.0) - float(np.log(2.0)))
+    return _mean_last(e + ops.softplus(e * -2.0) - math.log(2.0))
 
 
 def poisson(y_true, y_pred):
