@@ -28,6 +28,8 @@ shape ``(N, 1)`` (or the reverse) is squeezed to match. Sample weights of shape
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gradkit.backend import get_array_module, is_array, to_numpy
@@ -833,8 +835,8 @@ from gradkit import losses as _losses  # noqa: E402  (losses does not import met
 def _loss_values(loss_fn, sign=1.0):
     """``loss_fn``'s per-example values as a float64 array (``sign`` flips them)."""
     def values(y_true, y_pred, **kwargs):
-        out = loss_fn(y_true, np.asarray(y_pred), **kwargs)
-        return sign * np.asarray(out.numpy(), dtype=np.float64)
+        out = loss_fn(y_true, _arr(y_pred), **kwargs)
+        return sign * out._data.astype(np.float64)
 
     values.__name__ = loss_fn.__name__
     values.__doc__ = f"Per-example values of :func:`gradkit.losses.{loss_fn.__name__}`."
@@ -864,16 +866,16 @@ def _check_axis(owner, axis):
 
 def _top_k_hits(name, labels, y_pred, k):
     """1.0 where fewer than ``k`` scores beat the true class's score."""
-    y_pred = np.asarray(y_pred)
+    labels, y_pred = _pair(labels, y_pred)
     k = check_int(name, "k", k, minimum=1)
-    labels = np.asarray(labels).astype(np.int64).reshape(y_pred.shape[:-1])
-    true_score = np.take_along_axis(y_pred, labels[..., None], axis=-1)
+    labels = labels.astype(np.int64).reshape(y_pred.shape[:-1])
+    true_score = get_array_module(y_pred).take_along_axis(y_pred, labels[..., None], axis=-1)
     return ((y_pred > true_score).sum(-1) < k).astype(np.float64)
 
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
     """1.0 where the one-hot target's class is among the ``k`` highest scores."""
-    return _top_k_hits("top_k_categorical_accuracy", np.asarray(y_true).argmax(-1), y_pred, k)
+    return _top_k_hits("top_k_categorical_accuracy", _arr(y_true).argmax(-1), y_pred, k)
 
 
 def sparse_top_k_categorical_accuracy(y_true, y_pred, k=5):
@@ -1046,12 +1048,12 @@ class RootMeanSquaredError(Mean):
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch of targets and predictions (same shape)."""
         t, p = _same_shape(self.name, y_true, y_pred)
-        d = np.asarray(p, dtype=np.float64) - t
+        d = p.astype(np.float64) - t
         super().update_state(d * d, sample_weight)
 
     def result(self):
         """The root of the mean squared error so far."""
-        return float(np.sqrt(super().result()))
+        return math.sqrt(float(super().result()))
 
 
 class Sum(Metric):
