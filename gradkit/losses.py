@@ -55,7 +55,7 @@ import math
 import numpy as np
 
 from gradkit import ops
-from gradkit.backend import get_array_module, is_array
+from gradkit.backend import get_array_module
 from gradkit.devices import device_of, place
 from gradkit.ops import activation as _act
 from gradkit.tensor import Tensor
@@ -458,18 +458,16 @@ def mask_weights(mask, sample_weight=None, reduction="sum_over_batch_size"):
         The weights, an array shaped like the mask (or broadcast with ``sample_weight``).
     """
     m = mask._data if isinstance(mask, Tensor) else mask
-    xp = get_array_module(m)
-    m = xp.asarray(m).astype(bool)
-    w = m.astype(xp.float32)
+    dev = device_of(m)
+    m = place(m, dev).astype(bool)  # lists become arrays
+    w = m.astype(np.float32)
     if reduction in ("sum_over_batch_size", "mean"):
         kept = float(m.sum())
         w = w * (m.size / kept if kept else 0.0)
     if sample_weight is None:
         return w
-    sw = sample_weight._data if isinstance(sample_weight, Tensor) else sample_weight
-    if not is_array(sw):
-        sw = np.asarray(sw, dtype=np.float32)  # host: weights given as a list
-    sw = place(sw, device_of(m)).astype(xp.float32)
+    sw = place(sample_weight._data if isinstance(sample_weight, Tensor) else sample_weight,
+               dev).astype(np.float32)
     while sw.ndim > w.ndim and sw.shape[-1] == 1:
         sw = sw.reshape(sw.shape[:-1])
     return w * sw.reshape(sw.shape + (1,) * (w.ndim - sw.ndim))

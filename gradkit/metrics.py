@@ -836,7 +836,7 @@ def _loss_values(loss_fn, sign=1.0):
     """``loss_fn``'s per-example values as a float64 array (``sign`` flips them)."""
     def values(y_true, y_pred, **kwargs):
         out = loss_fn(y_true, _arr(y_pred), **kwargs)
-        return sign * np.asarray(out.numpy(), dtype=np.float64)  # host: .numpy() copied it
+        return sign * out._data.astype(np.float64)
 
     values.__name__ = loss_fn.__name__
     values.__doc__ = f"Per-example values of :func:`gradkit.losses.{loss_fn.__name__}`."
@@ -867,11 +867,10 @@ def _check_axis(owner, axis):
 def _top_k_hits(name, labels, y_pred, k):
     """1.0 where fewer than ``k`` scores beat the true class's score."""
     labels, y_pred = _pair(labels, y_pred)
-    xp = get_array_module(y_pred)
     k = check_int(name, "k", k, minimum=1)
-    labels = labels.astype(xp.int64).reshape(y_pred.shape[:-1])
-    true_score = xp.take_along_axis(y_pred, labels[..., None], axis=-1)
-    return ((y_pred > true_score).sum(-1) < k).astype(xp.float64)
+    labels = labels.astype(np.int64).reshape(y_pred.shape[:-1])
+    true_score = get_array_module(y_pred).take_along_axis(y_pred, labels[..., None], axis=-1)
+    return ((y_pred > true_score).sum(-1) < k).astype(np.float64)
 
 
 def top_k_categorical_accuracy(y_true, y_pred, k=5):
@@ -1049,12 +1048,12 @@ class RootMeanSquaredError(Mean):
     def update_state(self, y_true, y_pred, sample_weight=None):
         """Add a batch of targets and predictions (same shape)."""
         t, p = _same_shape(self.name, y_true, y_pred)
-        d = p.astype("float64") - t
+        d = p.astype(np.float64) - t
         super().update_state(d * d, sample_weight)
 
     def result(self):
         """The root of the mean squared error so far."""
-        return math.sqrt(super().result())
+        return math.sqrt(float(super().result()))
 
 
 class Sum(Metric):

@@ -501,7 +501,7 @@ class Tensor:
                     "out of place (gradkit.cat, gradkit.stack, gradkit.where)")
             value = value._data
         if isinstance(self._data, np.generic):  # a NumPy scalar (0-d sums): make it writable
-            self._data = np.array(self._data)  # host: NumPy scalars live on the host
+            self._data = np.array(self._data)  # host: a NumPy scalar is host data
         self._data[index] = value
         self._version += 1
         return self

@@ -10,9 +10,9 @@ out)`` + ``bias (out,)``.
 
 from __future__ import annotations
 
-import numpy as np
-
 from gradkit import ops
+from gradkit.backend import get_array_module
+from gradkit.devices import device_of, place
 from gradkit.layers.base import Layer, SymbolicTensor, get_mask, shape_str
 from gradkit.layers.core import serialize_arg
 from gradkit.layers.registry import register_builtin
@@ -22,10 +22,11 @@ from gradkit.utils.validation import check_int, check_number
 __all__ = ["MultiHeadAttention"]
 
 
-def _as_bool(mask):
+def _as_bool(mask, dev):
+    """``mask`` (a Tensor, an array or a list) as booleans on ``dev``, or None."""
     if mask is None:
         return None
-    return np.asarray(mask._data if isinstance(mask, Tensor) else mask).astype(bool)
+    return place(mask._data if isinstance(mask, Tensor) else mask, dev).astype(bool)
 
 
 @register_builtin
@@ -160,8 +161,9 @@ class MultiHeadAttention(Layer):
     def _attention_mask(self, inputs, attention_mask, use_causal_mask):
         """Combine the inputs' masks, ``attention_mask`` and causality: ``(B, T, S)`` bools."""
         masks = get_mask(inputs) or [None] * len(inputs)
-        q_mask, v_mask = _as_bool(masks[0]), _as_bool(masks[1])
-        k_mask = _as_bool(masks[2]) if len(masks) > 2 else None
+        dev = device_of(inputs[0]._data)
+        q_mask, v_mask = _as_bool(masks[0], dev), _as_bool(masks[1], dev)
+        k_mask = _as_bool(masks[2], dev) if len(masks) > 2 else None
         t, s = inputs[0].shape[1], inputs[1].shape[1]
         allowed = None
 
@@ -174,12 +176,13 @@ class MultiHeadAttention(Layer):
             if m is not None:
                 allowed = both(allowed, m[:, None, :])
         if attention_mask is not None:
-            allowed = both(allowed, _as_bool(attention_mask))
+            allowed = both(allowed, _as_bool(attention_mask, dev))
         if use_causal_mask:
-            allowed = both(allowed, np.tril(np.ones((t, s), dtype=bool)))
+            xp = get_array_module(inputs[0]._data)
+            allowed = both(allowed, xp.tril(xp.ones((t, s), dtype=bool)))
         if allowed is None:
             return None
-        return np.broadcast_to(allowed, (inputs[0].shape[0], t, s))
+        return get_array_module(allowed).broadcast_to(allowed, (inputs[0].shape[0], t, s))
 
     def call(self, inputs, attention_mask=None, return_attention_scores=False, training=None,
              use_causal_mask=False):

@@ -452,7 +452,7 @@ class Layer(ModuleAPI):
         from gradkit import ops
 
         if not isinstance(loss, Tensor):
-            loss = Tensor(np.asarray(loss, dtype=self.dtype))  # host: a Python number
+            loss = Tensor(loss, dtype=self.dtype)
         if loss.ndim:
             loss = ops.sum(loss)
         self._added_losses.append(loss)

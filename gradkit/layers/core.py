@@ -473,7 +473,7 @@ class Embedding(Layer):
         """``inputs != 0`` with ``mask_zero=True``, else None."""
         if not self.mask_zero:
             return None
-        ids = inputs._data if hasattr(inputs, "_data") else np.asarray(inputs)
+        ids = inputs._data if hasattr(inputs, "_data") else get_array_module(inputs).asarray(inputs)
         return ids != 0
 
     def compute_output_shape(self, input_shape):

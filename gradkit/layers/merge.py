@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from functools import reduce
 
-import numpy as np
-
 from gradkit import ops
+from gradkit.backend import get_array_module
+from gradkit.devices import device_of, place
 from gradkit.layers.base import Layer, shape_str
 from gradkit.layers.registry import register_builtin
 from gradkit.utils.validation import check_int, normalize_axis
@@ -223,15 +223,17 @@ class Concatenate(_Merge):
         the last axis (Keras's rule); inputs without a mask count as all True."""
         if mask is None:
             return None
+        data = getattr(inputs[0], "_data", inputs[0])
+        dev, xp = device_of(data), get_array_module(data)
         parts = []
         for x, m in zip(inputs, mask):
             shape = tuple(x.shape)
             if m is None:
-                parts.append(np.ones(shape, dtype=bool))
+                parts.append(xp.ones(shape, dtype=bool))
             else:
-                m = np.asarray(m)
-                parts.append(np.broadcast_to(m[..., None] if m.ndim < len(shape) else m, shape))
-        return np.concatenate(parts, axis=self.axis).any(axis=-1)
+                m = place(getattr(m, "_data", m), dev)
+                parts.append(xp.broadcast_to(m[..., None] if m.ndim < len(shape) else m, shape))
+        return xp.concatenate(parts, axis=self.axis).any(axis=-1)
 
     def get_config(self):
         return {**super().get_config(), "axis": self.axis}

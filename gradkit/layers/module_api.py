@@ -18,6 +18,8 @@ from collections import OrderedDict, namedtuple
 
 import numpy as np
 
+from gradkit.backend import to_numpy
+
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 """What ``load_state_dict(strict=False)`` returns, as in PyTorch."""
 
@@ -31,7 +33,7 @@ def _array_of(owner, key, value):
     if hasattr(value, "_data"):  # a gradkit Tensor: its array, on its device
         return value._data
     try:
-        return np.asarray(value)  # host: a PyTorch tensor (now on the CPU), list or array
+        return to_numpy(getattr(value, "_data", value))
     except (TypeError, ValueError) as e:
         raise TypeError(f"{owner}.load_state_dict: the value for '{key}' is a "
                         f"{type(value).__name__}, expected a tensor or an array") from e

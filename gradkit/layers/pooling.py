@@ -8,9 +8,9 @@ count). The global layers reduce the spatial axes with ``mean``/``max``.
 
 from __future__ import annotations
 
-import numpy as np
-
 from gradkit import ops
+from gradkit.backend import get_array_module
+from gradkit.devices import device_of, place
 from gradkit.layers.base import Layer, shape_str
 from gradkit.layers.conv import (
     ImageInputSpec,
@@ -20,6 +20,7 @@ from gradkit.layers.conv import (
     normalize_tuple,
 )
 from gradkit.layers.registry import register_builtin
+from gradkit.tensor import Tensor
 
 __all__ = [
     "AveragePooling2D", "AvgPool2D", "GlobalAveragePooling2D", "GlobalAvgPool2D",
@@ -216,11 +217,14 @@ class GlobalAveragePooling1D(_GlobalPooling2D):
         axis = self._axes[0]
         if mask is None:
             return ops.mean(inputs, axis=axis, keepdims=self.keepdims)
-        w = np.asarray(mask, dtype=inputs.dtype)
+        data = inputs._data
+        xp = get_array_module(data)
+        w = place(mask._data if isinstance(mask, Tensor) else mask,
+                  device_of(data)).astype(inputs.dtype)
         w = w[:, None, :] if axis == 2 else w[:, :, None]
         total = ops.sum(inputs * w, axis=axis, keepdims=self.keepdims)
         count = w.sum(axis=axis, keepdims=self.keepdims)
-        return total * (1.0 / np.maximum(count, 1.0)).astype(inputs.dtype)
+        return total * (1.0 / xp.maximum(count, 1.0)).astype(inputs.dtype)
 
     def compute_mask(self, inputs, mask=None):
         return None  # the steps axis is gone

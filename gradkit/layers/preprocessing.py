@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gradkit import ops
+from gradkit.backend import get_array_module, is_array
+from gradkit.devices import device_of, place
 from gradkit.layers.base import Layer, shape_str
 from gradkit.layers.registry import register_builtin
 from gradkit.tensor import Tensor
@@ -84,9 +88,11 @@ class Normalization(Layer):
             raise ValueError("Normalization: pass both mean and variance, or neither (then "
                              f"call adapt()); received mean={mean!r}, variance={variance!r}")
         self.invert = bool(invert)
-        self.input_mean = None if mean is None else np.asarray(mean, dtype=self.dtype)
-        self.input_variance = None if variance is None else np.asarray(variance,
-                                                                       dtype=self.dtype)
+        # mean and variance are config values (saved by get_config), kept on the host
+        self.input_mean = self.input_variance = None
+        if mean is not None:
+            self.input_mean = np.asarray(mean, dtype=self.dtype)  # host: config value
+            self.input_variance = np.asarray(variance, dtype=self.dtype)  # host: config value
         if self.input_variance is not None and (self.input_variance < 0).any():
             raise ValueError("Normalization: variance must be >= 0")
         self.mean = self.variance = None
@@ -113,8 +119,9 @@ class Normalization(Layer):
             self.mean = self.add_weight(sizes, "zeros", trainable=False, name="mean")
             self.variance = self.add_weight(sizes, "ones", trainable=False, name="variance")
         else:
-            self.mean = np.broadcast_to(self.input_mean, sizes).astype(self.dtype)
-            self.variance = np.broadcast_to(self.input_variance, sizes).astype(self.dtype)
+            # host constants from the config, placed on the input's device in call()
+            self.mean = np.broadcast_to(self.input_mean, sizes)  # host: config value
+            self.variance = np.broadcast_to(self.input_variance, sizes)  # host: config value
         self.built = True
 
     def _broadcast_shape(self):
@@ -133,8 +140,9 @@ class Normalization(Layer):
         if self.input_mean is not None:
             raise ValueError(f"Normalization '{self.name}' was given mean and variance; "
                              "adapt() would overwrite them: create it without them")
-        if isinstance(data, (np.ndarray, Tensor, list)):
-            arr = np.asarray(data._data if isinstance(data, Tensor) else data)
+        if isinstance(data, (Tensor, list)) or is_array(data):
+            arr = place(data._data if isinstance(data, Tensor) else data,
+                        device_of(data._data if isinstance(data, Tensor) else data))
             size = arr.shape[0] if batch_size is None else check_int(
                 "Normalization.adapt", "batch_size", batch_size, minimum=1)
             batches = (arr[i:i + size] for i in range(0, len(arr), max(size, 1)))
@@ -146,11 +154,12 @@ class Normalization(Layer):
                 break
             if isinstance(b, (tuple, list)):
                 b = b[0]
-            b = np.asarray(b._data if isinstance(b, Tensor) else b, dtype=np.float64)
+            b = b._data if isinstance(b, Tensor) else b
+            b = place(b, device_of(b)).astype(np.float64)  # a list becomes a host array
             if not self.built:
                 self._maybe_build((None,) + b.shape[1:])
             reduce = tuple(a for a in range(b.ndim) if a not in self._kept)
-            n = int(np.prod([b.shape[a] for a in reduce]))
+            n = math.prod(b.shape[a] for a in reduce)
             bm = b.mean(axis=reduce)
             bv = b.var(axis=reduce)
             if mean is None:
@@ -163,17 +172,19 @@ class Normalization(Layer):
                 count = total
         if mean is None:
             raise ValueError(f"Normalization '{self.name}'.adapt: the data is empty")
-        self.mean.assign(np.asarray(mean, dtype=self.dtype).reshape(self.mean.shape))
-        self.variance.assign(np.asarray(m2 / count, dtype=self.dtype)
-                             .reshape(self.variance.shape))
+        self.mean.assign(mean.astype(self.dtype).reshape(self.mean.shape))
+        self.variance.assign((m2 / count).astype(self.dtype).reshape(self.variance.shape))
 
     def call(self, inputs, training=None):
         x = inputs if inputs.dtype == self.dtype else ops.cast(inputs, self.dtype)
         shape = self._broadcast_shape()
+        dev = device_of(x._data)
+        xp = get_array_module(x._data)
         mean = ops.reshape(self.mean, shape) if isinstance(self.mean, Tensor) else \
-            self.mean.reshape(shape)
-        var = self.variance._data if isinstance(self.variance, Tensor) else self.variance
-        std = np.maximum(np.sqrt(var), EPSILON).reshape(shape).astype(self.dtype)
+            place(self.mean, dev).reshape(shape)
+        var = place(self.variance._data if isinstance(self.variance, Tensor) else
+                    self.variance, dev)
+        std = xp.maximum(xp.sqrt(var), EPSILON).reshape(shape).astype(self.dtype)
         if self.invert:
             return x * std + mean
         return (x - mean) * (1.0 / std).astype(self.dtype)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from gradkit import ops
+from gradkit.devices import device_of, place
 from gradkit.layers.base import Layer
 from gradkit.layers.conv import ImageInputSpec, normalize_data_format, normalize_tuple
 from gradkit.layers.registry import register_builtin
@@ -13,7 +14,7 @@ from gradkit.utils.validation import check_choice
 __all__ = ["UpSampling2D", "bilinear_matrix"]
 
 
-def bilinear_matrix(n, factor, dtype):
+def bilinear_matrix(n, factor, dtype):  # host: a constant built from two sizes
     """``(n * factor, n)`` weights of linear interpolation with half-pixel centers.
 
     Output row ``o`` reads source position ``(o + 0.5) / factor - 0.5`` (clamped
@@ -72,8 +73,9 @@ class UpSampling2D(Layer):
             y = ops.broadcast_to(ops.reshape(x, (n, h, 1, w, 1, c)), (n, h, sh, w, sw, c))
             y = ops.reshape(y, (n, h * sh, w * sw, c))
         else:
-            y = ops.einsum("oh,nhwc->nowc", bilinear_matrix(h, sh, x.dtype), x)
-            y = ops.einsum("pw,nowc->nopc", bilinear_matrix(w, sw, x.dtype), y)
+            dev = device_of(x._data)
+            y = ops.einsum("oh,nhwc->nowc", place(bilinear_matrix(h, sh, x.dtype), dev), x)
+            y = ops.einsum("pw,nowc->nopc", place(bilinear_matrix(w, sw, x.dtype), dev), y)
         return ops.transpose(y, (0, 3, 1, 2)) if cf else y
 
     def compute_output_shape(self, input_shape):

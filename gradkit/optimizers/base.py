@@ -493,8 +493,7 @@ class Optimizer:
         for i, entry in dict(state_dict["state"]).items():
             entry = dict(entry)
             step = entry.pop("step", None)
-            steps[int(i)] = 1 if step is None else int(float(to_numpy(getattr(step, "_data",
-                                                                              step))))
+            steps[int(i)] = 1 if step is None else int(float(step))
             state[int(i)] = entry
         return {"iterations": max(steps.values(), default=0), "state": state, "steps": steps}
 

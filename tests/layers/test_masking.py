@@ -10,6 +10,7 @@ from gradkit.keras.utils import pad_sequences
 
 import gradkit
 from gradkit import layers as L
+from gradkit.backend import to_numpy
 from gradkit.models import Input, Model, Sequential
 from tests.layers.keras_reference import keras3, numpy_of, weights_of
 
@@ -19,15 +20,15 @@ IDS = np.array([[3, 5, 2, 0, 0], [1, 4, 4, 6, 7], [0, 0, 0, 0, 0], [2, 0, 3, 0, 
 def test_embedding_and_masking_make_masks():
     emb = L.Embedding(8, 3, mask_zero=True)
     out = emb(IDS)
-    np.testing.assert_array_equal(out._keras_mask, IDS != 0)
+    np.testing.assert_array_equal(to_numpy(out._keras_mask), IDS != 0)
     np.testing.assert_array_equal(emb.compute_mask(IDS), IDS != 0)
     assert getattr(L.Embedding(8, 3)(IDS), "_keras_mask", None) is None
     x = np.array([[[1.0, 2.0], [0.0, 0.0], [0.5, 0.0]]], "float32")
     y = L.Masking()(x)
-    np.testing.assert_array_equal(y._keras_mask, [[True, False, True]])
+    np.testing.assert_array_equal(to_numpy(y._keras_mask), [[True, False, True]])
     np.testing.assert_array_equal(y.numpy(), x)
     y = L.Masking(mask_value=0.5)(np.array([[[0.5, 0.5], [1.0, 2.0]]], "float32"))
-    np.testing.assert_array_equal(y._keras_mask, [[False, True]])
+    np.testing.assert_array_equal(to_numpy(y._keras_mask), [[False, True]])
     np.testing.assert_array_equal(y.numpy(), [[[0.0, 0.0], [1.0, 2.0]]])
 
 
@@ -36,15 +37,16 @@ def test_masks_pass_through_mask_aware_layers_and_stop_elsewhere():
     for layer in (L.Dense(3), L.Dropout(0.5), L.LayerNormalization(), L.Activation("relu"),
                   L.ReLU(), L.Rescaling(2.0)):
         y = layer(x, training=True)
-        np.testing.assert_array_equal(y._keras_mask, IDS != 0)
+        np.testing.assert_array_equal(to_numpy(y._keras_mask), IDS != 0)
     assert getattr(L.Flatten()(x), "_keras_mask", None) is None
     other = L.Embedding(8, 4, mask_zero=True)(np.roll(IDS, 1, axis=1))
-    np.testing.assert_array_equal(L.add([x, other])._keras_mask,
+    np.testing.assert_array_equal(to_numpy(L.add([x, other])._keras_mask),
                                   (IDS != 0) & (np.roll(IDS, 1, axis=1) != 0))
     plain = gradkit.Tensor(np.ones((4, 5, 2), "float32"))
     # Keras's rule: an input without a mask counts as all kept, any() over the features
-    np.testing.assert_array_equal(L.concatenate([x, plain])._keras_mask, np.ones((4, 5), bool))
-    np.testing.assert_array_equal(L.concatenate([x, other], axis=1)._keras_mask,
+    np.testing.assert_array_equal(to_numpy(L.concatenate([x, plain])._keras_mask),
+                                  np.ones((4, 5), bool))
+    np.testing.assert_array_equal(to_numpy(L.concatenate([x, other], axis=1)._keras_mask),
                                   np.concatenate([IDS != 0, np.roll(IDS, 1, axis=1) != 0], 1))
 
 
@@ -65,7 +67,7 @@ def test_recurrent_layers_skip_masked_steps_like_keras(cls, return_sequences, go
     y = rnn(emb(IDS))
     np.testing.assert_allclose(y.numpy(), y_ref, rtol=1e-5, atol=1e-6)
     if return_sequences:
-        np.testing.assert_array_equal(y._keras_mask, IDS != 0)
+        np.testing.assert_array_equal(to_numpy(y._keras_mask), IDS != 0)
     else:
         assert getattr(y, "_keras_mask", None) is None
 
@@ -176,4 +178,4 @@ def test_functional_mask_flows_through_the_graph():
     h = L.GRU(3, return_sequences=True)(L.Dense(4)(x))
     model = Model(ids, L.Dense(2)(h))
     out = model(IDS)
-    np.testing.assert_array_equal(out._keras_mask, IDS != 0)
+    np.testing.assert_array_equal(to_numpy(out._keras_mask), IDS != 0)
