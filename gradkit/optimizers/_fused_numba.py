@@ -42,7 +42,7 @@ def rmsprop(p, g, v, mom, mg, lr, rho, one_m_rho, eps, mu, use_momentum, centere
             d = (vi - mgi * mgi) + eps
         else:
             d = vi + eps
-        s = (gi / np.sqrt(d)) * lr  # host (numba): lr g / sqrt(d)
+        s = (gi / np.sqrt(d)) * lr  # host: numba; lr g / sqrt(d)
         if use_momentum:
             mi = mom[i] * mu + s                    # mom <- momentum mom + step
             mom[i] = mi
@@ -73,7 +73,7 @@ def nadam(p, g, m, v, c_m, c_g, inv_bc2, b1, one_m_b1, b2, one_m_b2, eps):
         m[i] = mi
         vi = v[i] * b2 + (gi * gi) * one_m_b2
         v[i] = vi
-        d = np.sqrt(vi * inv_bc2) + eps  # host (numba): sqrt(v_hat) + eps
+        d = np.sqrt(vi * inv_bc2) + eps  # host: numba; sqrt(v_hat) + eps
         pi = p[i] - (gi / d) * c_g
         p[i] = pi - (mi / d) * c_m
 
