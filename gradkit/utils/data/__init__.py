@@ -54,3 +54,13 @@ __all__ = [
     "batch_iterator", "default_collate", "default_convert", "get_worker_info", "numpy_collate",
     "one_hot", "random_split", "shuffle", "standardize", "to_categorical", "train_test_split",
 ]
+
+
+def __getattr__(name):
+    """``DistributedSampler`` where PyTorch keeps it (``torch.utils.data``); it lives in
+    :mod:`gradkit.distributed`, loaded on first use."""
+    if name == "DistributedSampler":
+        from gradkit.distributed.sampler import DistributedSampler
+
+        return DistributedSampler
+    raise AttributeError(f"module 'gradkit.utils.data' has no attribute {name!r}")
