@@ -120,6 +120,8 @@ def test_basics_program_runs_on_gradkit_and_matches_pytorch(fashion, tmp_path):
     exec(GRADKIT_IMPORTS + PROGRAM, ours)  # noqa: S102 - the same text, imports swapped
     assert ours["torch"] is gradkit
 
+    print(f"basics program test accuracy: gradkit {ours['accuracy']:.4f}, "
+          f"PyTorch {theirs['accuracy']:.4f}")
     assert theirs["accuracy"] > 0.70, theirs["accuracy"]
     assert abs(ours["accuracy"] - theirs["accuracy"]) <= 0.01, (ours["accuracy"],
                                                                 theirs["accuracy"])
