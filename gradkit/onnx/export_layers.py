@@ -122,6 +122,23 @@ def _dense(g, layer, inputs, shapes):
     return _activate(g, layer, y)
 
 
+def _torch_linear(g, layer, inputs, shapes):
+    """``gradkit.nn.Linear``: ``x @ weight.T + bias``, the weight stored transposed."""
+    w = layer.weight
+    y = g.op("MatMul", [inputs[0], g.weight(w, w.numpy().T.copy(), ":transposed")],
+             name=f"{layer.name}/matmul" if layer.bias is not None else layer.name)
+    if layer.bias is not None:
+        y = g.op("Add", [y, g.weight(layer.bias)], name=layer.name)
+    return y
+
+
+def _register_nn():
+    """Converters for the PyTorch-style modules (gradkit.nn) that have a Keras twin."""
+    from gradkit.nn.linear import Linear
+
+    converts(Linear)(_torch_linear)
+
+
 @converts(core.Activation)
 def _activation(g, layer, inputs, shapes):
     return _activate(g, layer, inputs[0])
@@ -259,9 +276,11 @@ def _pool(g, layer, inputs, shapes):
     return _to_channels_last(g, layer, y, 2, layer.name)
 
 
-@converts(pooling.GlobalAveragePooling2D, pooling.GlobalMaxPooling2D)
+@converts(pooling.GlobalAveragePooling2D, pooling.GlobalMaxPooling2D,
+          pooling.GlobalAveragePooling1D, pooling.GlobalMaxPooling1D)
 def _global_pool(g, layer, inputs, shapes):
-    op = "ReduceMean" if isinstance(layer, pooling.GlobalAveragePooling2D) else "ReduceMax"
+    mean = isinstance(layer, (pooling.GlobalAveragePooling2D, pooling.GlobalAveragePooling1D))
+    op = "ReduceMean" if mean else "ReduceMax"  # a masked 1-D input is refused upstream
     return g.op(op, inputs[:1], name=layer.name, axes=list(layer._axes),
                 keepdims=int(layer.keepdims))
 
@@ -388,3 +407,6 @@ def _recurrent(g, layer, inputs, shapes):
         y = g.op("Slice", [y, g.ints([-1]), g.ints([-(2 ** 62)]), g.ints([0]), g.ints([-1])],
                  name=f"{name}/reversed")
     return g.op("Transpose", [y], name=name, perm=[1, 0, 2])
+
+
+_register_nn()
