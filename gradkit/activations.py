@@ -229,6 +229,21 @@ def get(identifier, custom_objects=None):
     return ACTIVATIONS.get(identifier, custom_objects)
 
 
+def fused_name(activation):
+    """The name under which a layer primitive (``ops.dense``, ``ops.conv2d``) applies
+    ``activation`` itself, in place on its output: ``"relu"``, ``"tanh"``, or None when
+    the activation is applied as an op of its own (or is the identity).
+
+    Example::
+
+        activations.fused_name(activations.get("relu"))   # "relu"
+    """
+    return _FUSED_NAMES.get(activation) if activation.__hash__ is not None else None
+
+
+_FUSED_NAMES = {relu: "relu", ops.relu: "relu", tanh: "tanh", ops.tanh: "tanh"}
+
+
 def serialize(activation):
     """The name of an activation, for a layer's ``get_config``.
 

@@ -208,15 +208,23 @@ class Conv2D(Layer):
         self.input_spec = ImageInputSpec(self.rank, self.data_format, channels=cin)
         self.built = True
 
-    def _conv(self, x, kernel, bias):
+    #: whether ``_conv`` takes ``activation`` (relu/tanh applied inside ops.conv2d)
+    _fuses_activation = True
+
+    def _conv(self, x, kernel, bias, activation=None):
         if self.data_format == "channels_first":
             # the op takes (out, in, kh, kw) for channels_first; the weight stays (kh, kw, in, out)
             kernel = ops.transpose(kernel, (3, 2, 0, 1))
         return ops.conv2d(x, kernel, bias, strides=self.strides, padding=self.padding,
-                          data_format=self.data_format, dilation=self.dilation_rate)
+                          data_format=self.data_format, dilation=self.dilation_rate,
+                          activation=activation)
 
     def call(self, inputs, training=None):
         x = inputs if inputs.dtype == self.dtype else ops.cast(inputs, self.dtype)
+        # relu and tanh are fused into ops.conv2d: applied in place, one graph node
+        fused = self._fuses_activation and activations.fused_name(self.activation)
+        if fused:
+            return self._conv(x, self.kernel, self.bias, fused)
         y = self._conv(x, self.kernel, self.bias)
         return y if self.activation is activations.linear else self.activation(y)
 
@@ -289,7 +297,7 @@ class Conv1D(Conv2D):
                          activation, use_bias, kernel_initializer, bias_initializer,
                          kernel_regularizer, bias_regularizer, **kwargs)
 
-    def _conv(self, x, kernel, bias):
+    def _conv(self, x, kernel, bias, activation=None):
         cf = self.data_format == "channels_first"
         padding = self.padding
         if padding == "causal":
@@ -306,7 +314,8 @@ class Conv1D(Conv2D):
             x4 = ops.expand_dims(x, 1)                                    # (N, 1, L, C)
             k4 = ops.reshape(kernel, (1, k, cin, cout))
         y = ops.conv2d(x4, k4, bias, strides=(1, self.strides[0]), padding=padding,
-                       data_format=self.data_format, dilation=(1, self.dilation_rate[0]))
+                       data_format=self.data_format, dilation=(1, self.dilation_rate[0]),
+                       activation=activation)
         return ops.squeeze(y, 2 if cf else 1)
 
     def get_config(self):

@@ -90,6 +90,8 @@ class Conv2DTranspose(Conv2D):
         self.input_spec = ImageInputSpec(2, self.data_format, channels=cin)
         self.built = True
 
+    _fuses_activation = False  # its activation is applied as an op of its own
+
     def _conv(self, x, kernel, bias):
         if self.data_format == "channels_first":
             # the op takes (in, out, kh, kw) for channels_first; the weight stays (kh, kw, out, in)

@@ -96,8 +96,7 @@ class Dense(Layer):
         self.activation = activations.get(activation)
         self._linear = self.activation is activations.linear
         # relu and tanh are fused into ops.dense (one graph node per layer)
-        self._fused = {activations.relu: "relu", ops.relu: "relu",
-                       activations.tanh: "tanh", ops.tanh: "tanh"}.get(self.activation)
+        self._fused = activations.fused_name(self.activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer

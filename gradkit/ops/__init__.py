@@ -515,7 +515,7 @@ from gradkit.ops import pool as _pool  # noqa: E402
 
 
 def conv2d(x, kernel, bias=None, strides=1, padding="valid", data_format="channels_last",
-           dilation=1):
+           dilation=1, activation=None):
     """2-D convolution (cross-correlation, like every deep-learning framework).
 
     Args:
@@ -529,6 +529,9 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", data_format="channe
             (symmetric zero padding, as in PyTorch).
         data_format: ``"channels_last"`` or ``"channels_first"``; the output uses it too.
         dilation: int or ``(dh, dw)``: spacing between kernel taps.
+        activation: None or ``"linear"`` (none), ``"relu"``, ``"tanh"`` (fused: applied in
+            place on the result, its derivative read off the output in the backward), or
+            any callable Tensor -> Tensor, applied to the result.
 
     Returns:
         ``(N, OH, OW, C_out)`` (channels_last) or ``(N, C_out, OH, OW)``, with
@@ -543,7 +546,11 @@ def conv2d(x, kernel, bias=None, strides=1, padding="valid", data_format="channe
         y = gradkit.ops.conv2d(x, k, padding="same")      # (8, 28, 28, 32)
     """
     x, kernel, bias = _mp.lower(x, kernel, bias)  # autocast: the compute dtype
-    return _conv.Conv2D.apply(x, kernel, bias, strides, padding, data_format, dilation)
+    fused = _fused_activation("conv2d", activation)
+    if fused is _UNFUSED:
+        return activation(_conv.Conv2D.apply(x, kernel, bias, strides, padding, data_format,
+                                             dilation))
+    return _conv.Conv2D.apply(x, kernel, bias, strides, padding, data_format, dilation, fused)
 
 
 def conv2d_transpose(x, kernel, bias=None, strides=1, padding="valid", output_padding=None,
@@ -625,8 +632,21 @@ def avg_pool2d(x, pool_size=2, strides=None, padding="valid", data_format="chann
 from gradkit.ops import nn as _nn  # noqa: E402
 
 _UNFUSED = object()
-_DENSE_FUSED = {None: None, "linear": None, "relu": "relu", "tanh": "tanh",
-                relu: "relu", tanh: "tanh"}
+_FUSED = {None: None, "linear": None, "relu": "relu", "tanh": "tanh", relu: "relu", tanh: "tanh"}
+
+
+def _fused_activation(op, activation):
+    """``activation`` as the name a layer primitive fuses (None, "relu", "tanh"), or
+    ``_UNFUSED`` for another callable (applied to the result); anything else is an error."""
+    try:
+        fused = _FUSED.get(activation, _UNFUSED)
+    except TypeError:  # an unhashable callable
+        fused = _UNFUSED
+    if fused is _UNFUSED and not callable(activation):
+        raise ValueError(f"{op}: activation must be None, 'linear', 'relu', 'tanh' or a "
+                         f"callable, received {activation!r}; pass another activation as "
+                         "a function, e.g. activation=gradkit.ops.sigmoid")
+    return fused
 
 
 def _array(x):
@@ -657,15 +677,8 @@ def dense(x, kernel, bias=None, activation=None):
         logits = ops.dense(h, w2, b2)
     """
     x, kernel, bias = _mp.lower(x, kernel, bias)  # autocast: the compute dtype
-    try:
-        fused = _DENSE_FUSED.get(activation, _UNFUSED)
-    except TypeError:  # an unhashable callable
-        fused = _UNFUSED
+    fused = _fused_activation("dense", activation)
     if fused is _UNFUSED:
-        if not callable(activation):
-            raise ValueError(f"dense: activation must be None, 'linear', 'relu', 'tanh' or a "
-                             f"callable, received {activation!r}; pass another activation as "
-                             "a function, e.g. activation=gradkit.ops.sigmoid")
         return activation(_nn.Dense.apply(x, _array(kernel), _array(bias), None))
     return _nn.Dense.apply(x, _array(kernel), _array(bias), fused)
 

@@ -27,6 +27,7 @@ import numbers
 
 from gradkit.autograd.function import Function, OpError
 from gradkit.backend import get_array_module as _xp
+from gradkit.ops.nn import activate_in_place, activation_grad
 
 FORMATS = ("channels_last", "channels_first")
 
@@ -176,7 +177,7 @@ class Conv2D(Function):
 
     higher_order = False  # col2im works on raw arrays only
 
-    def forward(self, x, kernel, bias, strides, padding, data_format, dilation):
+    def forward(self, x, kernel, bias, strides, padding, data_format, dilation, act=None):
         op = "conv2d"
         xp = _xp(x, kernel)
         x, kernel = xp.asarray(x), xp.asarray(kernel)  # lists, scalars: arrays
@@ -246,6 +247,7 @@ class Conv2D(Function):
         if bias is not None and not ones:  # rows of OW*C_out values: long inner loops
             rows = out.reshape(n * oh, ow * co)  # a view: out is fresh and contiguous
             rows += xp.tile(bias.astype(dtype, copy=False), ow)
+        activate_in_place(out, act)  # relu/tanh on the fresh result: no second array
         needs = self.needs
         if needs is not None:
             self.geom = (cf, a.shape, (n, oh, ow, kh, kw, c, co), (sh, sw, dh, dw),
@@ -257,11 +259,13 @@ class Conv2D(Function):
         out = out.reshape(n, oh, ow, co)
         return out.transpose(0, 3, 1, 2) if cf else out
 
-    def backward(self, M, g, out, x, kernel, bias, *_):
+    def backward(self, M, g, out, x, kernel, bias, strides, padding, data_format, dilation,
+                 act=None):
         nx, nk, nb = self.needs[:3]
         cf, pshape, (n, oh, ow, kh, kw, c, co), (sh, sw, dh, dw), (pt, pl, h, w), dtype = \
             self.geom
         xp = _xp(g)
+        g = activation_grad(M, g, out, act)  # through the fused activation first
         if g.dtype != dtype:
             g = g.astype(dtype)
         g2 = (g.transpose(0, 2, 3, 1) if cf else g).reshape(n * oh * ow, co)
@@ -285,7 +289,7 @@ class Conv2D(Function):
             if pshape[1] != h or pshape[2] != w:
                 dx = dx[:, pt:pt + h, pl:pl + w]
             gx = dx.transpose(0, 3, 1, 2) if cf else dx
-        return gx, gk, gb, None, None, None, None
+        return gx, gk, gb, None, None, None, None, None
 
 
 # ------------------------------------------------------------------ conv2d_transpose

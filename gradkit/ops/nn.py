@@ -21,6 +21,29 @@ def _relu_masked(g, out):
     return m
 
 
+#: activations a layer primitive (dense, conv2d) applies in place on its fresh output
+FUSED_ACTIVATIONS = (None, "relu", "tanh")
+
+
+def activate_in_place(y, act):
+    """Apply the fused activation ``act`` (one of :data:`FUSED_ACTIVATIONS`) to ``y`` in place;
+    ``y`` must be the primitive's own fresh result."""
+    if act == "relu":
+        _xp(y).maximum(y, 0, out=y)
+    elif act == "tanh":
+        _xp(y).tanh(y, out=y)
+    return y
+
+
+def activation_grad(M, g, out, act):
+    """The upstream gradient ``g`` times the derivative of ``act``, read off the output."""
+    if act == "relu":  # 1 where the output is positive, else 0
+        return g * (out > 0) if M.graph else _relu_masked(g, out)
+    if act == "tanh":
+        return g * (1.0 - out * out)  # 1 - tanh^2
+    return g
+
+
 class Dense(Function):
     """``act(x @ kernel + bias)`` as one primitive (Dense's hot path).
 
@@ -39,18 +62,11 @@ class Dense(Function):
         y = x @ kernel
         if bias is not None:
             y += bias
-        if act == "relu":
-            _xp(y).maximum(y, 0, out=y)
-        elif act == "tanh":
-            _xp(y).tanh(y, out=y)
-        return y
+        return activate_in_place(y, act)
 
     def backward(self, M, g, out, x, kernel, bias, act):
         nx, nk, nb = self.needs[:3]
-        if act == "relu":  # 1 where the output is positive, else 0
-            g = g * (out > 0) if M.graph else _relu_masked(g, out)
-        elif act == "tanh":
-            g = g * (1.0 - out * out)  # 1 - tanh^2
+        g = activation_grad(M, g, out, act)
         gx = g @ kernel.T if nx else None  # d(x @ k)/dx = g k^T
         gk = gb = None
         if nk:  # x^T g, batch axes flattened

@@ -682,7 +682,7 @@ def _pads(padding, hw, khw, s, d):
 
 
 def _np_conv(x, k, b=None, strides=1, padding="valid", data_format="channels_last",
-             dilation=1):
+             dilation=1, activation=None):
     """NumPy reference: a sum over kernel taps of strided slices times the tap's matrix."""
     first = data_format == "channels_first"
     if first:
@@ -698,11 +698,12 @@ def _np_conv(x, k, b=None, strides=1, padding="valid", data_format="channels_las
         out += patch @ k[p, q]
     if b is not None:
         out += b
+    out = DENSE_NP_ACTS[activation](out)
     return out.transpose(0, 3, 1, 2) if first else out
 
 
 def _torch_conv(x, k, b=None, strides=1, padding="valid", data_format="channels_last",
-                dilation=1):
+                dilation=1, activation=None):
     """PyTorch conv2d with Keras 'same' (possibly asymmetric) done by explicit F.pad."""
     last = data_format == "channels_last"
     if last:
@@ -714,6 +715,7 @@ def _torch_conv(x, k, b=None, strides=1, padding="valid", data_format="channels_
     elif padding == "valid":
         padding = 0
     y = TF.conv2d(x, k, b, stride=s, padding=padding, dilation=d)
+    y = {None: lambda v: v, "relu": T.relu, "tanh": T.tanh}[activation](y)
     return y.permute(0, 2, 3, 1) if last else y
 
 
@@ -750,13 +752,15 @@ def _conv_id(c):
     return f"{ci}x{h}x{w}-k{k[0]}x{k[1]}-s{s}-p{p}-d{d}"
 
 
-def _conv_sample(case, fmt, checks, bias=True, prefix=""):
+def _conv_sample(case, fmt, checks, bias=True, prefix="", activation=None):
     n, ci, h, w, co, (kh, kw), s, p, d = case
     x = (n, h, w, ci) if fmt == "channels_last" else (n, ci, h, w)
     k = (kh, kw, ci, co) if fmt == "channels_last" else (co, ci, kh, kw)
     specs = [(x, "any"), (k, "any", 1 / np.sqrt(ci * kh * kw))] + ([((co,), "any")] if bias
                                                                    else [])
     kw_ = {"strides": s, "padding": p, "data_format": fmt, "dilation": d}
+    if activation is not None:
+        kw_["activation"] = activation
     return Sample(f"{prefix}{fmt}-{_conv_id(case)}", tuple(specs), kw_, checks)
 
 
@@ -769,7 +773,10 @@ CONV = _row("conv2d", _conv, _np_conv, _torch_conv, _merge(
     [_conv_sample(c, f, CONV_TORCH) for c in CONV_CASES for f in FORMATS]
     + [_conv_sample((2, ci, 6, 7, 3, (3, 3), 1, "same", 1), f, WIDE - {GRAD}, bias=False,
                     prefix="nobias-") for ci in (1, 3, 6) for f in FORMATS]
-    + [_conv_sample(c, f, WIDE, prefix="grad-") for c in CONV_GRAD_CASES for f in FORMATS]),
+    + [_conv_sample(c, f, WIDE, prefix="grad-") for c in CONV_GRAD_CASES for f in FORMATS]
+    # relu and tanh fused into the op: applied in place, their derivative read off the output
+    + [_conv_sample(c, f, WIDE, prefix=f"{a}-", activation=a) for a in ("relu", "tanh")
+       for c in (CONV_GRAD_CASES[0], CONV_CASES[10]) for f in FORMATS]),
     "conv_pool", grad2=False)
 
 

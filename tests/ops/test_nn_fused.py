@@ -46,6 +46,40 @@ def test_dense_errors(make):
         ops.dense(Tensor(np.zeros((4, 3))), k)
 
 
+# ---------------------------------------------------------------- conv2d's fused activation
+def test_conv2d_fuses_relu_and_tanh_into_one_node(make):
+    from gradkit.ops import conv as conv_ops
+
+    x, k, b = (Tensor(a, requires_grad=True) for a in make([((2, 6, 6, 2), "any"),
+                                                             ((3, 3, 2, 4), "any"),
+                                                             ((4,), "any")]))
+    plain = ops.conv2d(x, k, b).numpy()
+    for activation, ref in (("relu", np.maximum(plain, 0)), (ops.relu, np.maximum(plain, 0)),
+                            ("tanh", np.tanh(plain)), (None, plain), ("linear", plain)):
+        y = ops.conv2d(x, k, b, activation=activation)
+        assert isinstance(y._ctx, conv_ops.Conv2D), activation
+        np.testing.assert_allclose(y.numpy(), ref, rtol=1e-6, atol=1e-6)
+    y = ops.conv2d(x, k, b, activation=ops.sigmoid)  # not fused: a node of its own on top
+    assert isinstance(y._ctx, act_ops.Sigmoid)
+    with pytest.raises(ValueError, match="conv2d: activation must be .* received 'elu'"):
+        ops.conv2d(x, k, b, activation="elu")
+
+
+def test_conv_layers_fuse_their_activation(make):
+    from gradkit import layers
+    from gradkit.ops import conv as conv_ops
+
+    x = Tensor(make([((2, 6, 6, 2), "any")])[0])
+    for activation in ("relu", "tanh"):
+        y = layers.Conv2D(3, 3, activation=activation)(x)
+        assert isinstance(y._ctx, conv_ops.Conv2D)  # no activation node after the conv
+    y = layers.Conv1D(3, 3, activation="relu")(Tensor(x.numpy()[:, 0]))
+    assert isinstance(y._ctx.parents[0]._ctx, conv_ops.Conv2D)  # the squeeze's input
+    assert (y.numpy() >= 0).all()
+    y = layers.Conv2D(3, 3, activation="sigmoid")(x)
+    assert isinstance(y._ctx, act_ops.Sigmoid)
+
+
 # ---------------------------------------------------------------- relu
 def test_relu_general_form_is_one_clipped_relu_node(make):
     x = Tensor(make([((3, 4), "kinks")])[0], requires_grad=True)
