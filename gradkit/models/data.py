@@ -99,9 +99,14 @@ def prepare_array(a, what, caller, float_dtype, check_finite=True):
 
 
 def _all_finite(arr):
-    # One float64 sum is NaN/inf iff some element is (float32 values can't overflow it),
-    # without the full-size boolean mask np.isfinite(arr) would allocate.
-    total = np.add.reduce(arr, axis=None, dtype=np.float64)
+    # A sum is NaN/inf iff some element is, unless finite values overflow it: first one sum
+    # in the array's own dtype (no conversion: the fast pass), then, only if that one is
+    # not finite, one float64 sum (float32 values can't overflow it), then row chunks
+    # for float64. No full-size boolean mask as np.isfinite(arr) would allocate.
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow here is an answer
+        if np.isfinite(np.add.reduce(arr, axis=None)):
+            return True
+        total = np.add.reduce(arr, axis=None, dtype=np.float64)
     return bool(np.isfinite(total)) or (arr.dtype == np.float64 and _chunks_finite(arr))
 
 
