@@ -42,13 +42,11 @@ def _geometry(op, x, pool_size, strides, padding, data_format):
     return ha, (h, w), (ph, pw), (sh, sw), pads, (oh, ow)
 
 
-def _fast_backward(a, out, g):
-    """numba's one-pass max-pool gradient when usable here, else None (NumPy runs)."""
-    if not (accel.enabled() and type(a) is np.ndarray and type(g) is np.ndarray
-            and a.dtype == g.dtype == out.dtype and a.dtype in _FAST_DTYPES):
+def _fast_loops(a):
+    """numba's one-pass max-pool loops when usable for ``a``, else None (NumPy runs)."""
+    if not (accel.enabled() and type(a) is np.ndarray and a.dtype in _FAST_DTYPES):
         return None
-    loops = accel.loops("gradkit.ops._pool_numba")
-    return None if loops is None else loops.max_pool2d_backward
+    return accel.loops("gradkit.ops._pool_numba")
 
 
 _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
@@ -129,31 +127,47 @@ class MaxPool2D(_Pool):
         kind = x.dtype.kind
         fill = xp.iinfo(x.dtype).min if kind in "iu" else False if kind == "b" else -xp.inf
         xp, a, idx = self._setup(x, pool_size, strides, padding, data_format, fill)
-        out = self._reduce(xp, a, xp.maximum)
+        self.arg = None
+        loops = _fast_loops(a)
+        if loops is not None:                # gradkit[fast]: one pass, argmax recorded
+            out = self._fast_forward(xp, a, loops)
+        else:
+            out = self._reduce(xp, a, xp.maximum)
         if self.needs is not None:
             self.a = a  # the padded input (x itself when unpadded)
             self.idx = idx
+        return out
+
+    def _nhwc(self, v):
+        return v.transpose(0, 2, 3, 1) if self.geo[0] == 2 else v
+
+    def _fast_forward(self, xp, a, loops):
+        ha, _, _, (oh, ow), *_ = self.geo
+        (ph, pw), (sh, sw), _ = self.window
+        shape = list(a.shape)
+        shape[ha], shape[ha + 1] = oh, ow
+        out = xp.empty(shape, dtype=a.dtype)
+        arg = xp.empty(shape, dtype=xp.uint8 if ph * pw <= 256 else xp.int32)
+        loops.max_pool2d_forward(self._nhwc(a), self._nhwc(out), self._nhwc(arg),
+                                 ph, pw, sh, sw)
+        if self.needs is not None:
+            self.arg = arg
         return out
 
     def backward(self, M, g, out, x, *_):
         xp = _xp(g)
         a, idx = self.a, self.idx
         overlap = self.geo[5]
-        fast = _fast_backward(a, out, g)
-        if fast is not None:                 # gradkit[fast]: one pass over the windows
-            dx = xp.zeros(a.shape, dtype=g.dtype)
-            t = (0, 2, 3, 1) if self.geo[0] == 2 else (0, 1, 2, 3)   # NHWC views
-            (ph, pw), (sh, sw), _ = self.window
-            va, vo, vg, vd = (v.transpose(t) for v in (a, out, g, dx))
-            fast(va, vo, vg, vd, ph, pw, sh, sw, xp.empty(vo.shape[3], dtype=bool))
-            return (self._crop(dx),) + (None,) * 4
+        loops = _fast_loops(a) if self.arg is not None else None
+        if loops is not None and type(g) is np.ndarray and g.dtype == a.dtype:
+            return (self._crop(self._fast_backward(xp, g, loops)),) + (None,) * 4
         dx = self._grad_buffer(xp, a.shape, g.dtype)
         free = None  # windows whose maximum has not been claimed yet
         last = len(idx) - 1
         for k, ix in enumerate(idx):
             # dx at the first max of each window (row-major) = g; 0 elsewhere
-            if k == last and free is not None:
-                m = free  # the remaining windows have their max at the last offset
+            if k == last:  # the remaining windows (NaN ones too) have their max at the last offset
+                m = free if free is not None else xp.ones(out.shape, dtype=bool)
             else:
                 m = a[ix] == out
                 if free is None:
@@ -166,6 +180,16 @@ class MaxPool2D(_Pool):
             else:
                 xp.multiply(g, m, out=dx[ix])
         return (self._crop(dx),) + (None,) * 4
+
+    def _fast_backward(self, xp, g, loops):
+        """numba's scatter of ``g`` to the recorded maxima (``dx`` need not be zeroed where
+        windows cover every element once: the loop writes each of them)."""
+        overlap = self.geo[5]
+        (ph, pw), (sh, sw), _ = self.window
+        dx = self._grad_buffer(xp, self.a.shape, g.dtype)
+        loops.max_pool2d_backward(self._nhwc(g), self._nhwc(self.arg), self._nhwc(dx),
+                                  ph, pw, sh, sw, overlap)
+        return dx
 
 
 class AvgPool2D(_Pool):
