@@ -20,8 +20,11 @@ import importlib
 import importlib.util
 import os
 
-__all__ = ["available", "enabled", "loops", "set_enabled"]
+import numpy as _np
 
+__all__ = ["available", "enabled", "loops", "loops_for", "set_enabled"]
+
+_FLOATS = (_np.dtype(_np.float32), _np.dtype(_np.float64))  # what the loops are built for
 _enabled = None              # None: read GRADKIT_FUSED on first use
 _modules = {}                # module name -> the imported module, or None (numba missing)
 
@@ -69,3 +72,22 @@ def loops(name):
                 raise
             _modules[name] = None
     return _modules[name]
+
+
+def loops_for(name, *arrays):
+    """:func:`loops` ``name`` when they are on and apply to ``arrays``, else None.
+
+    The loops take NumPy arrays of float32 or float64, all of one dtype; anything
+    else (CuPy arrays, integers, mixed dtypes) keeps the NumPy reference path.
+
+    Args:
+        name: the loops' module, as for :func:`loops`.
+        arrays: the arrays the caller would hand them.
+    """
+    if not enabled():
+        return None
+    dtype = arrays[0].dtype if arrays else None
+    for a in arrays:
+        if type(a) is not _np.ndarray or a.dtype != dtype or a.dtype not in _FLOATS:
+            return None
+    return loops(name)

@@ -7,18 +7,33 @@ backward; the public functions are :func:`gradkit.ops.dense`,
 
 from __future__ import annotations
 
+from gradkit import accel
 from gradkit.autograd.function import Function, OpError, unbroadcast
 from gradkit.backend import get_array_module as _xp
 
 
 def _relu_masked(g, out):
-    """``g * (out > 0)`` on raw arrays: the mask written straight as floats, then scaled in
-    place (cheaper than multiplying by a boolean array)."""
+    """``g * (out > 0)`` on raw arrays: with gradkit[fast] one numba pass, else the mask
+    written straight as floats, then scaled in place (cheaper than multiplying by a
+    boolean array)."""
     xp = _xp(g)
     m = xp.empty_like(g)
+    loops = _fast_loops(g, out)
+    if loops is not None:
+        loops.relu_grad(g.reshape(-1), out.reshape(-1), m.reshape(-1))
+        return m
     xp.greater(out, 0, out=m)
     m *= g
     return m
+
+
+def _fast_loops(g, out):
+    """numba's activation loops for these arrays, or None (NumPy runs)."""
+    loops = accel.loops_for("gradkit.ops._activation_numba", g, out)  # NumPy floats only
+    if loops is None or g.shape != out.shape or not (g.flags.c_contiguous
+                                                     and out.flags.c_contiguous):
+        return None
+    return loops
 
 
 #: activations a layer primitive (dense, conv2d) applies in place on its fresh output

@@ -17,8 +17,6 @@ loops over output pixels.
 
 from __future__ import annotations
 
-import numpy as np
-
 from gradkit import accel
 from gradkit.autograd.function import Function, OpError
 from gradkit.backend import get_array_module as _xp
@@ -44,12 +42,7 @@ def _geometry(op, x, pool_size, strides, padding, data_format):
 
 def _fast_loops(a):
     """numba's one-pass max-pool loops when usable for ``a``, else None (NumPy runs)."""
-    if not (accel.enabled() and type(a) is np.ndarray and a.dtype in _FAST_DTYPES):
-        return None
-    return accel.loops("gradkit.ops._pool_numba")
-
-
-_FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+    return accel.loops_for("gradkit.ops._pool_numba", a)
 
 
 def _index(ha, hs, ws):
@@ -159,7 +152,7 @@ class MaxPool2D(_Pool):
         a, idx = self.a, self.idx
         overlap = self.geo[5]
         loops = _fast_loops(a) if self.arg is not None else None
-        if loops is not None and type(g) is np.ndarray and g.dtype == a.dtype:
+        if loops is not None and accel.loops_for("gradkit.ops._pool_numba", a, g):
             return (self._crop(self._fast_backward(xp, g, loops)),) + (None,) * 4
         dx = self._grad_buffer(xp, a.shape, g.dtype)
         free = None  # windows whose maximum has not been claimed yet
