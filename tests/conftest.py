@@ -217,3 +217,14 @@ def strict_gpu():
 
     with strict_device.activate():
         yield strict_device
+
+
+@pytest.fixture
+def accel_switch():
+    """``accel_switch(flag)``: turn gradkit[fast]'s numba loops on or off for one test
+    (the previous setting comes back afterwards)."""
+    from gradkit import accel
+
+    previous = accel.enabled()
+    yield accel.set_enabled
+    accel.set_enabled(previous)

@@ -10,11 +10,6 @@ from gradkit import accel, layers, ops
 pytest.importorskip("numba")
 
 
-@pytest.fixture
-def switch():
-    previous = accel.enabled()
-    yield accel.set_enabled
-    accel.set_enabled(previous)
 
 
 def _grads(x, g, build):
@@ -25,7 +20,7 @@ def _grads(x, g, build):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_relu_gradient_matches_numpy(switch, dtype):
+def test_fused_relu_gradient_matches_numpy(accel_switch, dtype):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((4, 9, 8, 3)).astype(dtype)
     x[0, 0, 0] = np.nan                                  # NaN outputs: no gradient either way
@@ -34,30 +29,30 @@ def test_fused_relu_gradient_matches_numpy(switch, dtype):
     for build in (conv, lambda t: dense(ops.reshape(t, (4, -1)))):
         y = build(gk.Tensor(x))
         g = rng.standard_normal(y.shape).astype(dtype)
-        switch(False)
+        accel_switch(False)
         ref = _grads(x, g, build)
-        switch(True)
+        accel_switch(True)
         got = _grads(x, g, build)
         np.testing.assert_array_equal(got[0], ref[0])
         np.testing.assert_array_equal(got[1], ref[1])
 
 
-def test_relu_masked_takes_the_loop_only_for_contiguous_numpy_floats(switch):
+def test_relu_masked_takes_the_loop_only_for_contiguous_numpy_floats(accel_switch):
     from gradkit.ops.nn import _fast_loops
 
     a = np.ones((3, 4), np.float32)
-    switch(True)
+    accel_switch(True)
     assert _fast_loops(a, a) is not None
     assert _fast_loops(a.T, a.T) is None                 # not contiguous
     assert _fast_loops(a, a.astype(np.float64)) is None  # two dtypes
     assert _fast_loops(a.astype(np.float16), a.astype(np.float16)) is None
-    switch(False)
+    accel_switch(False)
     assert _fast_loops(a, a) is None
 
 
-def test_loops_for_checks_every_array(switch):
+def test_loops_for_checks_every_array(accel_switch):
     a = np.zeros(3)
-    switch(True)
+    accel_switch(True)
     assert accel.loops_for("gradkit.ops._activation_numba", a, a) is not None
     assert accel.loops_for("gradkit.ops._activation_numba", a, a.astype(np.int64)) is None
     assert accel.loops_for("gradkit.ops._activation_numba", a, [0.0, 0.0, 0.0]) is None

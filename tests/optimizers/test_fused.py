@@ -47,11 +47,6 @@ CASES = {
 SHAPES = [(7, 5), (13,), (), (3, 4, 2), (70, 64)]   # the last is over SGD's small size
 
 
-@pytest.fixture
-def fused_flag():
-    previous = fused.enabled()
-    yield fused.set_enabled
-    fused.set_enabled(previous)
 
 
 def _train(make, flag, dtype, shapes, steps=6, seed=0):
@@ -69,7 +64,7 @@ def _train(make, flag, dtype, shapes, steps=6, seed=0):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_fused_agrees_with_numpy(case, dtype, fused_flag):
+def test_fused_agrees_with_numpy(case, dtype, accel_switch):
     ref_p, ref_s = _train(CASES[case], False, dtype, SHAPES)
     got_p, got_s = _train(CASES[case], True, dtype, SHAPES)
     rtol = 2 * np.finfo(dtype).eps
@@ -80,7 +75,7 @@ def test_fused_agrees_with_numpy(case, dtype, fused_flag):
 
 
 @pytest.mark.parametrize("case", ["adam-amsgrad", "rmsprop-centered-momentum", "sgd-nesterov"])
-def test_fused_threaded_equals_serial(case, fused_flag):
+def test_fused_threaded_equals_serial(case, accel_switch):
     """A parameter big enough to be split runs chunk by chunk on the pool: same bits."""
     saved = P.get_num_threads()
     shapes = [(2 * fused.FUSED_MIN_CHUNK + 17,), (5,)]
@@ -95,8 +90,8 @@ def test_fused_threaded_equals_serial(case, fused_flag):
         np.testing.assert_array_equal(a, b)
 
 
-def test_unknown_option_falls_back_to_numpy(fused_flag):
-    fused_flag(True)
+def test_unknown_option_falls_back_to_numpy(accel_switch):
+    accel_switch(True)
     opt = O.Adam([gk.Variable(np.zeros(3, np.float32))])
     assert fused.kernel_for(opt).fused
     opt.maximize = False                      # neutral at this value
@@ -108,22 +103,22 @@ def test_unknown_option_falls_back_to_numpy(fused_flag):
     assert fused.kernel_for(opt) == opt._kernel
 
 
-def test_subclass_and_disabled_use_numpy(fused_flag):
+def test_subclass_and_disabled_use_numpy(accel_switch):
     class MyAdam(O.Adam):
         def _kernel(self, c, p, g, slots, scratch):
             super()._kernel(c, p, g, slots, scratch)
 
-    fused_flag(True)
+    accel_switch(True)
     sub = MyAdam([gk.Variable(np.zeros(3, np.float32))])
     assert fused.kernel_for(sub) == sub._kernel
-    fused_flag(False)
+    accel_switch(False)
     opt = O.Adam([gk.Variable(np.zeros(3, np.float32))])
     assert fused.kernel_for(opt) == opt._kernel
 
 
-def test_small_sgd_parameters_keep_numpy(fused_flag):
+def test_small_sgd_parameters_keep_numpy(accel_switch):
     """SGD's few NumPy passes beat a call into the loop on tiny weights (XOR nets)."""
-    fused_flag(True)
+    accel_switch(True)
     opt = O.SGD([gk.Variable(np.zeros((2, 3), np.float32))], lr=0.1)
     assert fused.kernel_for(opt) == opt._kernel
     big = O.SGD([gk.Variable(np.zeros((2, 3), np.float32)),
@@ -131,10 +126,10 @@ def test_small_sgd_parameters_keep_numpy(fused_flag):
     assert fused.kernel_for(big).fused
 
 
-def test_unsupported_arrays_take_the_numpy_kernel(fused_flag):
+def test_unsupported_arrays_take_the_numpy_kernel(accel_switch):
     """float16 parameters are not fused: the kernel hands them to the NumPy rule."""
     ref_p, _ = _train(CASES["adam"], False, np.float16, [(4, 3)])
-    fused_flag(True)
+    accel_switch(True)
     rng = np.random.default_rng(0)
     p = gk.Variable(rng.standard_normal((4, 3)).astype(np.float16))
     opt = CASES["adam"]([p])
