@@ -2,7 +2,8 @@
 
     python benchmarks/run.py [--workloads mlp,cnn,xor,predict] [--epochs-mlp 5]
                              [--epochs-cnn 2] [--max-batches N | --quick | --smoke]
-                             [--contenders gradkit-fit,gradkit-loop,pytorch,keras-jax,numpy]
+                             [--contenders gradkit-fit,gradkit-fit-numpy,gradkit-loop,
+                                           pytorch,keras-jax,numpy]
 
 Every contender runs in its own worker process (``benchmarks/workers.py``), so
 its peak RSS is its own; this parent drives the workers over pipes and
@@ -33,11 +34,12 @@ sys.path.insert(0, str(HERE))
 
 import workers as W  # noqa: E402
 
-CONTENDERS = ["gradkit-fit", "gradkit-loop", "pytorch", "keras-jax", "numpy"]
-GRADKIT = ("gradkit-fit", "gradkit-loop")
+CONTENDERS = ["gradkit-fit", "gradkit-fit-numpy", "gradkit-loop", "pytorch", "keras-jax", "numpy"]
+GRADKIT = ("gradkit-fit", "gradkit-fit-numpy", "gradkit-loop")
 PEERS = ("pytorch", "keras-jax", "numpy")
 WORKLOADS = ["mlp", "cnn", "xor", "predict"]
 LABEL = {"gradkit-fit": "gradkit fit (Keras API)", "gradkit-loop": "gradkit loop (PyTorch style)",
+         "gradkit-fit-numpy": "gradkit fit, NumPy only (GRADKIT_FUSED=0)",
          "pytorch": "PyTorch CPU", "keras-jax": "Keras 3 / JAX", "numpy": "hand-fused NumPy",
          "blas-floor": "BLAS floor (GEMMs only)"}
 SETUP_TIMEOUT = 900.0
@@ -352,6 +354,10 @@ def targets(summary, args):
     if cnn:
         add("CNN epoch (fit): gradkit / PyTorch CPU", cnn["ratios"].get("gradkit-fit/pytorch"),
             "<= 0.60", lambda v: v <= 0.60, r, cnn["cpu_ratios"].get("gradkit-fit/pytorch"))
+        if "gradkit-fit-numpy/pytorch" in cnn["ratios"]:
+            add("CNN epoch (fit, NumPy only): gradkit / PyTorch CPU",
+                cnn["ratios"].get("gradkit-fit-numpy/pytorch"), "<= 0.60",
+                lambda v: v <= 0.60, r, cnn["cpu_ratios"].get("gradkit-fit-numpy/pytorch"))
         gap = _gap(cnn.get("accuracy", {}), "gradkit-fit", "pytorch")
         add(f"CNN test accuracy after {args.epochs_cnn} epochs: gradkit - PyTorch", gap,
             "within 1 pt", lambda v: abs(v) <= 1.0, pts)
@@ -374,6 +380,14 @@ def targets(summary, args):
         rss = mlp.get("peak_rss_mb", {})
         add("peak RSS, MLP training: gradkit fit / PyTorch CPU",
             ratio(rss.get("gradkit-fit"), rss.get("pytorch")), "<= 0.60", lambda v: v <= 0.60, r)
+        # gradkit[fast] both ways: the same two rows for the NumPy-only path (no numba loaded)
+        if "gradkit-fit-numpy" in rss:
+            add("MLP epoch (fit, NumPy only): gradkit / PyTorch CPU",
+                mlp["ratios"].get("gradkit-fit-numpy/pytorch"), "<= 0.60",
+                lambda v: v <= 0.60, r, mlp["cpu_ratios"].get("gradkit-fit-numpy/pytorch"))
+            add("peak RSS, MLP training: gradkit fit (NumPy only) / PyTorch CPU",
+                ratio(rss.get("gradkit-fit-numpy"), rss.get("pytorch")), "<= 0.60",
+                lambda v: v <= 0.60, r)
     return rows
 
 

@@ -387,6 +387,19 @@ class GradkitFit(_Gradkit):
         return {"classes": {m: c.tolist() for m, c in self.classes.items()}}
 
 
+class GradkitFitNumPy(GradkitFit):
+    """``GradkitFit`` with gradkit[fast]'s numba loops off, as ``GRADKIT_FUSED=0`` does:
+    what a user without numba runs (numba is then never imported, so its memory is not
+    in this worker's peak RSS)."""
+
+    models = ("mlp", "cnn")
+
+    def import_gradkit(self):
+        gradkit = super().import_gradkit()
+        gradkit.accel.set_enabled(False)
+        return gradkit
+
+
 class GradkitLoop(_Gradkit):
     """gradkit's PyTorch-style loop: ``model.parameters()``, ``loss.backward()``, ``opt.step()``."""
 
@@ -877,7 +890,8 @@ class BlasFloor(Contender):
         return {"gflop_per_epoch": flops / 1e9, "steps": len(self.sizes)}
 
 
-CONTENDERS = {"gradkit-fit": GradkitFit, "gradkit-loop": GradkitLoop, "pytorch": PyTorch,
+CONTENDERS = {"gradkit-fit": GradkitFit, "gradkit-fit-numpy": GradkitFitNumPy,
+              "gradkit-loop": GradkitLoop, "pytorch": PyTorch,
               "keras-jax": KerasJax, "numpy": NumpyMLP, "blas-floor": BlasFloor}
 
 

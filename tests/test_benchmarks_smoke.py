@@ -33,7 +33,7 @@ def _run_smoke(tmp_path):
         [str(tmp_path / "stubs"), str(ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH")
                                                 else []))
     cmd = [sys.executable, str(RUN), "--smoke", "--threads", "1", "--out", str(tmp_path / "out"),
-           "--contenders", "gradkit-fit,gradkit-loop,pytorch,keras-jax,numpy"]
+           "--contenders", "gradkit-fit,gradkit-fit-numpy,gradkit-loop,pytorch,keras-jax,numpy"]
     if not workers.data_available():
         cmd.append("--synthetic-data")
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
@@ -72,6 +72,8 @@ def test_suite_smoke(tmp_path):
         assert res["keras-jax"]["status"] == "skipped", res["keras-jax"]
         assert "not installed" in res["keras-jax"]["note"]
         assert res["gradkit-fit"]["status"] == "ok", res["gradkit-fit"]
+        if wl in ("mlp", "cnn"):  # gradkit[fast] benchmarked both ways
+            assert res["gradkit-fit-numpy"]["status"] == "ok", res["gradkit-fit-numpy"]
         assert res["pytorch"]["status"] == ("ok" if have_torch else "skipped")
         for name, r in res.items():
             assert r["status"] in ("ok", "skipped"), (wl, name, r)
@@ -95,8 +97,10 @@ def test_suite_smoke(tmp_path):
 
     rows = report["targets"]
     # the performance issue's table: 3 MLP peers + BLAS floor + fit/loop, accuracy; CNN
-    # epoch + accuracy; XOR loop + train_on_batch; predict MLP + CNN; peak RSS
-    assert len(rows) == 13
+    # epoch + accuracy; XOR loop + train_on_batch; predict MLP + CNN; peak RSS; and the
+    # NumPy-only path's MLP epoch, CNN epoch and peak RSS
+    assert len(rows) == 16
+    assert sum("NumPy only" in r["measure"] for r in rows) == 3
     assert "removed for every contender" in meta["blas_env"]
     assert "gradkit-fit" in meta["blas_kernels"]
     for row in rows:
@@ -104,6 +108,10 @@ def test_suite_smoke(tmp_path):
         assert (row["value"] is None) == (row["result"] == "n/a"), row
     if have_torch:
         assert all(r["result"] != "n/a" for r in rows if "Keras" not in r["measure"])
+    # numba is loaded only where the loops are on: the NumPy-only worker stays smaller
+    if importlib.util.find_spec("numba") is not None:
+        rss = report["summary"]["mlp"]["peak_rss_mb"]
+        assert rss["gradkit-fit-numpy"] < rss["gradkit-fit"], rss
 
     assert md.startswith("# gradkit benchmark results")
     assert "SMOKE" in md and "load average" in md
