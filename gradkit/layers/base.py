@@ -164,6 +164,22 @@ def _takes_training(cls) -> bool:
     return v
 
 
+_call_info_cache: dict = {}
+
+
+def _call_info(cls):
+    """``(takes_training, takes_mask, makes_masks)`` of a layer class, looked up once.
+
+    ``makes_masks``: its ``compute_mask`` is its own, so it may make a mask where its
+    input has none (the default only passes the input's mask on).
+    """
+    v = _call_info_cache.get(cls)
+    if v is None:
+        v = _call_info_cache[cls] = (_takes_training(cls), _takes_mask(cls),
+                                     cls.compute_mask is not Layer.compute_mask)
+    return v
+
+
 def to_tensor_input(layer, x, dtype):
     """Convert one input to a Tensor, cast floats to the layer's dtype, refuse non-numbers.
 
@@ -182,7 +198,10 @@ def to_tensor_input(layer, x, dtype):
             "np.asarray(x, dtype='float32')")
     if arr.dtype.kind == "f" and arr.dtype != dtype or arr.dtype.kind == "b":
         arr = arr.astype(dtype)
-    return Tensor._make(place(arr, layer.device), False, None)
+    dev = layer.device
+    if dev.type != "cpu" or type(arr) is not np.ndarray:  # (a host array on the CPU stays)
+        arr = place(arr, dev)
+    return Tensor._make(arr, False, None)
 
 
 def _kind_words(dt):
@@ -274,15 +293,18 @@ class Layer(ModuleAPI):
         return list(self._layers)
 
     def _flatten_layers(self):
-        seen, stack, out = set(), [self], []
+        """This layer and every sub-layer once, depth first in assignment order."""
+        return list(self._walk_layers())
+
+    def _walk_layers(self):
+        seen, stack = set(), [self]
         while stack:
             layer = stack.pop()
             if id(layer) in seen:
                 continue
             seen.add(id(layer))
-            out.append(layer)
+            yield layer
             stack.extend(reversed(layer._layers))
-        return out
 
     # ------------------------------------------------------------ weights
     def add_weight(self, shape=(), initializer="glorot_uniform", dtype=None, trainable=True,
@@ -328,7 +350,7 @@ class Layer(ModuleAPI):
         container without weights of its own answers for its sub-layers."""
         if self._device is not None:
             return self._device
-        for layer in self._flatten_layers():
+        for layer in self._walk_layers():  # the first in _flatten_layers' order, no list
             if layer._device is not None:
                 return layer._device
         return default_device()
@@ -553,11 +575,9 @@ class Layer(ModuleAPI):
         spec = self.input_spec
         if spec is not None and not isinstance(shape, list):
             spec.check(self, shape)
-        takes = _takes_training_cache.get(type(self))
-        if takes is None:
-            takes = _takes_training(type(self))
+        takes, takes_mask, makes_masks = _call_info(type(self))
         mask = get_mask(inputs)
-        if "mask" not in kwargs and _takes_mask(type(self)):
+        if takes_mask and "mask" not in kwargs:
             kwargs["mask"] = mask
         state = _CALL_STATE
         if not state.depth and _ADDED[0]:  # the outermost call: fresh add_loss values
@@ -571,7 +591,8 @@ class Layer(ModuleAPI):
                 out = self.call(inputs, *args, **kwargs)
         finally:
             state.depth -= 1
-        if self.supports_masking:
+        # (no input mask and the default compute_mask: there is no mask to attach)
+        if self.supports_masking and (mask is not None or makes_masks):
             _set_masks(out, self.compute_mask(inputs, mask))
         if self.activity_regularizer is not None:
             for o in out if isinstance(out, (list, tuple)) else [out]:

@@ -11,6 +11,8 @@ PyDatasets go through :class:`BatchStream`. Per-sample weights are checked here 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from gradkit.tensor import Tensor
@@ -102,7 +104,7 @@ def _all_finite(arr):
     # One float64 sum is NaN/inf iff some element is (float32 values can't overflow it),
     # without the full-size boolean mask np.isfinite(arr) would allocate.
     total = np.add.reduce(arr, axis=None, dtype=np.float64)
-    return bool(np.isfinite(total)) or (arr.dtype == np.float64 and _chunks_finite(arr))
+    return math.isfinite(total) or (arr.dtype == np.float64 and _chunks_finite(arr))
 
 
 def _chunks_finite(arr, rows=4096):
@@ -120,8 +122,12 @@ def _first_nonfinite(arr, rows=4096):
 
 def prepare(x, what, caller, float_dtype):
     """Validate ``x`` (an array or a list/dict of them) and return ``(x, n)``."""
-    items = [prepare_array(a, f"{what}[{i}]" if len(_flat(x)) > 1 else what, caller, float_dtype)
-             for i, a in enumerate(_flat(x))]
+    if type(x) is np.ndarray:  # the usual case, one array: no flattening and rebuilding
+        x = prepare_array(x, what, caller, float_dtype)
+        return x, x.shape[0]
+    flat = _flat(x)
+    items = [prepare_array(a, f"{what}[{i}]" if len(flat) > 1 else what, caller, float_dtype)
+             for i, a in enumerate(flat)]
     n = items[0].shape[0]
     for i, a in enumerate(items[1:], 1):
         if a.shape[0] != n:
@@ -147,8 +153,11 @@ def to_device(batch, dev):
     """
     from gradkit.devices import place
 
-    if batch is None or dev.type == "cpu" and type(batch) is np.ndarray:
-        return batch
+    if dev.type == "cpu" and (batch is None or type(batch) is np.ndarray or (
+            type(batch) is tuple and all(a is None or type(a) is np.ndarray for a in batch))):
+        return batch  # host arrays (a step's (x, y, sample_weight)) stay where they are
+    if batch is None:
+        return None
     if isinstance(batch, Tensor):
         return batch.to(dev)
     if isinstance(batch, (list, tuple, dict)):
