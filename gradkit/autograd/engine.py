@@ -82,9 +82,10 @@ def run_backward(root, gradient=None, sources=None, retain_graph=False, create_g
     with F._GradMode(create_graph):
         while heap:
             t = heappop(heap)[1]
-            g = grads.pop(id(t))
-            if wanted is not None and id(t) in wanted:
-                found[wanted[id(t)]] = g
+            key = id(t)
+            g = grads.pop(key)
+            if wanted is not None and key in wanted:
+                found[wanted[key]] = g
             ctx = t._ctx
             if ctx is None:
                 if sources is None:

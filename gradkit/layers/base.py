@@ -150,6 +150,7 @@ class _CallState(threading.local):
 
 _CALL_STATE = _CallState()
 _ADDED = [False]  # set once any layer has called add_loss (else there is nothing to clear)
+_REGULARIZED = [False]  # set once any weight has a regularizer (else no penalty to compute)
 
 
 def _takes_training(cls) -> bool:
@@ -338,6 +339,7 @@ class Layer(ModuleAPI):
         self._weight_names[name or f"weight_{len(self._weights) - 1}"] = var
         if regularizer is not None:
             self._regularizers.append((var, regularizers.get(regularizer)))
+            _REGULARIZED[0] = True
         if constraint is not None:
             raise NotImplementedError(
                 f"{type(self).__name__}: weight constraints are not supported")
@@ -446,6 +448,8 @@ class Layer(ModuleAPI):
     def losses(self):
         """Weight penalties and :meth:`add_loss` values of this layer and its sub-layers
         (scalar Tensors); ``Model.fit`` adds them to the compiled loss."""
+        if not (_ADDED[0] or _REGULARIZED[0]):
+            return []  # no layer anywhere has a penalty or an added loss: nothing to walk
         out = []
         for layer in self._flatten_layers():
             out.extend(reg(w) for w, reg in layer._regularizers)

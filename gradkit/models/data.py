@@ -11,8 +11,6 @@ PyDatasets go through :class:`BatchStream`. Per-sample weights are checked here 
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from gradkit.tensor import Tensor
@@ -104,7 +102,7 @@ def _all_finite(arr):
     # One float64 sum is NaN/inf iff some element is (float32 values can't overflow it),
     # without the full-size boolean mask np.isfinite(arr) would allocate.
     total = np.add.reduce(arr, axis=None, dtype=np.float64)
-    return math.isfinite(total) or (arr.dtype == np.float64 and _chunks_finite(arr))
+    return bool(np.isfinite(total)) or (arr.dtype == np.float64 and _chunks_finite(arr))
 
 
 def _chunks_finite(arr, rows=4096):
