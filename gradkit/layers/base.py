@@ -11,6 +11,7 @@ rebuilds it; every layer is thereby serializable.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 
 import numpy as np
@@ -151,6 +152,15 @@ class _CallState(threading.local):
 _CALL_STATE = _CallState()
 _ADDED = [False]  # set once any layer has called add_loss (else there is nothing to clear)
 _REGULARIZED = [False]  # set once any weight has a regularizer (else no penalty to compute)
+# set once a Metric is held as a layer attribute: until then Model.metrics need not look
+# through every layer's attributes for one (a compiled model's own tracker is not counted)
+_METRIC_ATTRS = [False]
+
+
+def _is_metric(value) -> bool:
+    """Whether ``value`` is a gradkit ``Metric`` (none exists before gradkit.metrics loads)."""
+    cls = getattr(sys.modules.get("gradkit.metrics"), "Metric", None)
+    return cls is not None and isinstance(value, cls)
 
 
 def _takes_training(cls) -> bool:
@@ -286,7 +296,19 @@ class Layer(ModuleAPI):
             for v in value:
                 if v not in self._layers:
                     self._layers.append(v)
+        elif not _METRIC_ATTRS[0] and _is_metric(value):
+            _METRIC_ATTRS[0] = True
         object.__setattr__(self, key, value)
+
+    def __setstate__(self, state):
+        # unpickling and copy.deepcopy restore attributes without __setattr__
+        if not isinstance(state, dict) or any(_is_metric(v) for v in state.values()):
+            _METRIC_ATTRS[0] = True
+        if isinstance(state, tuple):  # (dict, slots) of a subclass with __slots__
+            state, slots = state
+            for key, value in (slots or {}).items():
+                object.__setattr__(self, key, value)
+        self.__dict__.update(state or {})
 
     @property
     def layers(self):
@@ -294,18 +316,15 @@ class Layer(ModuleAPI):
         return list(self._layers)
 
     def _flatten_layers(self):
-        """This layer and every sub-layer once, depth first in assignment order."""
-        return list(self._walk_layers())
-
-    def _walk_layers(self):
-        seen, stack = set(), [self]
+        seen, stack, out = set(), [self], []
         while stack:
             layer = stack.pop()
             if id(layer) in seen:
                 continue
             seen.add(id(layer))
-            yield layer
+            out.append(layer)
             stack.extend(reversed(layer._layers))
+        return out
 
     # ------------------------------------------------------------ weights
     def add_weight(self, shape=(), initializer="glorot_uniform", dtype=None, trainable=True,
@@ -352,7 +371,7 @@ class Layer(ModuleAPI):
         container without weights of its own answers for its sub-layers."""
         if self._device is not None:
             return self._device
-        for layer in self._walk_layers():  # the first in _flatten_layers' order, no list
+        for layer in self._flatten_layers():
             if layer._device is not None:
                 return layer._device
         return default_device()
