@@ -371,6 +371,9 @@ class Layer(ModuleAPI):
         container without weights of its own answers for its sub-layers."""
         if self._device is not None:
             return self._device
+        first = self._layers[0] if self._layers else None
+        if first is not None and first._device is not None:
+            return first._device  # what the walk below finds first, without walking
         for layer in self._flatten_layers():
             if layer._device is not None:
                 return layer._device
