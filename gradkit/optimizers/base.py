@@ -804,7 +804,10 @@ class Optimizer:
                 buckets = {self.iterations + 1: members}       # one step count for all
             for step, idx in buckets.items():
                 c = self._coefficients(lr, step, hp)
-                self._run(c, [recs[i] for i in idx], [garrs[i] for i in idx])
+                if len(idx) == len(recs):  # all of this update's parameters, in order
+                    self._run(c, recs, garrs)
+                else:
+                    self._run(c, [recs[i] for i in idx], [garrs[i] for i in idx])
         for rec in recs:
             rec.steps += 1
             rec.param._version += 1
