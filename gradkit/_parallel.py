@@ -190,6 +190,15 @@ def _chunk_views(p, slots, scratch, nthreads, min_chunk=MIN_CHUNK):
             for lo, hi in zip(bounds[:-1], bounds[1:])]
 
 
+def _any_splittable(tasks, min_size):
+    """Whether some task's parameter has ``min_size`` elements (``_chunk_views``' first
+    condition: below it a parameter is always updated whole)."""
+    for task in tasks:
+        if task[1].size >= min_size:
+            return True
+    return False
+
+
 # ----------------------------------------------------------------- the runner
 class ParallelRunner:
     """Runs one optimizer's kernel over a step's parameters, threaded or serially.
@@ -260,12 +269,14 @@ class ParallelRunner:
                 ``g`` and the arrays in the lists ``slots``/``scratch`` have one shape.
         """
         nthreads = get_num_threads()
-        if nthreads == 1:
+        min_chunk = getattr(kernel, "min_chunk", MIN_CHUNK)
+        # one thread, or no parameter large enough to cut into chunks (small networks):
+        # straight through on this thread, no chunk views and no timing
+        if nthreads == 1 or not _any_splittable(tasks, 2 * min_chunk):
             for _, p, g, slots, scratch in tasks:
                 kernel(coefficients, p, g, slots, scratch)
             return
         chunks, whole = [], []
-        min_chunk = getattr(kernel, "min_chunk", MIN_CHUNK)
         for key, p, g, slots, scratch in tasks:
             views = self._chunks(key, p, slots, scratch, nthreads, min_chunk)
             if views is None or not g.flags.c_contiguous:

@@ -283,6 +283,10 @@ class Mean(Metric):
             values: an array, Tensor or number.
             sample_weight: optional weights broadcastable to ``values``.
         """
+        if sample_weight is None and type(values) is float:  # a step's loss (fit's tracker)
+            self.total = self.total + values  # float64 arithmetic, as the array path's
+            self.count += 1
+            return
         v = _arr(values)
         if sample_weight is None:
             self.total = v.sum().astype(np.float64) + self.total   # stays on v's device

@@ -283,10 +283,8 @@ class Tensor:
             create_graph: make the gradients themselves differentiable
                 (for higher-order derivatives); implies ``retain_graph``.
         """
-        from gradkit.autograd.engine import backward
-
-        backward(self, gradient, retain_graph=retain_graph or create_graph,
-                 create_graph=create_graph)
+        _engine.backward(self, gradient, retain_graph=retain_graph or create_graph,
+                         create_graph=create_graph)
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(tensor)`` each time ``backward()`` has finished accumulating this leaf's
@@ -627,6 +625,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
 
 
 from gradkit import ops as _ops  # noqa: E402  (ops are built on Tensor)
+from gradkit.autograd import engine as _engine  # noqa: E402  (no import per backward())
 from gradkit.autograd.function import is_grad_enabled as _grad_enabled  # noqa: E402
 
 

@@ -202,6 +202,18 @@ def test_mean_metric():
     assert m.result() == 0.0 and m.count == 0
 
 
+def test_mean_of_python_floats_equals_the_array_path():
+    # fit's loss tracker adds one Python float a step (a shortcut past the arrays)
+    values = [0.1, 0.7, 1e-17, 3.3, float(np.float32(0.2))]
+    by_float, by_array = metrics.Mean(), metrics.Mean()
+    for v in values:
+        by_float.update_state(v)
+        by_array.update_state(np.array([v]))
+    assert by_float.result() == by_array.result() and by_float.count == len(values)
+    by_float.update_state(float("nan"))
+    assert np.isnan(by_float.result())
+
+
 def test_tensors_are_accepted():
     p = Tensor(np.array([[0.1, 0.9], [0.8, 0.2]], dtype=np.float32), requires_grad=True)
     m = metrics.SparseCategoricalAccuracy()

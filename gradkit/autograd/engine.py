@@ -82,17 +82,21 @@ def run_backward(root, gradient=None, sources=None, retain_graph=False, create_g
     with F._GradMode(create_graph):
         while heap:
             t = heappop(heap)[1]
-            g = grads.pop(id(t))
-            if wanted is not None and id(t) in wanted:
-                found[wanted[id(t)]] = g
+            key = id(t)
+            g = grads.pop(key)
+            if wanted is not None and key in wanted:
+                found[wanted[key]] = g
             ctx = t._ctx
             if ctx is None:
                 if sources is None:
                     _accumulate_leaf(t, g, create_graph, given)
                 continue
             parents = ctx.parents
-            if ctx.released or ctx.versions != [getattr(p, "_version", 0) for p in parents]:
+            if ctx.released:
                 _check_node(t, ctx)  # raises, saying what went wrong
+            for p, v in zip(parents, ctx.versions):  # an input changed in place since?
+                if v != getattr(p, "_version", v):
+                    _check_node(t, ctx)  # raises, saying which and how to fix it
             if create_graph:
                 if not ctx.higher_order:
                     raise NotImplementedError(

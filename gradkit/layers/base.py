@@ -11,6 +11,7 @@ rebuilds it; every layer is thereby serializable.
 from __future__ import annotations
 
 import re
+import sys
 import threading
 
 import numpy as np
@@ -150,6 +151,16 @@ class _CallState(threading.local):
 
 _CALL_STATE = _CallState()
 _ADDED = [False]  # set once any layer has called add_loss (else there is nothing to clear)
+_REGULARIZED = [False]  # set once any weight has a regularizer (else no penalty to compute)
+# set once a Metric is held as a layer attribute: until then Model.metrics need not look
+# through every layer's attributes for one (a compiled model's own tracker is not counted)
+_METRIC_ATTRS = [False]
+
+
+def _is_metric(value) -> bool:
+    """Whether ``value`` is a gradkit ``Metric`` (none exists before gradkit.metrics loads)."""
+    cls = getattr(sys.modules.get("gradkit.metrics"), "Metric", None)
+    return cls is not None and isinstance(value, cls)
 
 
 def _takes_training(cls) -> bool:
@@ -161,6 +172,22 @@ def _takes_training(cls) -> bool:
         params = inspect.signature(cls.call).parameters
         v = "training" in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
         _takes_training_cache[cls] = v
+    return v
+
+
+_call_info_cache: dict = {}
+
+
+def _call_info(cls):
+    """``(takes_training, takes_mask, makes_masks)`` of a layer class, looked up once.
+
+    ``makes_masks``: its ``compute_mask`` is its own, so it may make a mask where its
+    input has none (the default only passes the input's mask on).
+    """
+    v = _call_info_cache.get(cls)
+    if v is None:
+        v = _call_info_cache[cls] = (_takes_training(cls), _takes_mask(cls),
+                                     cls.compute_mask is not Layer.compute_mask)
     return v
 
 
@@ -182,7 +209,10 @@ def to_tensor_input(layer, x, dtype):
             "np.asarray(x, dtype='float32')")
     if arr.dtype.kind == "f" and arr.dtype != dtype or arr.dtype.kind == "b":
         arr = arr.astype(dtype)
-    return Tensor._make(place(arr, layer.device), False, None)
+    dev = layer.device
+    if dev.type != "cpu" or type(arr) is not np.ndarray:  # (a host array on the CPU stays)
+        arr = place(arr, dev)
+    return Tensor._make(arr, False, None)
 
 
 def _kind_words(dt):
@@ -266,7 +296,19 @@ class Layer(ModuleAPI):
             for v in value:
                 if v not in self._layers:
                     self._layers.append(v)
+        elif not _METRIC_ATTRS[0] and _is_metric(value):
+            _METRIC_ATTRS[0] = True
         object.__setattr__(self, key, value)
+
+    def __setstate__(self, state):
+        # unpickling and copy.deepcopy restore attributes without __setattr__
+        if not isinstance(state, dict) or any(_is_metric(v) for v in state.values()):
+            _METRIC_ATTRS[0] = True
+        if isinstance(state, tuple):  # (dict, slots) of a subclass with __slots__
+            state, slots = state
+            for key, value in (slots or {}).items():
+                object.__setattr__(self, key, value)
+        self.__dict__.update(state or {})
 
     @property
     def layers(self):
@@ -316,6 +358,7 @@ class Layer(ModuleAPI):
         self._weight_names[name or f"weight_{len(self._weights) - 1}"] = var
         if regularizer is not None:
             self._regularizers.append((var, regularizers.get(regularizer)))
+            _REGULARIZED[0] = True
         if constraint is not None:
             raise NotImplementedError(
                 f"{type(self).__name__}: weight constraints are not supported")
@@ -328,6 +371,9 @@ class Layer(ModuleAPI):
         container without weights of its own answers for its sub-layers."""
         if self._device is not None:
             return self._device
+        first = self._layers[0] if self._layers else None
+        if first is not None and first._device is not None:
+            return first._device  # what the walk below finds first, without walking
         for layer in self._flatten_layers():
             if layer._device is not None:
                 return layer._device
@@ -424,6 +470,8 @@ class Layer(ModuleAPI):
     def losses(self):
         """Weight penalties and :meth:`add_loss` values of this layer and its sub-layers
         (scalar Tensors); ``Model.fit`` adds them to the compiled loss."""
+        if not (_ADDED[0] or _REGULARIZED[0]):
+            return []  # no layer anywhere has a penalty or an added loss: nothing to walk
         out = []
         for layer in self._flatten_layers():
             out.extend(reg(w) for w, reg in layer._regularizers)
@@ -553,11 +601,9 @@ class Layer(ModuleAPI):
         spec = self.input_spec
         if spec is not None and not isinstance(shape, list):
             spec.check(self, shape)
-        takes = _takes_training_cache.get(type(self))
-        if takes is None:
-            takes = _takes_training(type(self))
+        takes, takes_mask, makes_masks = _call_info(type(self))
         mask = get_mask(inputs)
-        if "mask" not in kwargs and _takes_mask(type(self)):
+        if takes_mask and "mask" not in kwargs:
             kwargs["mask"] = mask
         state = _CALL_STATE
         if not state.depth and _ADDED[0]:  # the outermost call: fresh add_loss values
@@ -571,7 +617,8 @@ class Layer(ModuleAPI):
                 out = self.call(inputs, *args, **kwargs)
         finally:
             state.depth -= 1
-        if self.supports_masking:
+        # (no input mask and the default compute_mask: there is no mask to attach)
+        if self.supports_masking and (mask is not None or makes_masks):
             _set_masks(out, self.compute_mask(inputs, mask))
         if self.activity_regularizer is not None:
             for o in out if isinstance(out, (list, tuple)) else [out]:

@@ -125,8 +125,12 @@ def _first_nonfinite(arr, rows=4096):
 
 def prepare(x, what, caller, float_dtype):
     """Validate ``x`` (an array or a list/dict of them) and return ``(x, n)``."""
-    items = [prepare_array(a, f"{what}[{i}]" if len(_flat(x)) > 1 else what, caller, float_dtype)
-             for i, a in enumerate(_flat(x))]
+    if type(x) is np.ndarray:  # the usual case, one array: no flattening and rebuilding
+        x = prepare_array(x, what, caller, float_dtype)
+        return x, x.shape[0]
+    flat = _flat(x)
+    items = [prepare_array(a, f"{what}[{i}]" if len(flat) > 1 else what, caller, float_dtype)
+             for i, a in enumerate(flat)]
     n = items[0].shape[0]
     for i, a in enumerate(items[1:], 1):
         if a.shape[0] != n:
@@ -152,8 +156,11 @@ def to_device(batch, dev):
     """
     from gradkit.devices import place
 
-    if batch is None or dev.type == "cpu" and type(batch) is np.ndarray:
-        return batch
+    if dev.type == "cpu" and (batch is None or type(batch) is np.ndarray or (
+            type(batch) is tuple and all(a is None or type(a) is np.ndarray for a in batch))):
+        return batch  # host arrays (a step's (x, y, sample_weight)) stay where they are
+    if batch is None:
+        return None
     if isinstance(batch, Tensor):
         return batch.to(dev)
     if isinstance(batch, (list, tuple, dict)):

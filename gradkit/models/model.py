@@ -111,7 +111,9 @@ class Model(Layer):
                                                              L.get, "loss")
         self._loss_weights = loss_weights
         first_loss = self._loss_fns[0][1] if self._loss_fns else None
-        self._loss_tracker = Me.Mean(name="loss")
+        # not through Layer.__setattr__: metrics lists the tracker first by itself, and it
+        # is no reason to look through the layers' attributes for metrics (_METRIC_ATTRS)
+        object.__setattr__(self, "_loss_tracker", Me.Mean(name="loss"))
         plain = [Me.get(m, loss=first_loss) for m in (metrics or [])]
         weighted = [Me.get(m, loss=first_loss) for m in (weighted_metrics or [])]
         names = {m.name for m in plain}
@@ -141,10 +143,13 @@ class Model(Layer):
         compiled metrics, then every ``Metric`` held as an attribute of the model or its
         layers (``self.loss_tracker = metrics.Mean(...)``). ``fit``/``evaluate`` reset
         them all at each epoch; a custom ``train_step`` updates and reports them."""
+        from gradkit.layers.base import _METRIC_ATTRS
         from gradkit.metrics import Metric
 
         tracker = getattr(self, "_loss_tracker", None)
         out = ([tracker] if self.compiled and tracker is not None else []) + list(self._metrics)
+        if not _METRIC_ATTRS[0]:  # no layer holds a metric as an attribute
+            return out
         seen = set(map(id, out))
         for layer in self._flatten_layers():
             for value in list(vars(layer).values()):

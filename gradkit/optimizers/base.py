@@ -660,6 +660,8 @@ class Optimizer:
         arr = rec.arr
         if isinstance(g, Tensor):
             g = g._data
+        if type(g) is type(arr) and g.shape == arr.shape and g.dtype == arr.dtype:
+            return g  # the usual case (a backward pass's gradient): nothing to convert
         if not is_array(g) or type(g) is not type(arr) and not is_device_array(g):
             g = place(g, device_of(arr))  # host data given as a gradient: to the parameter
         if type(g) is not type(arr):
@@ -765,13 +767,16 @@ class Optimizer:
         groups = {}                  # group index -> (hp, slot names, [positions])
         recs = []
         garrs = []
+        all_recs = self._recs
         for i, (p, g) in enumerate(zip(params, grads)):
-            rec = self._recs[id(p)]
+            rec = all_recs[id(p)]
             entry = groups.get(rec.group)
             if entry is None:
                 hp = self._hyper(rec.group)
                 entry = groups[rec.group] = (hp, self._slot_names(hp), [])
-            self._ensure_state(rec, entry[0], entry[1])
+            # state made for this very array with these slots: nothing to create or check
+            if rec.slots is None or rec.arr is not p._data or rec.names != entry[1]:
+                self._ensure_state(rec, entry[0], entry[1])
             entry[2].append(i)
             recs.append(rec)
             garrs.append(self._gradient_array(rec, g))
@@ -791,13 +796,18 @@ class Optimizer:
             lr = lrs[gi]
             if hp.weight_decay:
                 self._weight_decay(hp, lr, [recs[i] for i in members], garrs, members)
-            buckets = {}                                       # step -> positions
-            for i in members:
-                step = recs[i].steps + 1 if self._per_parameter_steps else self.iterations + 1
-                buckets.setdefault(step, []).append(i)
+            if self._per_parameter_steps:
+                buckets = {}                                   # step -> positions
+                for i in members:
+                    buckets.setdefault(recs[i].steps + 1, []).append(i)
+            else:
+                buckets = {self.iterations + 1: members}       # one step count for all
             for step, idx in buckets.items():
                 c = self._coefficients(lr, step, hp)
-                self._run(c, [recs[i] for i in idx], [garrs[i] for i in idx])
+                if len(idx) == len(recs):  # all of this update's parameters, in order
+                    self._run(c, recs, garrs)
+                else:
+                    self._run(c, [recs[i] for i in idx], [garrs[i] for i in idx])
         for rec in recs:
             rec.steps += 1
             rec.param._version += 1

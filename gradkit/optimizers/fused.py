@@ -24,6 +24,7 @@ Example::
 
 from __future__ import annotations
 
+import operator
 import weakref
 
 import numpy as np
@@ -177,22 +178,25 @@ def kernel_for(opt):
         return opt._kernel
     # the attribute names, the rule's option values and any neutral options' values
     d = vars(opt)
-    names = (len(opt._order), *d)
     cached = _built.get(opt)
-    if cached is not None and cached[0] == names:
-        key = tuple(d[n] for n in cached[1])
-        if key == cached[2]:
-            return cached[3]
+    # checked every update, so kept cheap: the same parameter count and attribute names
+    # (a set comparison, no tuple built) and the same values of the watched options
+    if (cached is not None and cached[0] == len(opt._order) and d.keys() == cached[1]
+            and cached[2](d) == cached[3]):
+        return cached[4]
     watched = tuple(n for n in d if n in rule[1] and n[0] != "_" or n.lstrip("_") in _NEUTRAL)
     if not _known(opt, rule[1]) or max((r.arr.size for r in opt._order), default=0) < rule[2]:
         kernel = opt._kernel       # an unknown option, or every parameter small for the loop
     else:
         kernel = _build(opt, rule)
-    _built[opt] = (names, watched, tuple(d[n] for n in watched), kernel)
+    # the watched values, read in one C call (a single name gives its value, not a tuple)
+    values = operator.itemgetter(*watched) if watched else (lambda d: ())
+    _built[opt] = (len(opt._order), frozenset(d), values, values(d), kernel)
     return kernel
 
 
-# optimizer -> (parameter count and attribute names, watched names, their values, kernel)
+# optimizer -> (parameter count, attribute names, watched values' getter, those values,
+# kernel)
 _built = weakref.WeakKeyDictionary()
 
 

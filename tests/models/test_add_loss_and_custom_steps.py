@@ -198,6 +198,38 @@ def test_default_metrics_property_tracks_metric_attributes():
     assert [m.name for m in model.metrics] == ["loss", "mae", "seen"]
 
 
+def test_metric_attributes_are_found_when_first_seen_in_a_copy(monkeypatch):
+    # Model.metrics looks through layer attributes only once a Metric has been held as
+    # one (base._METRIC_ATTRS); compiling does not count, a deep copy's attributes do
+    import copy
+
+    from gradkit.layers import base
+
+    monkeypatch.setattr(base, "_METRIC_ATTRS", [False])
+    plain = keras.Sequential([layers.Dense(1)])
+    plain.compile("sgd", "mse")
+    assert base._METRIC_ATTRS == [False] and [m.name for m in plain.metrics] == ["loss"]
+    model = keras.Sequential([layers.Dense(1)])
+    object.__setattr__(model, "seen", keras.metrics.Mean(name="seen"))  # not via __setattr__
+    clone = copy.deepcopy(model)
+    assert base._METRIC_ATTRS == [True]
+    assert [m.name for m in clone.metrics] == ["seen"]
+
+
+def test_regularizer_penalties_are_found_when_first_made(monkeypatch):
+    # Layer.losses skips its walk while no weight has a regularizer (base._REGULARIZED)
+    from gradkit.layers import base
+
+    monkeypatch.setattr(base, "_REGULARIZED", [False])
+    monkeypatch.setattr(base, "_ADDED", [False])
+    plain = keras.Sequential([layers.Dense(2)])
+    plain.build((None, 3))
+    assert plain.losses == [] and base._REGULARIZED == [False]
+    model = keras.Sequential([layers.Dense(2, kernel_regularizer="l2")])
+    model.build((None, 3))
+    assert base._REGULARIZED == [True] and len(model.losses) == 1
+
+
 def test_sequential_inputs_outputs_make_a_feature_extractor(data):
     x, _ = data
     seq = keras.Sequential([keras.Input((6,)), layers.Dense(5, activation="relu"),
