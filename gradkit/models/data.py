@@ -102,12 +102,18 @@ def _all_finite(arr):
     # A sum is NaN/inf iff some element is, unless finite values overflow it: first one sum
     # in the array's own dtype (no conversion: the fast pass), then, only if that one is
     # not finite, one float64 sum (float32 values can't overflow it), then row chunks
-    # for float64. No full-size boolean mask as np.isfinite(arr) would allocate.
+    # for float64. No full-size boolean mask as np.isfinite(arr) would allocate, except
+    # for small arrays (a train_on_batch's), where that mask is the cheapest check.
+    if arr.size <= _SMALL:
+        return bool(np.isfinite(arr).all())
     with np.errstate(over="ignore", invalid="ignore"):  # an overflow here is an answer
         if np.isfinite(np.add.reduce(arr, axis=None)):
             return True
         total = np.add.reduce(arr, axis=None, dtype=np.float64)
     return bool(np.isfinite(total)) or (arr.dtype == np.float64 and _chunks_finite(arr))
+
+
+_SMALL = 4096  # elements
 
 
 def _chunks_finite(arr, rows=4096):
