@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as _numpy
+
 from gradkit.autograd.function import Function, OpError
 from gradkit.backend import get_array_module as _xp
 from gradkit.ops.nn import activate_in_place, activation_grad
@@ -147,28 +149,68 @@ def _im2col(xp, a, kh, kw, oh, ow, sh, sw, dh, dw, ones, kmajor):
     return buf.reshape(m, k + 1)
 
 
+#: bytes of the per-block working set (im2col rows, GEMM results, gradient rows) that the
+#: blocked loops below aim for: it stays in a core's L2 cache between the copy and the
+#: GEMM that reads it, where a whole batch's matrix (tens of MB) would not
+BLOCK_BYTES = 1 << 20
+
+
+def _images_per_block(n, per_image_bytes):
+    return max(1, min(n, BLOCK_BYTES // max(per_image_bytes, 1)))
+
+
 def _input_grad(xp, g2, wk, pshape, oh, ow, sh, sw, dh, dw):
     """Gradient of the (padded) NHWC input: the col2im of ``g W^T``, offset by offset.
 
     ``g2`` is the output gradient ``(N*OH*OW, C_out)``, ``wk`` the kernel
     ``(kh, kw, C, C_out)``. For each of the kh*kw kernel offsets one GEMM gives
-    the gradient of the input pixels that offset touched, ``(N*OH*OW, C)``,
+    the gradient of the input pixels that offset touched, ``(rows, C)``,
     contiguous, and one strided add puts it in place (for stride 1 the add runs
-    over rows of OW*C contiguous values). Nothing loops over output pixels.
+    over rows of OW*C values). Images go in blocks of about ``BLOCK_BYTES``, so a
+    block's gradient rows, GEMM results and input gradient stay in cache across its
+    kh*kw GEMMs and adds. Nothing loops over output pixels.
     """
-    kh, kw, c, _ = wk.shape
+    kh, kw, c, co = wk.shape
     n = pshape[0]
     wt = xp.ascontiguousarray(wk.transpose(0, 1, 3, 2))  # (kh, kw, C_out, C)
     dx = xp.zeros(pshape, dtype=g2.dtype)
-    tmp = xp.empty((g2.shape[0], c), dtype=g2.dtype)
-    t4 = tmp.reshape(n, oh, ow, c)
-    for i in range(kh):
-        hs = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-        for j in range(kw):
-            w0 = j * dw
-            xp.matmul(g2, wt[i, j], out=tmp)  # d window(i, j) = g W[i, j]^T
-            dx[:, hs, w0:w0 + sw * (ow - 1) + 1:sw] += t4
+    per = oh * ow
+    step = _images_per_block(n, (per * (co + c) + pshape[1] * pshape[2] * c)
+                             * g2.dtype.itemsize)
+    tmp = xp.empty((step * per, c), dtype=g2.dtype)
+    for b0 in range(0, n, step):
+        b1 = min(n, b0 + step)
+        gb = g2[b0 * per:b1 * per]
+        tb = tmp[:(b1 - b0) * per]
+        t4 = tb.reshape(b1 - b0, oh, ow, c)
+        block = dx[b0:b1]
+        for i in range(kh):
+            hs = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+            for j in range(kw):
+                w0 = j * dw
+                xp.matmul(gb, wt[i, j], out=tb)  # d window(i, j) = g W[i, j]^T
+                block[:, hs, w0:w0 + sw * (ow - 1) + 1:sw] += t4
     return dx
+
+
+def _blocked_gemm(xp, a, wmat, kh, kw, oh, ow, sh, sw, dh, dw):
+    """``im2col(a) @ wmat`` for many-channel NHWC ``a``, images in blocks of about
+    ``BLOCK_BYTES``: each block's im2col rows are copied into one reused buffer and
+    multiplied at once, so the copy is read back from cache (when the matrix is not
+    kept for the kernel's gradient, e.g. in inference)."""
+    n, _, _, c = a.shape
+    k, co = wmat.shape
+    per = oh * ow
+    step = _images_per_block(n, per * (k + co) * a.dtype.itemsize)
+    out = xp.empty((n * per, co), dtype=xp.result_type(a.dtype, wmat.dtype))
+    buf = xp.empty((step * per, k), dtype=a.dtype)
+    for b0 in range(0, n, step):
+        b1 = min(n, b0 + step)
+        cb = buf[:(b1 - b0) * per]
+        xp.copyto(cb.reshape(b1 - b0, oh, ow, kh, kw, c),
+                  _windows(xp, a[b0:b1], kh, kw, oh, ow, sh, sw, dh, dw))
+        xp.matmul(cb, wmat, out=out[b0 * per:b1 * per])
+    return out
 
 
 # ------------------------------------------------------------------ conv2d
@@ -238,12 +280,17 @@ class Conv2D(Function):
             a = x.transpose(0, 2, 3, 1) if cf else x  # NHWC (view)
         # few channels: the bias rides in the GEMM as the weight of a ones row of cols
         ones = bias is not None and kmajor
-        cols = _im2col(xp, a, kh, kw, oh, ow, sh, sw, dh, dw, ones, kmajor)
         wk = kernel.transpose(2, 3, 1, 0) if cf else kernel  # (kh, kw, C, C_out)
         wmat = wk.reshape(kh * kw * c, co)
         if ones:  # [W; b]
             wmat = xp.concatenate([wmat, bias.astype(dtype, copy=False).reshape(1, co)])
-        out = (cols.T if kmajor else cols) @ wmat  # (N*OH*OW, K) @ (K, C_out): the one GEMM
+        keep = self.needs is not None and self.needs[1]  # dW reads the im2col matrix
+        one_by_one = kh == kw == sh == sw == 1  # im2col is a view: nothing to block
+        if kmajor or keep or one_by_one or xp is not _numpy:
+            cols = _im2col(xp, a, kh, kw, oh, ow, sh, sw, dh, dw, ones, kmajor)
+            out = (cols.T if kmajor else cols) @ wmat  # (N*OH*OW, K) @ (K, C_out): one GEMM
+        else:
+            out = _blocked_gemm(xp, a, wmat, kh, kw, oh, ow, sh, sw, dh, dw)
         if bias is not None and not ones:  # rows of OW*C_out values: long inner loops
             rows = out.reshape(n * oh, ow * co)  # a view: out is fresh and contiguous
             rows += xp.tile(bias.astype(dtype, copy=False), ow)

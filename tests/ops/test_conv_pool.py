@@ -238,3 +238,33 @@ def test_conv2d_dtypes_and_array_like_inputs():
     assert y.shape == (0, 3, 3, 2)
     y.sum().backward()
     assert x.grad.shape == x.shape
+
+
+@pytest.mark.parametrize("fmt", ["channels_last", "channels_first"])
+@pytest.mark.parametrize("case", [(5, 6, 7, 8, 4, (3, 3), 1, "valid", 1),
+                                  (5, 6, 9, 8, 3, (3, 2), 2, "same", (2, 1)),
+                                  (3, 2, 6, 6, 2, (3, 3), 1, "same", 1)])  # few channels
+def test_image_blocks_give_the_same_results(monkeypatch, fmt, case):
+    """The blocked loops (inference forward, input gradient) in blocks of one image,
+    of two (a remainder at the end) and of the whole batch agree with each other, and
+    with the training forward that keeps the whole im2col matrix."""
+    n, ci, h, w, co, ks, s, p, d = case
+    x, k, b = _conv_arrays(case)
+    if fmt == "channels_last":
+        x, k = x.transpose(0, 2, 3, 1), k.transpose(2, 3, 1, 0)
+    x, k, b = (np.ascontiguousarray(a, np.float32) for a in (x, k, b))
+
+    def run(images):
+        monkeypatch.setattr(conv_mod, "_images_per_block", lambda n, _bytes: min(n, images))
+        y_inf = ops.conv2d(Tensor(x), Tensor(k), Tensor(b), s, p, fmt, d).numpy()
+        xt = Tensor(x, requires_grad=True)
+        kt = Tensor(k, requires_grad=True)
+        y = ops.conv2d(xt, kt, Tensor(b), s, p, fmt, d)
+        y.backward(np.cos(np.arange(y.size, dtype=np.float32)).reshape(y.shape))
+        return y_inf, y.numpy(), xt.grad.numpy(), kt.grad.numpy()
+
+    whole = run(n)
+    np.testing.assert_allclose(whole[0], whole[1], rtol=1e-5, atol=1e-5)  # blocked = kept
+    for images in (1, 2):
+        for got, want in zip(run(images), whole):
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
