@@ -36,12 +36,8 @@ def _fast_loops(g, out):
     return loops
 
 
-#: activations a layer primitive (dense, conv2d) applies in place on its fresh output
-FUSED_ACTIVATIONS = (None, "relu", "tanh")
-
-
 def activate_in_place(y, act):
-    """Apply the fused activation ``act`` (one of :data:`FUSED_ACTIVATIONS`) to ``y`` in place;
+    """Apply the fused activation ``act`` (None, ``"relu"`` or ``"tanh"``) to ``y`` in place;
     ``y`` must be the primitive's own fresh result."""
     if act == "relu":
         _xp(y).maximum(y, 0, out=y)

@@ -40,9 +40,9 @@ def _geometry(op, x, pool_size, strides, padding, data_format):
     return ha, (h, w), (ph, pw), (sh, sw), pads, (oh, ow)
 
 
-def _fast_loops(a):
-    """numba's one-pass max-pool loops when usable for ``a``, else None (NumPy runs)."""
-    return accel.loops_for("gradkit.ops._pool_numba", a)
+def _fast_loops(*arrays):
+    """numba's one-pass max-pool loops when usable for ``arrays``, else None (NumPy runs)."""
+    return accel.loops_for("gradkit.ops._pool_numba", *arrays)
 
 
 def _index(ha, hs, ws):
@@ -151,8 +151,8 @@ class MaxPool2D(_Pool):
         xp = _xp(g)
         a, idx = self.a, self.idx
         overlap = self.geo[5]
-        loops = _fast_loops(a) if self.arg is not None else None
-        if loops is not None and accel.loops_for("gradkit.ops._pool_numba", a, g):
+        loops = _fast_loops(a, g) if self.arg is not None else None
+        if loops is not None:
             return (self._crop(self._fast_backward(xp, g, loops)),) + (None,) * 4
         dx = self._grad_buffer(xp, a.shape, g.dtype)
         free = None  # windows whose maximum has not been claimed yet
